@@ -1,0 +1,51 @@
+#pragma once
+// Classifier-free guidance: out = uncond + cfg_scale (cond - uncond), from one forward pass over
+// the conditional and the null-label batch. Two forms:
+//
+//  - classifier_free_guidance: the state is the conditional batch x: (N, ...). Each call runs the
+//    forward on [x; x] with labels [y; null] and returns the guided conditional half (N, ...).
+//
+//  - classifier_free_guidance_doubled: the official sample.py form (SiT.forward_with_cfg). The
+//    state is [z; z]: (2N, ...) and the labels [y; null]; each call runs the forward on the first
+//    half twice and returns both halves with guided channels equal, the rest each half's own
+//    output; the caller keeps the first half of the final state. With every channel guided both
+//    forms give the same samples; with the official first-3-channels guidance the second half's
+//    other channels follow the unconditional output, which an adaptive solver's error norm over
+//    the whole state sees, so only this form reproduces the official dopri5 steps exactly.
+//
+// Outside the guidance interval [t_lo, t_hi] a call runs the conditional forward alone (both
+// halves of the doubled form get the conditional output).
+
+#include <sit/transport/transport.h>
+
+namespace sit::transport {
+
+/// Which output channels guidance mixes: the official code guides the first 3 ("for exact
+/// reproducibility"); the standard form guides all of them.
+enum class GuidedChannels { FirstThree, All };
+
+/// The labelled model: x: (B, C, H, W), t: (B,), y: (B,) int64 labels -> (B, C, H, W), e.g.
+/// SiT::forward (the output without its learned-sigma half).
+using LabelledForward = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t,
+                                                    const torch::Tensor& y)>;
+
+struct GuidanceOptions {
+  GuidanceOptions(double cfg_scale, int64_t null_label)
+      : cfg_scale_(cfg_scale), null_label_(null_label) {}
+  TORCH_ARG(double, cfg_scale);
+  /// The label of the unconditional embedding (num_classes for SiT).
+  TORCH_ARG(int64_t, null_label);
+  TORCH_ARG(GuidedChannels, guided_channels) = GuidedChannels::FirstThree;
+  TORCH_ARG(double, t_lo) = 0.0;
+  TORCH_ARG(double, t_hi) = 1.0;
+};
+
+/// A model over the conditional batch x: (N, ...) with labels y: (N,).
+ModelFn classifier_free_guidance(LabelledForward forward, torch::Tensor y, GuidanceOptions options);
+
+/// A model over the doubled batch [z; z]: (2N, ...) with labels y: (N,) (the null labels are
+/// appended here).
+ModelFn classifier_free_guidance_doubled(LabelledForward forward, torch::Tensor y,
+                                         GuidanceOptions options);
+
+}  // namespace sit::transport

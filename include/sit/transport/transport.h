@@ -1,0 +1,119 @@
+#pragma once
+// Transport: what the model predicts on which path, the time intervals, the training loss and the
+// maps from a model output to the probability-flow drift and to the score (the official
+// transport/transport.py `Transport` and transport/__init__.py `create_transport`).
+
+#include <sit/transport/path.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace sit::transport {
+
+/// The network as the samplers see it: x: (N, C, H, W) state, t: (N,) times -> the model output,
+/// shaped like x. Labels, guidance and the like are captured by the caller.
+using ModelFn = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)>;
+
+/// Which quantity the model predicts.
+enum class ModelType { Velocity, Score, Noise };
+/// Which interpolant path.
+enum class PathType { Linear, GVP, VP };
+/// Loss weighting of score and noise models.
+enum class WeightType { None, Velocity, Likelihood };
+
+/// "velocity", "score", "noise".
+ModelType parse_model_type(const std::string& name);
+/// "Linear", "GVP", "VP".
+PathType parse_path_type(const std::string& name);
+/// "velocity", "likelihood"; anything else ("None", "") is WeightType::None, as create_transport.
+WeightType parse_weight_type(const std::string& name);
+
+/// The create_transport arguments. An unset eps takes the official default: VP 1e-5 (train) and
+/// 1e-3 (sample); score or noise on Linear/GVP 1e-3 and 1e-3; velocity on Linear/GVP is stable
+/// everywhere and always gets 0 and 0, whatever is given. Unlike create_transport, a given
+/// sample_eps is kept even when train_eps is left unset.
+struct TransportOptions {
+  TORCH_ARG(PathType, path_type) = PathType::Linear;
+  TORCH_ARG(ModelType, prediction) = ModelType::Velocity;
+  TORCH_ARG(WeightType, loss_weight) = WeightType::None;
+  TORCH_ARG(std::optional<double>, train_eps) = std::nullopt;
+  TORCH_ARG(std::optional<double>, sample_eps) = std::nullopt;
+};
+
+/// The check_interval keyword arguments.
+struct IntervalOptions {
+  TORCH_ARG(DiffusionForm, diffusion_form) = DiffusionForm::SBDM;
+  TORCH_ARG(bool, sde) = false;
+  TORCH_ARG(bool, reverse) = false;
+  /// Use sample_eps (sampling) rather than train_eps (training).
+  TORCH_ARG(bool, eval) = false;
+  TORCH_ARG(double, last_step_size) = 0.0;
+};
+
+/// A time interval [t0, t1] (t0 > t1 when reversed).
+struct Interval {
+  double t0;
+  double t1;
+};
+
+/// training_losses' result: the per-sample loss (mean over non-batch dimensions) and the model
+/// prediction it was computed from.
+struct TrainingLosses {
+  torch::Tensor loss;  // (N,)
+  torch::Tensor pred;  // (N, ...)
+};
+
+class Transport {
+ public:
+  explicit Transport(TransportOptions options = {});
+
+  ModelType model_type() const { return model_type_; }
+  PathType path_type() const { return path_type_; }
+  WeightType loss_type() const { return loss_type_; }
+  double train_eps() const { return train_eps_; }
+  double sample_eps() const { return sample_eps_; }
+  const Path& path_sampler() const { return *path_sampler_; }
+
+  /// The integration interval of a training draw, an ODE or an SDE. Paths and predictions whose
+  /// field is singular at an end stop eps (or the SDE's last step) short of it:
+  ///  - VP: t1 = 1 - eps (1 - last_step_size for an SDE with a last step);
+  ///  - Linear/GVP with a score or noise model, or any SDE: the same t1, and t0 = eps for score or
+  ///    noise models and for the SBDM diffusion;
+  ///  - reverse maps both ends through t -> 1 - t.
+  Interval check_interval(const IntervalOptions& options = {}) const;
+
+  /// The official training loss at data x1: (N, ...). x0 (noise) defaults to randn_like(x1) and
+  /// t: (N,) to uniform draws on the training interval, drawn in that order from `generator`.
+  /// Velocity models: |v - u_t|^2; noise models: w |eps - x0|^2; score models:
+  /// w |sigma_t s + x0|^2, with w = 1, (drift_var / sigma_t)^2 or drift_var / sigma_t^2.
+  TrainingLosses training_losses(const ModelFn& model, const torch::Tensor& x1,
+                                 const std::optional<torch::Tensor>& x0 = std::nullopt,
+                                 const std::optional<torch::Tensor>& t = std::nullopt,
+                                 std::optional<torch::Generator> generator = std::nullopt) const;
+
+  /// The probability-flow ODE velocity given the model output at (x, t) (get_drift's body).
+  torch::Tensor drift_from_output(const torch::Tensor& model_output, const torch::Tensor& x,
+                                  const torch::Tensor& t) const;
+  /// The score grad log p_t(x) given the model output at (x, t) (get_score's body).
+  torch::Tensor score_from_output(const torch::Tensor& model_output, const torch::Tensor& x,
+                                  const torch::Tensor& t) const;
+  /// The drift of the probability-flow ODE as a function of (x, t).
+  ModelFn get_drift(ModelFn model) const;
+  /// The score as a function of (x, t).
+  ModelFn get_score(ModelFn model) const;
+
+  /// log N(z; 0, I) per sample: z: (N, ...) -> (N,).
+  torch::Tensor prior_logp(const torch::Tensor& z) const;
+
+ private:
+  ModelType model_type_;
+  PathType path_type_;
+  WeightType loss_type_;
+  double train_eps_;
+  double sample_eps_;
+  std::shared_ptr<const Path> path_sampler_;
+};
+
+}  // namespace sit::transport

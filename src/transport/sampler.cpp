@@ -1,0 +1,139 @@
+#include <sit/transport/sampler.h>
+
+#include <cmath>
+
+namespace sit::transport {
+
+LastStep parse_last_step(const std::string& name) {
+  if (name == "None") return LastStep::None;
+  if (name == "Mean") return LastStep::Mean;
+  if (name == "Tweedie") return LastStep::Tweedie;
+  if (name == "Euler") return LastStep::Euler;
+  TORCH_CHECK(false, "last step: expected None, Mean, Tweedie or Euler, but got '", name, "'");
+}
+
+torch::Tensor bits_per_dim(const torch::Tensor& logp, int64_t dimensions) {
+  return -logp / (static_cast<double>(dimensions) * std::log(2.0));
+}
+
+Sampler::Sampler(Transport transport) : transport_(std::move(transport)) {}
+
+namespace {
+
+// The time a model sees for a 0-dim solver time: (N,), as the official th.ones(N) * t.
+torch::Tensor batch_time(const torch::Tensor& time, const torch::Tensor& x) {
+  return torch::ones({x.size(0)}, x.options()) * time;
+}
+
+}  // namespace
+
+SampleResult Sampler::sample_ode(const torch::Tensor& x, const ModelFn& model,
+                                 const OdeSamplerOptions& options) const {
+  auto [t0, t1] =
+      transport_.check_interval(IntervalOptions().eval(true).reverse(options.reverse()));
+  auto t = time_grid(t0, t1, options.num_steps());
+  OdeFunc drift = [&](const torch::Tensor& time, const torch::Tensor& y) {
+    auto tb = batch_time(time, y);
+    return transport_.drift_from_output(model(y, tb), y, tb);
+  };
+  torch::NoGradGuard no_grad;
+  auto solution = odeint(drift, x, t.to(x.device()),
+                         OdeintOptions()
+                             .method(options.sampling_method())
+                             .atol(options.atol())
+                             .rtol(options.rtol())
+                             .trajectory(options.trajectory()));
+  return {solution.final, solution.trajectory, t, solution.function_evaluations};
+}
+
+SampleResult Sampler::sample_sde(const torch::Tensor& x, const ModelFn& model,
+                                 const SdeSamplerOptions& options, const NoiseFn& noise) const {
+  const LastStep last_step = options.last_step();
+  const double last_step_size = last_step == LastStep::None ? 0.0 : options.last_step_size();
+  auto [t0, t1] = transport_.check_interval(IntervalOptions()
+                                                .diffusion_form(options.diffusion_form())
+                                                .sde(true)
+                                                .eval(true)
+                                                .last_step_size(last_step_size));
+  auto t = time_grid(t0, t1, options.num_steps());
+  const Path& path = transport_.path_sampler();
+
+  int64_t evaluations = 0;
+  ModelFn diffusion = [&](const torch::Tensor& y, const torch::Tensor& tb) {
+    return path.compute_diffusion(y, tb, options.diffusion_form(), options.diffusion_norm());
+  };
+  // v + w_t s from one model evaluation.
+  ModelFn sde_drift = [&](const torch::Tensor& y, const torch::Tensor& tb) {
+    auto output = model(y, tb);
+    ++evaluations;
+    return transport_.drift_from_output(output, y, tb) +
+           diffusion(y, tb) * transport_.score_from_output(output, y, tb);
+  };
+
+  torch::NoGradGuard no_grad;
+  auto states = sde_integrate(sde_drift, diffusion, x, t, options.sampling_method(),
+                              noise ? noise : gaussian_noise(), options.trajectory());
+  auto xs = states.final;
+  auto ts = torch::full({x.size(0)}, t1, x.options());
+  switch (last_step) {
+    case LastStep::None:
+      break;
+    case LastStep::Mean:
+      xs = xs + sde_drift(xs, ts) * last_step_size;
+      break;
+    case LastStep::Tweedie: {
+      auto alpha = path.compute_alpha_t(ts).value[0];
+      auto sigma = path.compute_sigma_t(ts).value[0];
+      auto output = model(xs, ts);
+      ++evaluations;
+      xs = xs / alpha + sigma.pow(2) / alpha * transport_.score_from_output(output, xs, ts);
+      break;
+    }
+    case LastStep::Euler: {
+      auto output = model(xs, ts);
+      ++evaluations;
+      xs = xs + transport_.drift_from_output(output, xs, ts) * last_step_size;
+      break;
+    }
+  }
+  SampleResult result{xs, torch::Tensor(), t, evaluations};
+  if (options.trajectory()) {
+    states.trajectory.push_back(xs);
+    result.trajectory = torch::stack(states.trajectory);
+  }
+  return result;
+}
+
+LikelihoodResult Sampler::sample_ode_likelihood(const torch::Tensor& x, const ModelFn& model,
+                                                const LikelihoodOptions& options) const {
+  auto [t0, t1] = transport_.check_interval(IntervalOptions().eval(true));
+  auto t = time_grid(t0, t1, options.num_steps());
+  const int64_t n = x.size(0), numel = x.numel();
+
+  // The state is [x; log-density change], flattened and joined as torchdiffeq joins tuples.
+  // Solver time s runs over [t0, t1] while the model sees t = 1 - s: data to noise.
+  int64_t evaluations = 0;
+  OdeFunc augmented = [&](const torch::Tensor& time, const torch::Tensor& y) {
+    auto xs = y.narrow(0, 0, numel).view(x.sizes());
+    auto tb = torch::ones({n}, y.options()) * (1 - time);
+    FieldFn drift = [&](const torch::Tensor& xg) {
+      ++evaluations;
+      return transport_.drift_from_output(model(xg, tb), xg, tb);
+    };
+    auto [value, div] = divergence(drift, xs, options.divergence(), options.generator());
+    return torch::cat({(-value).reshape(-1), div});
+  };
+  torch::NoGradGuard no_grad;  // divergence() turns grad on where it needs it
+  auto y0 = torch::cat({x.reshape(-1), torch::zeros({n}, x.options())});
+  auto solution = odeint(augmented, y0, t.to(x.device()),
+                         OdeintOptions()
+                             .method(options.sampling_method())
+                             .atol(options.atol())
+                             .rtol(options.rtol())
+                             .norm(mixed_rms_norm({numel, n})));
+  auto z = solution.final.narrow(0, 0, numel).view(x.sizes());
+  auto delta_logp = solution.final.narrow(0, numel, n);
+  return {transport_.prior_logp(z) - delta_logp, z, evaluations};
+}
+
+}  // namespace sit::transport
