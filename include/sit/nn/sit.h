@@ -1,0 +1,67 @@
+#pragma once
+// SiT: the Scalable Interpolant Transformer (the `SiT` class of the official models.py).
+
+#include <sit/nn/final_layer.h>
+#include <sit/nn/label_embedder.h>
+#include <sit/nn/patch_embed.h>
+#include <sit/nn/sit_block.h>
+#include <sit/nn/timestep_embedder.h>
+#include <sit/transport/guidance.h>
+
+namespace sit::nn {
+
+/// Defaults are the official constructor's (those of SiT-XL/2 on 256x256 ImageNet latents).
+struct SiTOptions {
+  TORCH_ARG(int64_t, input_size) = 32;
+  TORCH_ARG(int64_t, patch_size) = 2;
+  TORCH_ARG(int64_t, in_channels) = 4;
+  TORCH_ARG(int64_t, hidden_size) = 1152;
+  TORCH_ARG(int64_t, depth) = 28;
+  TORCH_ARG(int64_t, num_heads) = 16;
+  TORCH_ARG(double, mlp_ratio) = 4.0;
+  TORCH_ARG(double, class_dropout_prob) = 0.1;
+  TORCH_ARG(int64_t, num_classes) = 1000;
+  TORCH_ARG(bool, learn_sigma) = true;
+};
+
+class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
+ public:
+  explicit SiTImpl(SiTOptions options = {});
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+
+  /// The official initialisation: xavier-uniform linears with zero bias, the patch projection
+  /// initialised as a linear, sin-cos pos_embed, N(0, 0.02) label table and timestep MLP weights,
+  /// zeroed adaLN modulations and output layer.
+  void initialize_weights();
+
+  /// x: (N, out_channels, P, P) <- (N, T, patch_size^2 * out_channels).
+  torch::Tensor unpatchify(const torch::Tensor& x) const;
+
+  /// x: (N, C, H, W) inputs, t: (N,) times, y: (N,) int64 labels -> (N, out_channels, H, W),
+  /// out_channels = 2 C with learn_sigma (the learned-sigma half included).
+  torch::Tensor forward_full(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y);
+
+  /// As forward_full, without the learned-sigma half: (N, C, H, W).
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y);
+
+  /// The official classifier-free guidance forward: x is [z; z], y is [labels; null]. Runs the
+  /// model on [z; z] and returns (N, C, H, W) whose guided channels hold, in both halves,
+  /// uncond + cfg_scale (cond - uncond); the other channels keep each half's own output.
+  torch::Tensor forward_with_cfg(const torch::Tensor& x, const torch::Tensor& t,
+                                 const torch::Tensor& y, double cfg_scale,
+                                 transport::GuidedChannels guided = transport::GuidedChannels::FirstThree);
+
+  int64_t out_channels() const;
+
+  SiTOptions options;
+  PatchEmbed x_embedder{nullptr};
+  TimestepEmbedder t_embedder{nullptr};
+  LabelEmbedder y_embedder{nullptr};
+  torch::Tensor pos_embed;  // (1, T, D), fixed (requires_grad = false)
+  torch::nn::ModuleList blocks{nullptr};
+  FinalLayer final_layer{nullptr};
+};
+TORCH_MODULE(SiT);
+
+}  // namespace sit::nn

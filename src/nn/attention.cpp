@@ -1,0 +1,41 @@
+#include <sit/nn/attention.h>
+
+#include <cmath>
+
+namespace sit::nn {
+
+AttentionImpl::AttentionImpl(AttentionOptions options_) : options(std::move(options_)) {
+  reset();
+}
+
+void AttentionImpl::reset() {
+  TORCH_CHECK(options.dim() % options.num_heads() == 0,
+              "Attention: dim must be divisible by num_heads, but got dim ", options.dim(),
+              " and num_heads ", options.num_heads());
+  qkv = register_module(
+      "qkv", torch::nn::Linear(torch::nn::LinearOptions(options.dim(), 3 * options.dim())
+                                   .bias(options.qkv_bias())));
+  proj = register_module("proj", torch::nn::Linear(options.dim(), options.dim()));
+}
+
+void AttentionImpl::pretty_print(std::ostream& stream) const {
+  stream << "sit::Attention(dim=" << options.dim() << ", num_heads=" << options.num_heads() << ")";
+}
+
+torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
+  int64_t N = x.size(0), T = x.size(1), D = x.size(2);
+  int64_t H = options.num_heads(), head_dim = D / H;
+  auto qkv_heads = qkv->forward(x).reshape({N, T, 3, H, head_dim}).permute({2, 0, 3, 1, 4});
+  auto q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];  // (N, H, T, head_dim)
+  torch::Tensor out;
+#if TORCH_VERSION_MAJOR >= 2
+  out = at::scaled_dot_product_attention(q, k, v);
+#else
+  q = q * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+  auto attn = torch::matmul(q, k.transpose(-2, -1)).softmax(-1);  // (N, H, T, T)
+  out = torch::matmul(attn, v);
+#endif
+  return proj->forward(out.transpose(1, 2).reshape({N, T, D}));
+}
+
+}  // namespace sit::nn

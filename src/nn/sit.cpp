@@ -1,0 +1,114 @@
+#include <sit/nn/pos_embed.h>
+#include <sit/nn/sit.h>
+
+namespace sit::nn {
+
+SiTImpl::SiTImpl(SiTOptions options_) : options(std::move(options_)) { reset(); }
+
+void SiTImpl::reset() {
+  int64_t D = options.hidden_size();
+  TORCH_CHECK(options.depth() > 0, "SiT: depth must be positive, but got ", options.depth());
+  x_embedder = register_module(
+      "x_embedder", PatchEmbed(PatchEmbedOptions(options.input_size(), options.patch_size(),
+                                                 options.in_channels(), D)));
+  t_embedder = register_module("t_embedder", TimestepEmbedder(D));
+  y_embedder = register_module(
+      "y_embedder",
+      LabelEmbedder(LabelEmbedderOptions(options.num_classes(), D, options.class_dropout_prob())));
+  pos_embed = register_parameter("pos_embed", torch::zeros({1, x_embedder->num_patches(), D}),
+                                 /*requires_grad=*/false);
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < options.depth(); ++i) {
+    blocks->push_back(
+        SiTBlock(SiTBlockOptions(D, options.num_heads()).mlp_ratio(options.mlp_ratio())));
+  }
+  final_layer = register_module(
+      "final_layer", FinalLayer(FinalLayerOptions(D, options.patch_size(), out_channels())));
+  initialize_weights();
+}
+
+void SiTImpl::pretty_print(std::ostream& stream) const {
+  stream << "sit::SiT(input_size=" << options.input_size() << ", patch_size="
+         << options.patch_size() << ", in_channels=" << options.in_channels()
+         << ", hidden_size=" << options.hidden_size() << ", depth=" << options.depth()
+         << ", num_heads=" << options.num_heads() << ", num_classes=" << options.num_classes()
+         << ", learn_sigma=" << (options.learn_sigma() ? "true" : "false") << ")";
+}
+
+int64_t SiTImpl::out_channels() const {
+  return options.learn_sigma() ? 2 * options.in_channels() : options.in_channels();
+}
+
+void SiTImpl::initialize_weights() {
+  torch::NoGradGuard no_grad;
+  // Transformer layers: xavier-uniform weights, zero biases.
+  for (auto& module : modules(/*include_self=*/false)) {
+    if (auto* linear = module->as<torch::nn::Linear>()) {
+      torch::nn::init::xavier_uniform_(linear->weight);
+      if (linear->bias.defined()) torch::nn::init::zeros_(linear->bias);
+    }
+  }
+  // Fixed sin-cos pos_embed.
+  int64_t grid_size = options.input_size() / options.patch_size();
+  pos_embed.copy_(get_2d_sincos_pos_embed(options.hidden_size(), grid_size).unsqueeze(0));
+  // Patch embedding initialised like a linear layer (on the (D, C p p) view), not a conv.
+  auto w = x_embedder->proj->weight;
+  torch::nn::init::xavier_uniform_(w.view({w.size(0), -1}));
+  torch::nn::init::zeros_(x_embedder->proj->bias);
+  // Label embedding table and timestep MLP.
+  torch::nn::init::normal_(y_embedder->embedding_table->weight, 0.0, 0.02);
+  torch::nn::init::normal_(t_embedder->mlp[0]->as<torch::nn::Linear>()->weight, 0.0, 0.02);
+  torch::nn::init::normal_(t_embedder->mlp[2]->as<torch::nn::Linear>()->weight, 0.0, 0.02);
+  // Zero-out the adaLN modulations of the blocks, then the output layers.
+  for (const auto& block : *blocks) {
+    auto modulation = block->as<SiTBlock>()->adaLN_modulation[1]->as<torch::nn::Linear>();
+    torch::nn::init::zeros_(modulation->weight);
+    torch::nn::init::zeros_(modulation->bias);
+  }
+  auto final_modulation = final_layer->adaLN_modulation[1]->as<torch::nn::Linear>();
+  torch::nn::init::zeros_(final_modulation->weight);
+  torch::nn::init::zeros_(final_modulation->bias);
+  torch::nn::init::zeros_(final_layer->linear->weight);
+  torch::nn::init::zeros_(final_layer->linear->bias);
+}
+
+torch::Tensor SiTImpl::unpatchify(const torch::Tensor& x) const {
+  int64_t c = out_channels(), p = options.patch_size();
+  int64_t h = options.input_size() / p, w = h;
+  TORCH_CHECK(x.size(1) == h * w, "unpatchify: expected ", h * w, " tokens, but got ", x.size(1));
+  auto patches = x.reshape({x.size(0), h, w, p, p, c});  // n h w p q c
+  return patches.permute({0, 5, 1, 3, 2, 4}).reshape({x.size(0), c, h * p, w * p});  // n c h p w q
+}
+
+torch::Tensor SiTImpl::forward_full(const torch::Tensor& x, const torch::Tensor& t,
+                                    const torch::Tensor& y) {
+  auto tokens = x_embedder->forward(x) + pos_embed;  // (N, T, D)
+  auto c = t_embedder->forward(t) + y_embedder->forward(y, is_training());  // (N, D)
+  for (const auto& block : *blocks) {
+    tokens = block->as<SiTBlock>()->forward(tokens, c);  // (N, T, D)
+  }
+  tokens = final_layer->forward(tokens, c);  // (N, T, p^2 out_channels)
+  return unpatchify(tokens);                 // (N, out_channels, H, W)
+}
+
+torch::Tensor SiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
+                               const torch::Tensor& y) {
+  auto out = forward_full(x, t, y);
+  return options.learn_sigma() ? out.chunk(2, 1)[0] : out;
+}
+
+torch::Tensor SiTImpl::forward_with_cfg(const torch::Tensor& x, const torch::Tensor& t,
+                                        const torch::Tensor& y, double cfg_scale,
+                                        transport::GuidedChannels guided) {
+  int64_t half_n = x.size(0) / 2;
+  auto half = x.slice(0, 0, half_n);
+  auto model_out = forward(torch::cat({half, half}, 0), t, y);  // (N, C, H, W)
+  int64_t guided_channels = guided == transport::GuidedChannels::All ? model_out.size(1) : 3;
+  auto eps = model_out.slice(1, 0, guided_channels);
+  auto rest = model_out.slice(1, guided_channels);
+  auto cond_eps = eps.slice(0, 0, half_n), uncond_eps = eps.slice(0, half_n);
+  auto half_eps = uncond_eps + cfg_scale * (cond_eps - uncond_eps);
+  return torch::cat({torch::cat({half_eps, half_eps}, 0), rest}, 1);
+}
+
+}  // namespace sit::nn

@@ -1,0 +1,96 @@
+#include <sit/nn/sit_from_state_dict.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace sit::nn {
+
+namespace {
+
+const torch::Tensor& require(const StateDict& sd, const std::string& key, int64_t dim,
+                             const std::string& source) {
+  const torch::Tensor* tensor = sd.find(key);
+  if (tensor == nullptr) {
+    throw std::runtime_error(source + ": not a SiT checkpoint: key '" + key + "' is missing");
+  }
+  if (tensor->dim() != dim) {
+    throw std::runtime_error(source + ": '" + key + "' has " + std::to_string(tensor->dim()) +
+                             " dimensions, a SiT has " + std::to_string(dim));
+  }
+  return *tensor;
+}
+
+int64_t preset_num_heads(int64_t hidden_size) {
+  switch (hidden_size) {
+    case 1152: return 16;  // XL
+    case 1024: return 16;  // L
+    case 768: return 12;   // B
+    case 384: return 6;    // S
+    default: return 0;
+  }
+}
+
+int64_t count_blocks(const StateDict& sd) {
+  int64_t depth = 0;
+  while (sd.contains("blocks." + std::to_string(depth) + ".attn.qkv.weight")) ++depth;
+  return depth;
+}
+
+}  // namespace
+
+SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints,
+                             const std::string& source) {
+  const auto& proj = require(sd, "x_embedder.proj.weight", 4, source);  // (D, C, p, p)
+  const auto& pos_embed = require(sd, "pos_embed", 3, source);           // (1, T, D)
+  const auto& table = require(sd, "y_embedder.embedding_table.weight", 2, source);
+  const auto& linear = require(sd, "final_layer.linear.weight", 2, source);  // (p^2 out, D)
+  const auto& fc1 = require(sd, "blocks.0.mlp.fc1.weight", 2, source);       // (ratio D, D)
+  int64_t D = proj.size(0), C = proj.size(1), p = proj.size(2);
+  auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(pos_embed.size(1)))));
+  if (grid * grid != pos_embed.size(1)) {
+    throw std::runtime_error(source + ": pos_embed has " + std::to_string(pos_embed.size(1)) +
+                             " tokens, not a square grid");
+  }
+  int64_t out_channels = linear.size(0) / (p * p);
+  if (out_channels != C && out_channels != 2 * C) {
+    throw std::runtime_error(source + ": final_layer.linear.weight has " +
+                             std::to_string(linear.size(0)) + " rows, expected " +
+                             std::to_string(p * p * C) + " or " + std::to_string(2 * p * p * C));
+  }
+  int64_t num_heads = hints.num_heads().value_or(preset_num_heads(D));
+  if (num_heads == 0) {
+    throw std::runtime_error(source + ": hidden size " + std::to_string(D) +
+                             " is not a preset's; give the number of heads (--num-heads)");
+  }
+  int64_t rows = table.size(0);
+  bool null_row = hints.num_classes().has_value() ? rows == *hints.num_classes() + 1 : true;
+  int64_t num_classes = null_row ? rows - 1 : rows;
+  if (hints.num_classes().has_value() && num_classes != *hints.num_classes()) {
+    throw std::runtime_error(source + ": the label table has " + std::to_string(rows) +
+                             " rows, which fits neither " + std::to_string(*hints.num_classes()) +
+                             " classes nor " + std::to_string(*hints.num_classes()) +
+                             " classes plus the null row");
+  }
+  return SiTOptions()
+      .input_size(grid * p)
+      .patch_size(p)
+      .in_channels(C)
+      .hidden_size(D)
+      .depth(count_blocks(sd))
+      .num_heads(num_heads)
+      .mlp_ratio(static_cast<double>(fc1.size(0)) / static_cast<double>(D))
+      .class_dropout_prob(null_row ? hints.class_dropout_prob() : 0.0)
+      .num_classes(num_classes)
+      .learn_sigma(out_channels == 2 * C);
+}
+
+SiT load_sit(const std::string& path, const ArchitectureHints& hints,
+             const ReadOptions& read_options) {
+  auto sd = read_state_dict(path, read_options);
+  SiT model(infer_sit_options(sd, hints, path));
+  load_state_dict(*model, sd, path);
+  model->eval();
+  return model;
+}
+
+}  // namespace sit::nn

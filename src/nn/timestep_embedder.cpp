@@ -1,0 +1,42 @@
+#include <sit/nn/timestep_embedder.h>
+
+#include <cmath>
+
+namespace sit::nn {
+
+TimestepEmbedderImpl::TimestepEmbedderImpl(TimestepEmbedderOptions options_)
+    : options(std::move(options_)) {
+  reset();
+}
+
+void TimestepEmbedderImpl::reset() {
+  int64_t hidden = options.hidden_size();
+  mlp = register_module(
+      "mlp", torch::nn::Sequential(torch::nn::Linear(options.frequency_embedding_size(), hidden),
+                                   torch::nn::SiLU(), torch::nn::Linear(hidden, hidden)));
+}
+
+void TimestepEmbedderImpl::pretty_print(std::ostream& stream) const {
+  stream << "sit::TimestepEmbedder(hidden_size=" << options.hidden_size()
+         << ", frequency_embedding_size=" << options.frequency_embedding_size() << ")";
+}
+
+torch::Tensor TimestepEmbedderImpl::timestep_embedding(const torch::Tensor& t, int64_t dim,
+                                                       double max_period) {
+  int64_t half = dim / 2;
+  auto freqs = torch::exp(-std::log(max_period) * torch::arange(0, half, torch::kFloat32) / half)
+                   .to(t.device());                                 // (half,)
+  auto args = t.unsqueeze(1).to(torch::kFloat32) * freqs.unsqueeze(0);  // (N, half)
+  auto embedding = torch::cat({torch::cos(args), torch::sin(args)}, -1);
+  if (dim % 2) {
+    embedding = torch::cat({embedding, torch::zeros_like(embedding.slice(1, 0, 1))}, -1);
+  }
+  return embedding;  // (N, dim)
+}
+
+torch::Tensor TimestepEmbedderImpl::forward(const torch::Tensor& t) {
+  auto t_freq = timestep_embedding(t, options.frequency_embedding_size());
+  return mlp->forward(t_freq.to(mlp->parameters()[0].dtype()));
+}
+
+}  // namespace sit::nn
