@@ -1,0 +1,68 @@
+#pragma once
+// Trainer: the loop body of the official train.py as a class — a SiT, its EMA, AdamW and the
+// transport loss on batches of a data set — with checkpoints that resume a run exactly.
+
+#include <sit/data/data_loader.h>
+#include <sit/nn/sit.h>
+#include <sit/train/lr_schedule.h>
+#include <sit/train/train_config.h>
+#include <sit/transport/sampler.h>
+
+#include <memory>
+#include <string>
+
+namespace sit::train {
+
+/// The SiT a configuration trains on data of shape (C, H, W) with num_classes classes.
+nn::SiTOptions model_options(const TrainConfig& config, std::array<int64_t, 3> shape,
+                             int64_t num_classes);
+
+/// The configuration saved in a checkpoint's "args" (save_checkpoint's file).
+TrainConfig read_checkpoint_config(const std::string& path);
+
+class Trainer {
+ public:
+  /// A new run: model initialised as the official initialize_weights (seeded by global_seed),
+  /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start.
+  Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset);
+
+  /// Continues the run saved in `checkpoint` (save_checkpoint's file): weights, EMA, optimizer
+  /// moments, step count, random generator and position in the data stream. The trainer must have
+  /// been built with the saved configuration (see TrainConfig::resumed_from).
+  void resume(const std::string& checkpoint);
+
+  /// One optimisation step on the next batch; returns the batch's mean loss.
+  double train_step();
+
+  /// Writes {"model", "ema", "opt", "args", "train_state"} as torch.save does (atomically): the
+  /// official sample.py and torch.load read it, and resume() continues from it.
+  void save_checkpoint(const std::string& path) const;
+
+  /// Samples of the EMA model for labels y: (N,) from noise z: (N, C, H, W), with the ODE sampler
+  /// of the configuration and classifier-free guidance at cfg_scale.
+  torch::Tensor sample(const torch::Tensor& z, const torch::Tensor& y) const;
+
+  int64_t train_steps() const { return train_steps_; }
+  /// max_steps, or epochs of the data set when max_steps is 0.
+  int64_t total_steps() const;
+  double current_lr() const;
+  const TrainConfig& config() const { return config_; }
+  const nn::SiT& model() const { return model_; }
+  const nn::SiT& ema() const { return ema_; }
+  const torch::Device& device() const { return device_; }
+
+ private:
+  TrainConfig config_;
+  torch::Device device_;
+  std::shared_ptr<const data::Dataset> dataset_;
+  std::unique_ptr<data::DataLoader> loader_;
+  nn::SiT model_{nullptr};
+  nn::SiT ema_{nullptr};
+  std::vector<torch::Tensor> parameters_;  // model_->parameters(): the optimizer's order
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  transport::Transport transport_;
+  LrScheduleOptions lr_schedule_;
+  int64_t train_steps_ = 0;
+};
+
+}  // namespace sit::train

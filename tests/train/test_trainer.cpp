@@ -1,0 +1,177 @@
+// The trainer: exact resume, the checkpoint's layout (as torch.load sees it), EMA and schedules.
+#include "catch_torch.h"
+#include <sit/io/torch_load.h>
+#include <sit/train/ema.h>
+#include <sit/train/trainer.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include "temp_dir.h"
+
+namespace {
+
+// 64 examples of (1, 8, 8) in 4 classes, each a deterministic function of its index.
+class TinyDataset : public sit::data::Dataset {
+ public:
+  size_t size() const override { return 64; }
+  sit::data::Example get(size_t index, std::mt19937_64&) const override {
+    auto i = static_cast<double>(index);
+    auto grid = torch::linspace(-1, 1, 8);
+    auto x = torch::sin(grid.unsqueeze(1) * (1 + i / 16) + grid.unsqueeze(0) * i / 8).unsqueeze(0);
+    return {x.to(torch::kFloat32), static_cast<int64_t>(index % 4)};
+  }
+  int64_t num_classes() const override { return 4; }
+  std::array<int64_t, 3> shape() const override { return {1, 8, 8}; }
+};
+
+sit::train::TrainConfig tiny_config(const std::string& results) {
+  sit::train::TrainConfig c;
+  c.model = "";
+  c.patch_size = 4;
+  c.depth = 1;
+  c.hidden_size = 32;
+  c.num_heads = 2;
+  c.global_batch_size = 8;
+  c.num_workers = 1;
+  c.lr = 1e-3;
+  c.ema_decay = 0.9;
+  c.grad_clip = 1.0;
+  c.lr_schedule = "cosine";
+  c.warmup_steps = 2;
+  c.max_steps = 20;
+  c.results_dir = results;
+  c.sample_steps = 4;
+  c.sample_method = "euler";
+  c.cfg_scale = 2.0;
+  return c;
+}
+
+std::shared_ptr<const sit::data::Dataset> tiny_data() { return std::make_shared<TinyDataset>(); }
+
+}  // namespace
+
+TEST_CASE("a resumed run's losses and weights equal the uninterrupted run's", "[train]") {
+  torch::set_num_threads(1);
+  sit::test::TempDir dir;
+  auto config = tiny_config(dir.path().string());
+
+  sit::train::Trainer uninterrupted(config, tiny_data());
+  std::vector<double> expected;
+  for (int i = 0; i < 12; ++i) expected.push_back(uninterrupted.train_step());  // crosses an epoch
+
+  sit::train::Trainer first(config, tiny_data());
+  for (int i = 0; i < 5; ++i) CHECK(first.train_step() == expected[i]);
+  auto checkpoint = dir.file("ckpt.pt");
+  first.save_checkpoint(checkpoint);
+
+  auto saved = sit::train::read_checkpoint_config(checkpoint);
+  CHECK(saved.to_json() == config.to_json());
+  sit::train::Trainer resumed(saved, tiny_data());
+  resumed.resume(checkpoint);
+  CHECK(resumed.train_steps() == 5);
+  for (int i = 5; i < 12; ++i) CHECK(resumed.train_step() == expected[i]);
+
+  auto a = uninterrupted.model()->named_parameters(), b = resumed.model()->named_parameters();
+  auto ea = uninterrupted.ema()->named_parameters(), eb = resumed.ema()->named_parameters();
+  for (const auto& item : a) {
+    INFO(item.key());
+    CHECK(torch::equal(item.value(), b[item.key()]));
+    CHECK(torch::equal(ea[item.key()], eb[item.key()]));
+  }
+}
+
+TEST_CASE("the checkpoint holds model, ema, opt, args and train_state", "[train]") {
+  sit::test::TempDir dir;
+  auto config = tiny_config(dir.path().string());
+  sit::train::Trainer trainer(config, tiny_data());
+  trainer.train_step();
+  auto path = dir.file("ckpt.pt");
+  trainer.save_checkpoint(path);
+
+  auto root = sit::io::torch_load(path);
+  const auto& dict = root.to_dict();
+  for (const auto& key : {"model", "ema", "opt", "args", "train_state"}) {
+    INFO(key);
+    CHECK(dict.find(key) != nullptr);
+  }
+  const auto& model = dict.find("model")->to_dict();
+  auto params = trainer.model()->named_parameters();
+  CHECK(model.items.size() == params.size());
+  CHECK(dict.find("args")->to_dict().find("hidden_size")->to_int() == 32);
+  // Every parameter with a gradient has Adam moments: all but pos_embed.
+  CHECK(dict.find("opt")->to_dict().find("state")->to_dict().items.size() == params.size() - 1);
+
+  // torch.load in Python (Debian's python3-torch) reads it: same keys and shapes as ours.
+  if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
+    WARN("Debian's python3-torch is not installed: the torch.load check is skipped");
+    return;
+  }
+  auto listing = dir.file("keys.txt");
+  auto command = "/usr/bin/python3 -c \"import torch; c = torch.load('" + path + "'); "
+                 "print('\\n'.join(f'{e} {k} {tuple(v.shape)}' for e in ('model', 'ema') "
+                 "for k, v in c[e].items()))\" > " + listing;
+  REQUIRE(std::system(command.c_str()) == 0);
+  std::ifstream in(listing);
+  std::string entry, key, shape;
+  size_t lines = 0;
+  while (in >> entry >> key && std::getline(in, shape)) {
+    INFO(entry << " " << key);
+    REQUIRE(params.contains(key));
+    auto sizes = params[key].sizes();
+    std::string ours = " (";
+    for (size_t i = 0; i < sizes.size(); ++i) ours += std::to_string(sizes[i]) + (sizes.size() == 1 ? "," : i + 1 < sizes.size() ? ", " : "");
+    CHECK(shape == ours + ")");
+    ++lines;
+  }
+  CHECK(lines == 2 * params.size());
+}
+
+TEST_CASE("sample grids come from the EMA model and are finite", "[train]") {
+  sit::test::TempDir dir;
+  sit::train::Trainer trainer(tiny_config(dir.path().string()), tiny_data());
+  for (int i = 0; i < 3; ++i) trainer.train_step();
+  auto samples = trainer.sample(torch::randn({4, 1, 8, 8}), torch::tensor({0, 1, 2, 3}));
+  CHECK(samples.sizes() == torch::IntArrayRef({4, 1, 8, 8}));
+  CHECK(torch::isfinite(samples).all().item<bool>());
+}
+
+TEST_CASE("update_ema is ema = decay ema + (1 - decay) model", "[train]") {
+  torch::nn::Linear model(3, 2), ema(3, 2);
+  auto before = ema->weight.detach().clone();
+  sit::train::update_ema(*ema, *model, 0.75);
+  CHECK(torch::allclose(ema->weight, 0.75 * before + 0.25 * model->weight.detach()));
+  sit::train::update_ema(*ema, *model, 0.0);
+  CHECK(torch::equal(ema->weight, model->weight.detach()));
+}
+
+TEST_CASE("learning-rate schedules: linear warm-up, then constant or cosine to the floor", "[train]") {
+  auto options = sit::train::LrScheduleOptions().lr(1e-3).warmup_steps(4).total_steps(14).min_lr(1e-5);
+  CHECK(sit::train::learning_rate(options, 0) == Approx(0.25e-3));
+  CHECK(sit::train::learning_rate(options, 3) == Approx(1e-3));
+  CHECK(sit::train::learning_rate(options, 100) == Approx(1e-3));
+  options.schedule(sit::train::LrSchedule::Cosine);
+  CHECK(sit::train::learning_rate(options, 4) == Approx(1e-3));
+  CHECK(sit::train::learning_rate(options, 9) == Approx(1e-5 + (1e-3 - 1e-5) * 0.5));
+  CHECK(sit::train::learning_rate(options, 14) == Approx(1e-5));
+  CHECK(sit::train::learning_rate(options, 20) == Approx(1e-5));
+  CHECK_THROWS_WITH(sit::train::parse_lr_schedule("linear"), Catch::Contains("linear"));
+}
+
+TEST_CASE("configuration: JSON round trip and clear errors", "[train]") {
+  sit::train::TrainConfig config;
+  config.model = "SiT-S/4";
+  config.train_eps = 1e-3;
+  auto back = sit::train::TrainConfig::from_json(config.to_json());
+  CHECK(back.to_json() == config.to_json());
+  CHECK(back.train_eps.value() == 1e-3);
+  CHECK_FALSE(back.sample_eps.has_value());
+  CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"lr": 1, "colour": 3})"),
+                    Catch::Contains("colour"));
+  CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"lr": "fast"})"), Catch::Contains("lr"));
+  auto bad_patch = tiny_config("unused");
+  bad_patch.patch_size = 3;
+  CHECK_THROWS_WITH(sit::train::model_options(bad_patch, {1, 8, 8}, 4),
+                    Catch::Contains("not a multiple of the patch size 3"));
+}
