@@ -1,0 +1,229 @@
+// sit-train: train a SiT (the official train.py in C++), on Fashion-MNIST by default.
+//
+//   sit-train --model SiT-S/2 --data folder --data-path /imagenet/train --image-size 256
+//   sit-train --ckpt results/run/checkpoints/0005000.pt --max-steps 10000   # resume
+
+#include <sit/data/fashion_mnist.h>
+#include <sit/data/image_folder.h>
+#include <sit/data/latent_shards.h>
+#include <sit/image/grid.h>
+#include <sit/io/state_dict.h>
+#include <sit/train/trainer.h>
+
+#include <fmt/chrono.h>
+#include <fmt/core.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "common.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void request_stop(int) { g_stop = true; }
+
+struct TrainParams {
+  sit::train::TrainConfig config;
+  std::string ckpt;  // resume from this checkpoint
+  sit::examples::RuntimeParams runtime;
+};
+
+void add_options(CLI::App& app, TrainParams& p) {
+  auto& c = p.config;
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
+  app.add_option("--model", c.model, "preset (SiT-S/2 ... SiT-XL/8), or '' for the free dimensions");
+  app.add_option("--patch-size", c.patch_size);
+  app.add_option("--depth", c.depth);
+  app.add_option("--hidden-size", c.hidden_size);
+  app.add_option("--num-heads", c.num_heads);
+  app.add_option("--mlp-ratio", c.mlp_ratio);
+  app.add_option("--class-dropout-prob", c.class_dropout_prob);
+  app.add_option("--learn-sigma", c.learn_sigma, "true or false");
+  app.add_option("--data", c.data, "fashion-mnist, folder or latents");
+  app.add_option("--data-path", c.data_path, "data directory (default: the data set's own)");
+  app.add_option("--image-size", c.image_size, "crop size of folder images");
+  app.add_option("--num-classes", c.num_classes, "classes (default: the data set's)");
+  app.add_option("--num-workers", c.num_workers, "data loading threads");
+  app.add_option("--path-type", c.path_type, "Linear, GVP or VP");
+  app.add_option("--prediction", c.prediction, "velocity, score or noise");
+  app.add_option("--loss-weight", c.loss_weight, "None, velocity or likelihood");
+  app.add_option("--train-eps", c.train_eps);
+  app.add_option("--sample-eps", c.sample_eps);
+  app.add_option("--global-batch-size", c.global_batch_size)->check(CLI::PositiveNumber);
+  app.add_option("--epochs", c.epochs);
+  app.add_option("--max-steps", c.max_steps, "stop after this many steps (0: epochs decide)");
+  app.add_option("--global-seed", c.global_seed);
+  app.add_option("--lr", c.lr);
+  app.add_option("--lr-schedule", c.lr_schedule, "constant or cosine");
+  app.add_option("--warmup-steps", c.warmup_steps);
+  app.add_option("--min-lr", c.min_lr, "the cosine schedule's floor");
+  app.add_option("--weight-decay", c.weight_decay);
+  app.add_option("--ema-decay", c.ema_decay);
+  app.add_option("--grad-clip", c.grad_clip, "max gradient norm (0: none)");
+  app.add_option("--results-dir", c.results_dir, "log, checkpoints/ and samples/ go here");
+  app.add_option("--log-every", c.log_every)->check(CLI::PositiveNumber);
+  app.add_option("--ckpt-every", c.ckpt_every)->check(CLI::PositiveNumber);
+  app.add_option("--sample-every", c.sample_every)->check(CLI::PositiveNumber);
+  app.add_option("--cfg-scale", c.cfg_scale, "guidance of the sample grids");
+  app.add_option("--sample-steps", c.sample_steps, "ODE grid points of the sample grids");
+  app.add_option("--sample-method", c.sample_method, "ODE method of the sample grids");
+  app.add_option("--ckpt", p.ckpt, "resume from this sit-train checkpoint");
+  sit::examples::add_runtime_options(app, p.runtime);
+}
+
+std::shared_ptr<const sit::data::Dataset> make_dataset(const sit::train::TrainConfig& c) {
+  if (c.data == "fashion-mnist") {
+    sit::data::FashionMNISTOptions options;
+    if (!c.data_path.empty()) options.root(c.data_path);
+    return std::make_shared<sit::data::FashionMNIST>(options);
+  }
+  if (c.data == "folder") {
+    if (c.data_path.empty() || c.image_size <= 0) {
+      throw std::invalid_argument("--data folder needs --data-path and --image-size");
+    }
+    return std::make_shared<sit::data::ImageFolder>(
+        sit::data::ImageFolderOptions(c.data_path).image_size(c.image_size));
+  }
+  if (c.data == "latents") {
+    if (c.data_path.empty()) throw std::invalid_argument("--data latents needs --data-path");
+    return std::make_shared<sit::data::LatentShards>(
+        sit::data::LatentShardsOptions(c.data_path).num_classes(c.num_classes > 0 ? c.num_classes : 1000));
+  }
+  throw std::invalid_argument("--data " + c.data + ": expected fashion-mnist, folder or latents");
+}
+
+// Console and log file, as the official logger ("[time] message").
+class Logger {
+ public:
+  explicit Logger(const fs::path& file) : out_(file, std::ios::app) {
+    if (!out_) throw std::runtime_error("cannot write the log " + file.string());
+  }
+  template <typename... Args>
+  void operator()(fmt::format_string<Args...> format, Args&&... args) {
+    auto line = fmt::format("[{:%Y-%m-%d %H:%M:%S}] {}", fmt::localtime(std::time(nullptr)),
+                            fmt::format(format, std::forward<Args>(args)...));
+    if (progress_shown_) fmt::print("\r\033[K");
+    progress_shown_ = false;
+    fmt::print("{}\n", line);
+    out_ << line << '\n' << std::flush;
+  }
+  // A one-line progress bar on a terminal, redrawn in place.
+  void progress(int64_t step, int64_t total, double loss) {
+    if (!isatty(STDOUT_FILENO)) return;
+    const int width = 30;
+    int filled = total > 0 ? static_cast<int>(width * step / total) : 0;
+    fmt::print("\r[{}{}] {}/{} loss {:.4f}", std::string(filled, '#'), std::string(width - filled, '.'),
+               step, total, loss);
+    std::fflush(stdout);
+    progress_shown_ = true;
+  }
+
+ private:
+  std::ofstream out_;
+  bool progress_shown_ = false;
+};
+
+// The fixed noise and labels of the periodic sample grids: 8 per class, one row per class (the
+// first 10 classes when there are more).
+std::pair<torch::Tensor, torch::Tensor> grid_inputs(const sit::nn::SiTOptions& m) {
+  int64_t classes = std::min<int64_t>(m.num_classes(), 10), per_class = 8;
+  auto y = torch::arange(classes, torch::kInt64).repeat_interleave(per_class);
+  auto generator = at::detail::createCPUGenerator(12345);
+  auto z = torch::randn({classes * per_class, m.in_channels(), m.input_size(), m.input_size()}, generator);
+  return {z, y};
+}
+
+void save_samples(const sit::train::Trainer& trainer, const fs::path& dir, Logger& log) {
+  auto [z, y] = grid_inputs(trainer.ema()->options);
+  auto samples = trainer.sample(z, y);
+  auto path = dir / fmt::format("{:07d}.png", trainer.train_steps());
+  if (samples.size(1) == 1 || samples.size(1) == 3) {
+    sit::image::save_image(path.string(), samples);
+    log("Saved samples to {}", path.string());
+  }
+}
+
+std::string save_checkpoint(const sit::train::Trainer& trainer, const fs::path& dir, Logger& log) {
+  auto path = dir / fmt::format("{:07d}.pt", trainer.train_steps());
+  trainer.save_checkpoint(path.string());
+  log("Saved checkpoint to {}", path.string());
+  return path.string();
+}
+
+int run(TrainParams p) {
+  sit::examples::apply_runtime(p.runtime);
+  auto config = p.config;
+  config.device = p.runtime.device;
+  if (!p.ckpt.empty()) config = config.resumed_from(sit::train::read_checkpoint_config(p.ckpt));
+  auto dataset = make_dataset(config);
+  if (config.num_classes > 0 && config.num_classes != dataset->num_classes()) {
+    throw std::invalid_argument(fmt::format("--num-classes {}: the data has {} classes",
+                                            config.num_classes, dataset->num_classes()));
+  }
+  fs::path results(config.results_dir);
+  fs::create_directories(results / "checkpoints");
+  fs::create_directories(results / "samples");
+  Logger log(results / "log.txt");
+
+  sit::train::Trainer trainer(config, dataset);
+  if (!p.ckpt.empty()) {
+    trainer.resume(p.ckpt);
+    log("Resumed from {} at step {}", p.ckpt, trainer.train_steps());
+  }
+  int64_t parameters = 0;
+  for (const auto& t : trainer.model()->parameters()) parameters += t.numel();
+  log("SiT Parameters: {}", parameters);
+  log("Dataset contains {} images ({} classes)", dataset->size(), dataset->num_classes());
+  log("Training for {} steps, batch {}, {} threads...", trainer.total_steps(),
+      config.global_batch_size, torch::get_num_threads());
+
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  double running_loss = 0;
+  int64_t log_steps = 0;
+  auto start = std::chrono::steady_clock::now();
+  std::string last_checkpoint;
+  while (trainer.train_steps() < trainer.total_steps() && !g_stop) {
+    double loss = trainer.train_step();
+    running_loss += loss;
+    ++log_steps;
+    int64_t step = trainer.train_steps();
+    log.progress(step, trainer.total_steps(), loss);
+    if (step % config.log_every == 0) {
+      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      double steps_per_sec = log_steps / seconds;
+      log("(step={:07d}) Train Loss: {:.4f}, Train Steps/Sec: {:.2f}, Images/Sec: {:.1f}, LR: {:.3g}",
+          step, running_loss / log_steps, steps_per_sec, steps_per_sec * config.global_batch_size,
+          trainer.current_lr());
+      running_loss = 0;
+      log_steps = 0;
+      start = std::chrono::steady_clock::now();
+    }
+    if (step % config.ckpt_every == 0) last_checkpoint = save_checkpoint(trainer, results / "checkpoints", log);
+    if (step % config.sample_every == 0) save_samples(trainer, results / "samples", log);
+  }
+  if (g_stop) log("Interrupted at step {}", trainer.train_steps());
+  if (last_checkpoint.empty() || trainer.train_steps() % config.ckpt_every != 0) {
+    save_checkpoint(trainer, results / "checkpoints", log);
+  }
+  sit::save_state_dict(sit::state_dict(*trainer.ema()), (results / "ema.safetensors").string());
+  log("Done: {} steps; EMA weights in {}", trainer.train_steps(), (results / "ema.safetensors").string());
+  return g_stop ? 130 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  TrainParams params;
+  CLI::App app{"sit-train: train a SiT (the official train.py)"};
+  add_options(app, params);
+  CLI11_PARSE(app, argc, argv);
+  return sit::examples::run_main("sit-train", [&] { return run(params); });
+}
