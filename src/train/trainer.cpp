@@ -7,7 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sstream>
 #include <stdexcept>
+#include <type_traits>
 
 namespace sit::train {
 
@@ -55,9 +57,18 @@ const io::Value& entry(const io::Value& root, const std::string& key, const std:
   return *value;
 }
 
-std::string parameter_key(const torch::Tensor& parameter) {
-  // How torch::optim::Optimizer keys its per-parameter state.
-  return c10::guts::to_string(parameter.unsafeGetTensorImpl());
+// How torch::optim::Optimizer keys its per-parameter state: by the TensorImpl's address, printed
+// as a string in LibTorch 1.x, the address itself where the map is keyed by pointer.
+template <typename StateMap>
+typename StateMap::key_type parameter_key(const StateMap&, const torch::Tensor& parameter) {
+  using Key = typename StateMap::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream address;
+    address << parameter.unsafeGetTensorImpl();
+    return address.str();
+  } else {
+    return static_cast<Key>(parameter.unsafeGetTensorImpl());
+  }
 }
 
 }  // namespace
@@ -175,7 +186,7 @@ torch::Tensor Trainer::sample(const torch::Tensor& z, const torch::Tensor& y) co
 void Trainer::save_checkpoint(const std::string& path) const {
   auto state = io::Value::dict();
   for (size_t i = 0; i < parameters_.size(); ++i) {
-    auto it = optimizer_->state().find(parameter_key(parameters_[i]));
+    auto it = optimizer_->state().find(parameter_key(optimizer_->state(), parameters_[i]));
     if (it == optimizer_->state().end()) continue;  // no gradient yet (or ever: pos_embed)
     const auto& s = static_cast<const torch::optim::AdamWParamState&>(*it->second);
     auto moments = io::Value::dict();
@@ -239,7 +250,7 @@ void Trainer::resume(const std::string& path) {
                                               : step->to_int());
     s->exp_avg(m.find("exp_avg")->to_tensor().to(p.options()).clone());
     s->exp_avg_sq(m.find("exp_avg_sq")->to_tensor().to(p.options()).clone());
-    optimizer_->state()[parameter_key(p)] = std::move(s);
+    optimizer_->state()[parameter_key(optimizer_->state(), p)] = std::move(s);
   }
 
   const auto& train_state = entry(root, "train_state", path);
