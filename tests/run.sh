@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds everything and runs the whole suite.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+# python3-torch and python3-numpy let the Python interoperability tests run instead of skipping.
+"$root/cmake/install-deps.sh" python3-torch python3-numpy
+cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIT_BUILD_TESTS=ON -DSIT_BUILD_EXAMPLES=ON
+cmake --build "$root/build" -j"$(nproc)"
+ctest --test-dir "$root/build" --output-on-failure
