@@ -3,6 +3,8 @@
 #include "catch_torch.h"
 #include <sit/nn/sit_from_state_dict.h>
 
+#include <filesystem>
+
 #include "fixture_case.h"
 
 using namespace sit::testing;
@@ -68,4 +70,27 @@ TEST_CASE("the fixture checkpoints hold exactly the official keys and pos_embed"
   }
   // pos_embed was not redrawn in the fixtures: it is the official sin-cos table.
   CHECK((fresh->pos_embed - sd["pos_embed"]).abs().max().item<double>() < 1e-6);
+}
+
+TEST_CASE("a checkpoint with a wrong-shaped tensor is a one-line error naming key and shapes",
+          "[nn][parity]") {
+  auto sd = sit::read_state_dict(fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt");
+  sit::StateDict broken;
+  for (const auto& item : sd) {
+    auto value = item.value();
+    if (item.key() == "blocks.1.attn.qkv.weight") value = value.slice(1, 0, 48).contiguous();
+    broken.insert(item.key(), value);
+  }
+  auto path = (std::filesystem::temp_directory_path() / "sit_test_wrong_shape.pt").string();
+  sit::save_state_dict(broken, path);
+  try {
+    sit::nn::load_sit(path, sit::nn::ArchitectureHints().num_heads(4));
+    FAIL("loading a wrong-shaped checkpoint did not throw");
+  } catch (const std::runtime_error& e) {
+    std::string message = e.what();
+    CHECK_THAT(message, Catch::Contains("blocks.1.attn.qkv.weight") &&
+                            Catch::Contains("[192, 48]") && Catch::Contains("[192, 64]"));
+    CHECK(message.find('\n') == std::string::npos);
+  }
+  std::filesystem::remove(path);
 }
