@@ -25,7 +25,7 @@ const NpyType kNpyTypes[] = {
 const char kMagic[] = "\x93NUMPY";
 constexpr size_t kMagicSize = 6;
 // numpy pads the header so the data starts on a 64-byte boundary.
-constexpr size_t kHeaderAlignment = 64;
+constexpr size_t kNpyHeaderAlignment = 64;
 
 torch::Dtype dtype_of(std::string descr, const std::string& source) {
   if (descr.size() == 3 && (descr[0] == '=' || (descr[0] == '<' && descr[2] == '1'))) {
@@ -179,7 +179,7 @@ std::string npy_header(const torch::Tensor& array, const std::string& path) {
                      "', 'fortran_order': False, 'shape': " + tuple_literal(array.sizes()) + ", }";
   // magic (6) + version (2) + header length (2) + dict + padding + '\n' is a multiple of 64.
   const size_t unpadded = kMagicSize + 4 + dict.size() + 1;
-  dict.append((kHeaderAlignment - unpadded % kHeaderAlignment) % kHeaderAlignment, ' ');
+  dict.append((kNpyHeaderAlignment - unpadded % kNpyHeaderAlignment) % kNpyHeaderAlignment, ' ');
   dict.push_back('\n');
   if (dict.size() > std::numeric_limits<uint16_t>::max()) detail::fail(path, "too many dimensions for .npy");
   std::string out(kMagic, kMagicSize);

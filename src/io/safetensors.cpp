@@ -26,7 +26,7 @@ const SafetensorsType kTypes[] = {
 
 // The reference implementation refuses headers above 100 MB; so do we, before allocating one.
 constexpr uint64_t kMaxHeaderSize = 100'000'000;
-constexpr uint64_t kHeaderAlignment = 8;
+constexpr uint64_t kSafetensorsHeaderAlignment = 8;
 
 // One tensor's header entry; `begin` and `end` are offsets into the data section.
 struct TensorEntry {
@@ -164,7 +164,7 @@ void write_safetensors(const std::string& path, const torch::OrderedDict<std::st
     data.push_back(tensor);
   }
   std::string text = header.dump();
-  text.append((kHeaderAlignment - text.size() % kHeaderAlignment) % kHeaderAlignment, ' ');
+  text.append((kSafetensorsHeaderAlignment - text.size() % kSafetensorsHeaderAlignment) % kSafetensorsHeaderAlignment, ' ');
   std::string length;
   detail::append_u64(length, text.size());
   detail::AtomicFile file(path);

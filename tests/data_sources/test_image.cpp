@@ -6,15 +6,16 @@
 
 
 #include "catch_torch.h"
+#include "pil_fixtures.h"
 #include "temp_dir.h"
 #include "sit/image/center_crop.h"
 #include "sit/image/codec.h"
 #include "sit/image/grid.h"
 #include "sit/image/resample.h"
 
-namespace {
+using sit::test::kPilDir;
 
-const std::string kPilDir = std::string(SIT_TEST_DATA_DIR) + "/data_sources/pil/";
+namespace {
 
 int max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kInt) - b.to(torch::kInt)).abs().max().item<int>();

@@ -5,17 +5,18 @@
 
 
 #include "catch_torch.h"
+#include "pil_fixtures.h"
 #include "temp_dir.h"
 #include "sit/data/image_folder.h"
 #include "sit/image/center_crop.h"
 #include "sit/image/codec.h"
 
+using sit::test::kPilDir;
+
 namespace {
 
 namespace fs = std::filesystem;
 using sit::test::TempDir;
-
-const std::string kPilDir = std::string(SIT_TEST_DATA_DIR) + "/data_sources/pil/";
 
 // root/b_cats/{z.png, a.PNG, sub/m.png, notes.txt}, root/a_dogs/x.png, root/readme.txt
 void make_tree(const TempDir& dir) {

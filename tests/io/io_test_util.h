@@ -10,9 +10,25 @@
 
 #include <unistd.h>
 
-#include <torch/types.h>
+#include <sit/io/value.h>
+
+#include "catch_torch.h"
 
 namespace sit::io::test {
+
+/// Same dtype, shape and values, bit for bit.
+inline void require_same(const torch::Tensor& actual, const torch::Tensor& expected) {
+  REQUIRE(actual.scalar_type() == expected.scalar_type());
+  REQUIRE(actual.sizes() == expected.sizes());
+  REQUIRE(torch::equal(actual, expected));
+}
+
+/// dict[key], which must exist.
+inline const Value& entry(const Value& dict, const std::string& key) {
+  const Value* value = dict.to_dict().find(key);
+  REQUIRE(value != nullptr);
+  return *value;
+}
 
 inline std::string fixture(const std::string& name) { return std::string(SIT_TEST_DATA_DIR) + "/io/" + name; }
 

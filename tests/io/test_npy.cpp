@@ -7,6 +7,7 @@
 #include "catch_torch.h"
 
 using namespace sit::io;
+using sit::io::test::require_same;
 using sit::io::test::fixture;
 using sit::io::test::scratch;
 
@@ -25,12 +26,6 @@ NamedArrays reference_arrays() {
   arrays.insert("scalar", torch::tensor(7.5f));
   arrays.insert("empty", torch::zeros({0, 3}));
   return arrays;
-}
-
-void require_same(const torch::Tensor& actual, const torch::Tensor& expected) {
-  REQUIRE(actual.scalar_type() == expected.scalar_type());
-  REQUIRE(actual.sizes() == expected.sizes());
-  REQUIRE(torch::equal(actual, expected));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "catch_torch.h"
 
 using namespace sit::io;
+using sit::io::test::entry;
 using sit::io::test::fixture;
 
 namespace {
@@ -21,12 +22,6 @@ Value unpickle_file(const std::string& name) {
 template <size_t N>
 Value unpickle_text(const char (&bytes)[N]) {
   return unpickle(reinterpret_cast<const uint8_t*>(bytes), N - 1, "inline.pkl");
-}
-
-const Value& entry(const Value& dict, const std::string& key) {
-  const Value* value = dict.to_dict().find(key);
-  REQUIRE(value != nullptr);
-  return *value;
 }
 
 }  // namespace

@@ -11,16 +11,11 @@
 #include "catch_torch.h"
 
 using namespace sit::io;
+using sit::io::test::require_same;
 using sit::io::test::fixture;
 using sit::io::test::scratch;
 
 namespace {
-
-void require_same(const torch::Tensor& actual, const torch::Tensor& expected) {
-  REQUIRE(actual.scalar_type() == expected.scalar_type());
-  REQUIRE(actual.sizes() == expected.sizes());
-  REQUIRE(torch::equal(actual, expected));
-}
 
 // A file made of an 8-byte length, `header` and `data`, for malformed cases.
 std::string write_raw(const std::string& name, const std::string& header, const std::string& data) {

@@ -14,22 +14,12 @@
 #include "catch_torch.h"
 
 using namespace sit::io;
+using sit::io::test::require_same;
+using sit::io::test::entry;
 using sit::io::test::fixture;
 using sit::io::test::scratch;
 
 namespace {
-
-const Value& entry(const Value& dict, const std::string& key) {
-  const Value* value = dict.to_dict().find(key);
-  REQUIRE(value != nullptr);
-  return *value;
-}
-
-void require_same(const torch::Tensor& actual, const torch::Tensor& expected) {
-  REQUIRE(actual.scalar_type() == expected.scalar_type());
-  REQUIRE(actual.sizes() == expected.sizes());
-  REQUIRE(torch::equal(actual, expected));
-}
 
 // A torch.save-shaped archive around `data_pkl`, for malformed cases Python would never write.
 std::string write_archive(const std::string& name, const std::string& data_pkl, const std::string& record) {
