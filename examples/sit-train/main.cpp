@@ -74,6 +74,7 @@ void add_options(CLI::App& app, TrainParams& p) {
   app.add_option("--cfg-scale", c.cfg_scale, "guidance of the sample grids");
   app.add_option("--sample-steps", c.sample_steps, "ODE grid points of the sample grids");
   app.add_option("--sample-method", c.sample_method, "ODE method of the sample grids");
+  app.add_option("--precision", c.precision, "fp32, tf32 or bf16 (autocast)");
   app.add_option("--ckpt", p.ckpt, "resume from this sit-train checkpoint");
   sit::examples::add_runtime_options(app, p.runtime);
 }
@@ -172,6 +173,7 @@ int run(TrainParams p) {
   fs::create_directories(results / "samples");
   Logger log(results / "log.txt");
 
+  sit::nn::set_matmul_precision(sit::nn::parse_precision(config.precision));
   sit::train::Trainer trainer(config, dataset);
   if (!p.ckpt.empty()) {
     trainer.resume(p.ckpt);

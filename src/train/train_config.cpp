@@ -48,6 +48,7 @@ void for_each_field(Config& c, Visitor&& visit) {
   visit("sample_steps", c.sample_steps);
   visit("sample_method", c.sample_method);
   visit("device", c.device);
+  visit("precision", c.precision);
 }
 
 template <typename T>
@@ -109,6 +110,7 @@ TrainConfig TrainConfig::resumed_from(const TrainConfig& saved) const {
   run.ckpt_every = ckpt_every;
   run.sample_every = sample_every;
   run.device = device;
+  run.precision = precision;
   run.num_workers = num_workers;
   return run;
 }

@@ -105,6 +105,7 @@ nn::SiTOptions model_options(const TrainConfig& c, std::array<int64_t, 3> shape,
 Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset)
     : config_(std::move(config)),
       device_(config_.device),
+      precision_(nn::parse_precision(config_.precision)),
       dataset_(std::move(dataset)),
       transport_(make_transport(config_)) {
   torch::manual_seed(config_.global_seed);
@@ -149,7 +150,11 @@ double Trainer::train_step() {
   auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t) {
     return model_->forward(xt, t, y);
   };
-  auto loss = transport_.training_losses(model_fn, x).loss.mean();
+  torch::Tensor loss;
+  {
+    nn::AutocastGuard autocast(device_, precision_);
+    loss = transport_.training_losses(model_fn, x).loss.mean();
+  }
   optimizer_->zero_grad();
   loss.backward();
   if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.grad_clip);
@@ -176,6 +181,7 @@ torch::Tensor Trainer::sample(const torch::Tensor& z, const torch::Tensor& y) co
                  return forward(x, t, labels);
                });
   transport::Sampler sampler(transport_);
+  nn::AutocastGuard autocast(device_, precision_);
   auto result = sampler.sample_ode(z.to(device_), model_fn,
                                    transport::OdeSamplerOptions()
                                        .sampling_method(transport::parse_ode_method(config_.sample_method))

@@ -56,6 +56,7 @@ struct TrainConfig {
   std::string sample_method = "heun2";
 
   std::string device = "cpu";
+  std::string precision = "fp32";  // fp32, tf32 or bf16 (autocast; fp32 master weights)
 
   /// The configuration as a JSON object (every field; unset eps as null).
   std::string to_json() const;

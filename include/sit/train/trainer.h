@@ -3,6 +3,7 @@
 // transport loss on batches of a data set — with checkpoints that resume a run exactly.
 
 #include <sit/data/data_loader.h>
+#include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
 #include <sit/train/lr_schedule.h>
 #include <sit/train/train_config.h>
@@ -54,6 +55,7 @@ class Trainer {
  private:
   TrainConfig config_;
   torch::Device device_;
+  nn::Precision precision_;
   std::shared_ptr<const data::Dataset> dataset_;
   std::unique_ptr<data::DataLoader> loader_;
   nn::SiT model_{nullptr};

@@ -1,0 +1,39 @@
+#pragma once
+// Numeric precision of the model's matmuls: fp32, TF32 tensor cores (CUDA, fp32 storage), or
+// bf16 autocast (fp32 weights as master copies, matmuls and attention in bf16), as the official
+// train.py's `torch.backends.cuda.matmul.allow_tf32` and `torch.autocast` switches.
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace sit::nn {
+
+enum class Precision { FP32, TF32, BF16 };
+
+/// "fp32", "tf32", "bf16".
+Precision parse_precision(const std::string& name);
+std::string precision_name(Precision precision);
+
+/// Allows TF32 in cuBLAS and cuDNN for TF32 (and BF16, whose fp32 remainder then runs in TF32),
+/// forbids it for FP32. Process-wide, as in PyTorch.
+void set_matmul_precision(Precision precision);
+
+/// bf16 autocast on `device` for the guard's lifetime when precision is BF16; otherwise nothing.
+/// Leaving it drops autocast's cache of bf16 weight copies, which would otherwise keep the
+/// weights of the step it was made in.
+class AutocastGuard {
+ public:
+  AutocastGuard(const torch::Device& device, Precision precision);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  bool active_ = false;
+  bool previous_enabled_ = false;
+  torch::DeviceType device_type_ = torch::kCPU;
+  at::ScalarType previous_dtype_ = at::kFloat;
+};
+
+}  // namespace sit::nn
