@@ -1,4 +1,5 @@
 #include <sit/nn/attention.h>
+#include <sit/nn/fused_linear.h>
 
 #include <cmath>
 
@@ -25,7 +26,7 @@ void AttentionImpl::pretty_print(std::ostream& stream) const {
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   int64_t N = x.size(0), T = x.size(1), D = x.size(2);
   int64_t H = options.num_heads(), head_dim = D / H;
-  auto qkv_heads = qkv->forward(x).reshape({N, T, 3, H, head_dim}).permute({2, 0, 3, 1, 4});
+  auto qkv_heads = fused_linear(qkv, x).reshape({N, T, 3, H, head_dim}).permute({2, 0, 3, 1, 4});
   auto q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];  // (N, H, T, head_dim)
   torch::Tensor out;
 #if TORCH_VERSION_MAJOR >= 2
@@ -35,7 +36,7 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   auto attn = torch::matmul(q, k.transpose(-2, -1)).softmax(-1);  // (N, H, T, T)
   out = torch::matmul(attn, v);
 #endif
-  return proj->forward(out.transpose(1, 2).reshape({N, T, D}));
+  return fused_linear(proj, out.transpose(1, 2).reshape({N, T, D}));
 }
 
 }  // namespace sit::nn

@@ -1,4 +1,5 @@
 #include <sit/nn/mlp.h>
+#include <sit/nn/fused_linear.h>
 
 namespace sit::nn {
 
@@ -15,7 +16,7 @@ void MlpImpl::pretty_print(std::ostream& stream) const {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return fc2->forward(torch::gelu(fc1->forward(x), "tanh"));
+  return fused_linear(fc2, torch::gelu(fused_linear(fc1, x), "tanh"));
 }
 
 }  // namespace sit::nn

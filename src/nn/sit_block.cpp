@@ -32,8 +32,8 @@ torch::Tensor SiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
   auto mod = adaLN_modulation->forward(c).chunk(6, 1);  // 6 x (N, D)
   const auto &shift_msa = mod[0], &scale_msa = mod[1], &gate_msa = mod[2];
   const auto &shift_mlp = mod[3], &scale_mlp = mod[4], &gate_mlp = mod[5];
-  auto h = x + gate_msa.unsqueeze(1) * attn->forward(modulate(norm1->forward(x), shift_msa, scale_msa));
-  return h + gate_mlp.unsqueeze(1) * mlp->forward(modulate(norm2->forward(h), shift_mlp, scale_mlp));
+  auto h = gated_residual(x, gate_msa, attn->forward(modulate(norm1->forward(x), shift_msa, scale_msa)));
+  return gated_residual(h, gate_mlp, mlp->forward(modulate(norm2->forward(h), shift_mlp, scale_mlp)));
 }
 
 }  // namespace sit::nn

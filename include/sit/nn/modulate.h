@@ -5,10 +5,16 @@
 namespace sit::nn {
 
 /// adaLN modulation: x (N, T, D) scaled and shifted per sample by shift, scale (N, D):
-/// x * (1 + scale) + shift.
+/// x * (1 + scale) + shift, in one pass over x.
 inline torch::Tensor modulate(const torch::Tensor& x, const torch::Tensor& shift,
                               const torch::Tensor& scale) {
-  return x * (1 + scale.unsqueeze(1)) + shift.unsqueeze(1);
+  return torch::addcmul(shift.unsqueeze(1), x, 1 + scale.unsqueeze(1));
+}
+
+/// The gated residual x + gate * branch, gate (N, D) per sample, in one pass.
+inline torch::Tensor gated_residual(const torch::Tensor& x, const torch::Tensor& gate,
+                                    const torch::Tensor& branch) {
+  return torch::addcmul(x, gate.unsqueeze(1), branch);
 }
 
 }  // namespace sit::nn
