@@ -1,0 +1,284 @@
+// sit-bench: medians of a training step, a forward pass or a whole sampler run, with the FLOP
+// rate they reach.
+//
+//   sit-bench --task train --model SiT-S/2 --batch-size 8 --threads 2
+//   sit-bench --task sample --model SiT-XL/2 --device cuda --precision bf16 --cuda-graph
+//   sit-bench --task train --model '' --patch-size 4 --depth 6 --hidden-size 256 --num-heads 4 \
+//             --input-size 28 --in-channels 1 --num-classes 10 --batch-size 64 --json out.json
+
+#include <sit/data/dataset.h>
+#include <sit/nn/flops.h>
+#include <sit/nn/precision.h>
+#include <sit/nn/presets.h>
+#include <sit/train/trainer.h>
+#include <sit/transport/graphed_forward.h>
+#include <sit/transport/guidance.h>
+#include <sit/transport/sampler.h>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <optional>
+
+#include "common.h"
+
+namespace {
+
+struct BenchParams {
+  std::string task = "train";  // train, forward or sample
+  // Model: a preset, or with --model '' the free dimensions. learn_sigma and class dropout 0.1
+  // as the official defaults.
+  std::string model = "SiT-S/2";
+  int64_t patch_size = 2;
+  int64_t depth = 12;
+  int64_t hidden_size = 384;
+  int64_t num_heads = 6;
+  int64_t input_size = 32;
+  int64_t in_channels = 4;
+  int64_t num_classes = 1000;
+  int64_t batch_size = 8;
+  // Sampling.
+  std::string mode = "ODE";
+  std::string sampling_method = "heun2";
+  int64_t num_sampling_steps = 50;
+  double cfg_scale = 4.0;  // > 1: batched classifier-free guidance (2 x batch rows per call)
+  bool cuda_graph = false;
+  // Measurement.
+  std::string precision = "fp32";
+  int warmup = 2;
+  int repeats = 5;
+  std::string json;
+  std::string profile;
+  sit::examples::RuntimeParams runtime;
+};
+
+void add_options(CLI::App& app, BenchParams& p) {
+  app.add_option("--task", p.task, "train, forward or sample")
+      ->check(CLI::IsMember({"train", "forward", "sample"}));
+  app.add_option("--model", p.model, "a preset (SiT-XL/2 ... SiT-S/8), '' for the free dimensions");
+  app.add_option("--patch-size", p.patch_size)->check(CLI::PositiveNumber);
+  app.add_option("--depth", p.depth)->check(CLI::PositiveNumber);
+  app.add_option("--hidden-size", p.hidden_size)->check(CLI::PositiveNumber);
+  app.add_option("--num-heads", p.num_heads)->check(CLI::PositiveNumber);
+  app.add_option("--input-size", p.input_size)->check(CLI::PositiveNumber);
+  app.add_option("--in-channels", p.in_channels)->check(CLI::PositiveNumber);
+  app.add_option("--num-classes", p.num_classes)->check(CLI::PositiveNumber);
+  app.add_option("--batch-size", p.batch_size)->check(CLI::PositiveNumber);
+  app.add_option("--mode", p.mode, "sampler: ODE or SDE")->check(CLI::IsMember({"ODE", "SDE"}));
+  app.add_option("--sampling-method", p.sampling_method, "ODE method (heun2, euler, dopri5, ...) or SDE method (Euler, Heun)");
+  app.add_option("--num-sampling-steps", p.num_sampling_steps)->check(CLI::PositiveNumber);
+  app.add_option("--cfg-scale", p.cfg_scale, "classifier-free guidance (1: none)");
+  app.add_flag("--cuda-graph", p.cuda_graph, "replay the sampler's model call from a CUDA graph");
+  app.add_option("--precision", p.precision, "fp32, tf32 or bf16")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  app.add_option("--warmup", p.warmup)->check(CLI::NonNegativeNumber);
+  app.add_option("--repeats", p.repeats)->check(CLI::PositiveNumber);
+  app.add_option("--json", p.json, "also write the result here");
+  app.add_option("--profile", p.profile,
+                 "write the timed repeats' operator trace here (Chrome trace JSON; profile_summary.py reads it)");
+  sit::examples::add_runtime_options(app, p.runtime);
+}
+
+// Random images with random labels: the training step without any input cost.
+class RandomDataset : public sit::data::Dataset {
+ public:
+  RandomDataset(std::array<int64_t, 3> shape, int64_t num_classes, size_t size)
+      : shape_(shape), num_classes_(num_classes), size_(size) {}
+  size_t size() const override { return size_; }
+  sit::data::Example get(size_t, std::mt19937_64& rng) const override {
+    std::normal_distribution<float> normal;
+    auto x = torch::empty({shape_[0], shape_[1], shape_[2]});
+    auto* data = x.data_ptr<float>();
+    for (int64_t i = 0; i < x.numel(); ++i) data[i] = normal(rng);
+    return {x, static_cast<int64_t>(rng() % static_cast<uint64_t>(num_classes_))};
+  }
+  int64_t num_classes() const override { return num_classes_; }
+  std::array<int64_t, 3> shape() const override { return shape_; }
+
+ private:
+  std::array<int64_t, 3> shape_;
+  int64_t num_classes_;
+  size_t size_;
+};
+
+sit::train::TrainConfig train_config(const BenchParams& p) {
+  sit::train::TrainConfig c;
+  c.model = p.model;
+  c.patch_size = p.patch_size;
+  c.depth = p.depth;
+  c.hidden_size = p.hidden_size;
+  c.num_heads = p.num_heads;
+  c.global_batch_size = p.batch_size;
+  c.max_steps = 1 << 30;
+  c.num_workers = 1;
+  c.device = p.runtime.device;
+  c.precision = p.precision;
+  return c;
+}
+
+struct Measurement {
+  std::vector<double> times_ms;
+  int64_t model_evaluations = 0;  // per repeat
+  int64_t model_rows = 0;         // rows per model evaluation
+};
+
+// Times `run` after `warmup` untimed calls; run returns (model evaluations, rows per evaluation).
+template <typename Run>
+Measurement measure(const BenchParams& p, const torch::Device& device, Run run) {
+  auto sync = [&] {
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
+  Measurement m;
+  for (int i = 0; i < p.warmup; ++i) run();
+  sync();
+  std::optional<torch::autograd::profiler::RecordProfile> profile;
+  if (!p.profile.empty()) profile.emplace(p.profile);
+  for (int i = 0; i < p.repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    std::tie(m.model_evaluations, m.model_rows) = run();
+    sync();
+    std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
+    m.times_ms.push_back(elapsed.count());
+  }
+  return m;
+}
+
+Measurement bench_train(const BenchParams& p, const torch::Device& device) {
+  auto dataset = std::make_shared<RandomDataset>(
+      std::array<int64_t, 3>{p.in_channels, p.input_size, p.input_size}, p.num_classes,
+      static_cast<size_t>(p.batch_size) * 4);
+  sit::train::Trainer trainer(train_config(p), dataset);
+  return measure(p, device, [&] {
+    trainer.train_step();
+    return std::make_pair(int64_t{1}, p.batch_size);
+  });
+}
+
+sit::nn::SiT eval_model(const BenchParams& p, const torch::Device& device) {
+  auto options = sit::train::model_options(train_config(p), {p.in_channels, p.input_size, p.input_size},
+                                           p.num_classes);
+  torch::manual_seed(0);
+  sit::nn::SiT model(options);
+  model->to(device);
+  model->eval();
+  return model;
+}
+
+Measurement bench_forward(const BenchParams& p, const torch::Device& device, sit::nn::Precision precision) {
+  auto model = eval_model(p, device);
+  torch::InferenceMode inference;
+  sit::nn::AutocastGuard autocast(device, precision);
+  auto x = torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, device);
+  auto t = torch::rand({p.batch_size}, device);
+  auto y = torch::randint(p.num_classes, {p.batch_size}, torch::TensorOptions(device).dtype(torch::kLong));
+  return measure(p, device, [&] {
+    model->forward(x, t, y);  // the official forward: learned sigma computed, then dropped
+    return std::make_pair(int64_t{1}, p.batch_size);
+  });
+}
+
+Measurement bench_sample(const BenchParams& p, const torch::Device& device, sit::nn::Precision precision) {
+  auto model = eval_model(p, device);
+  torch::InferenceMode inference;
+  sit::nn::AutocastGuard autocast(device, precision);
+  namespace tr = sit::transport;
+  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
+  tr::LabelledForward forward = [sit](const torch::Tensor& x, const torch::Tensor& t,
+                                      const torch::Tensor& y) {
+    return sit->forward(x, t, y).to(x.scalar_type());  // bf16 under autocast: the state stays fp32
+  };
+  if (p.cuda_graph) forward = tr::cuda_graphed(forward);
+  auto z = torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, device);
+  auto y = torch::randint(p.num_classes, {p.batch_size}, torch::TensorOptions(device).dtype(torch::kLong));
+  bool guided = p.cfg_scale > 1.0;
+  tr::ModelFn model_fn =
+      guided ? tr::classifier_free_guidance(forward, y, tr::GuidanceOptions(p.cfg_scale, p.num_classes))
+             : tr::ModelFn([&](const torch::Tensor& x, const torch::Tensor& t) { return forward(x, t, y); });
+  tr::Sampler sampler{tr::Transport(tr::TransportOptions())};
+  int64_t rows = guided ? 2 * p.batch_size : p.batch_size;
+  return measure(p, device, [&] {
+    auto result = p.mode == "ODE"
+                      ? sampler.sample_ode(z, model_fn,
+                                           tr::OdeSamplerOptions()
+                                               .sampling_method(tr::parse_ode_method(p.sampling_method))
+                                               .num_steps(p.num_sampling_steps))
+                      : sampler.sample_sde(z, model_fn,
+                                           tr::SdeSamplerOptions()
+                                               .sampling_method(tr::parse_sde_method(p.sampling_method))
+                                               .num_steps(p.num_sampling_steps));
+    return std::make_pair(result.model_evaluations, rows);
+  });
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+int run(const BenchParams& p) {
+  auto device = sit::examples::apply_runtime(p.runtime);
+  auto precision = sit::nn::parse_precision(p.precision);
+  sit::nn::set_matmul_precision(precision);
+  if (p.cuda_graph && (p.task != "sample" || !device.is_cuda())) {
+    throw std::invalid_argument("--cuda-graph applies to --task sample on a CUDA device");
+  }
+  Measurement m = p.task == "train"   ? bench_train(p, device)
+                  : p.task == "forward" ? bench_forward(p, device, precision)
+                                        : bench_sample(p, device, precision);
+  auto options = sit::train::model_options(train_config(p), {p.in_channels, p.input_size, p.input_size},
+                                           p.num_classes);
+  // A training step is a forward and a backward of twice its cost.
+  double flops = static_cast<double>(m.model_evaluations) * sit::nn::forward_flops(options, m.model_rows) *
+                 (p.task == "train" ? 3.0 : 1.0);
+  double median_ms = median(m.times_ms);
+  double images_per_s = static_cast<double>(p.batch_size) / (median_ms / 1000.0);
+  double tflops = flops / (median_ms / 1000.0) / 1e12;
+  std::string name = p.model.empty() ? fmt::format("SiT(p{} d{} h{} heads{})", p.patch_size, p.depth,
+                                                   p.hidden_size, p.num_heads)
+                                     : p.model;
+  fmt::print("{:<8} {:<28} {:>6} {:>5} {:>8} {:>7} {:>12} {:>10} {:>6} {:>9}\n", "task", "model", "input",
+             "batch", "device", "prec", "median ms", "images/s", "evals", "TFLOP/s");
+  fmt::print("{:<8} {:<28} {:>6} {:>5} {:>8} {:>7} {:>12.2f} {:>10.2f} {:>6} {:>9.4f}\n", p.task, name,
+             fmt::format("{}x{}", p.input_size, p.in_channels), p.batch_size, device.str(), p.precision,
+             median_ms, images_per_s, m.model_evaluations, tflops);
+  if (!p.json.empty()) {
+    nlohmann::json out = {{"task", p.task},
+                          {"model", name},
+                          {"input_size", p.input_size},
+                          {"in_channels", p.in_channels},
+                          {"batch_size", p.batch_size},
+                          {"device", device.str()},
+                          {"threads", torch::get_num_threads()},
+                          {"precision", p.precision},
+                          {"median_ms", median_ms},
+                          {"times_ms", m.times_ms},
+                          {"images_per_s", images_per_s},
+                          {"model_evaluations", m.model_evaluations},
+                          {"flops", flops},
+                          {"tflops", tflops}};
+    if (p.task == "sample") {
+      out["mode"] = p.mode;
+      out["sampling_method"] = p.sampling_method;
+      out["num_sampling_steps"] = p.num_sampling_steps;
+      out["cfg_scale"] = p.cfg_scale;
+      out["cuda_graph"] = p.cuda_graph;
+    }
+    std::ofstream(p.json) << out.dump(2) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sit-bench: time SiT training, forward passes and sampling"};
+  BenchParams params;
+  add_options(app, params);
+  CLI11_PARSE(app, argc, argv);
+  return sit::examples::run_main("sit-bench", [&] { return run(params); });
+}
