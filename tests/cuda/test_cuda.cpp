@@ -1,0 +1,115 @@
+// The CUDA paths: the forward against the official fixture on the GPU, bf16 autocast against
+// fp32, a CUDA-graph replay against the eager call, and a training step with bf16 autocast.
+// Without a GPU (or in a CPU build of LibTorch) the GPU cases report that they skip, and what
+// runs is the CPU-build behaviour: CUDA graphs refused with a clear error.
+#include "catch_torch.h"
+#include <sit/nn/precision.h>
+#include <sit/nn/sit_from_state_dict.h>
+#include <sit/train/trainer.h>
+#include <sit/transport/graphed_forward.h>
+
+#include "fixture_case.h"
+
+using namespace sit::testing;
+
+namespace {
+
+bool have_gpu() {
+  if (torch::cuda::is_available()) return true;
+  WARN("no CUDA device: the GPU checks of this case are skipped");
+  return false;
+}
+
+const char* kCase = "ode_linear_velocity_heun2_cfg4";
+
+}  // namespace
+
+TEST_CASE("CUDA graphs are refused with a clear error where the build has none", "[cuda]") {
+  if (sit::transport::cuda_graphs_available()) {
+    WARN("this build has CUDA graphs: the refusal is not exercised");
+    return;
+  }
+  sit::transport::LabelledForward identity = [](const torch::Tensor& x, const torch::Tensor&,
+                                                const torch::Tensor&) { return x; };
+  CHECK_THROWS_WITH(sit::transport::cuda_graphed(identity),
+                    Catch::Contains("CUDA graphs need sit built against a CUDA LibTorch"));
+}
+
+TEST_CASE("the forward on the GPU matches the official model (TF32 off)", "[cuda]") {
+  if (!have_gpu()) return;
+  sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
+  torch::NoGradGuard no_grad;
+  auto dir = fixture_dir(kCase);
+  auto json = read_case_json(dir);
+  auto model = sit::nn::load_sit(dir + "/ckpt.pt", sit::nn::ArchitectureHints().num_heads(
+                                                       json["model"]["num_heads"].get<int64_t>()));
+  model->to(torch::kCUDA);
+  auto x = read_case_npy(dir, "noise").cuda();
+  auto y = read_case_npy(dir, "labels").cuda();
+  auto t = torch::tensor(json["forward_t"].get<std::vector<float>>()).cuda();
+  // Float32 on another device: summation order differs, so 1e-5 as on the CPU.
+  CHECK(relative_l2(model->forward(x, t, y).cpu(), read_case_npy(dir, "forward")) < 1e-5);
+
+  SECTION("bf16 autocast stays within bf16 rounding of fp32") {
+    torch::Tensor bf16;
+    {
+      sit::nn::AutocastGuard autocast(torch::kCUDA, sit::nn::Precision::BF16);
+      bf16 = model->forward(x, t, y);
+    }
+    CHECK(bf16.scalar_type() == torch::kBFloat16);
+    // bf16 keeps 8 significant bits (relative rounding 2^-9 ~ 2e-3) over a few layers.
+    CHECK(relative_l2(bf16.cpu(), read_case_npy(dir, "forward")) < 3e-2);
+  }
+
+  SECTION("a CUDA-graph replay equals the eager call, for new inputs too") {
+    if (!sit::transport::cuda_graphs_available()) {
+      WARN("this build has no CUDA graphs");
+      return;
+    }
+    std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
+    sit::transport::LabelledForward eager = [sit](const torch::Tensor& a, const torch::Tensor& b,
+                                                  const torch::Tensor& c) { return sit->forward(a, b, c); };
+    auto graphed = sit::transport::cuda_graphed(eager);
+    CHECK(torch::equal(graphed(x, t, y), eager(x, t, y)));
+    auto x2 = torch::randn_like(x), t2 = torch::rand_like(t);
+    auto first = graphed(x2, t2, y);
+    CHECK(torch::equal(first, eager(x2, t2, y)));
+    graphed(x, t, y);  // the returned tensor is a copy: a later replay leaves it alone
+    CHECK(torch::equal(first, eager(x2, t2, y)));
+  }
+}
+
+namespace {
+class ConstantData : public sit::data::Dataset {
+ public:
+  size_t size() const override { return 16; }
+  sit::data::Example get(size_t index, std::mt19937_64&) const override {
+    return {torch::full({1, 8, 8}, static_cast<float>(index % 4) / 4 - 0.5f), static_cast<int64_t>(index % 2)};
+  }
+  int64_t num_classes() const override { return 2; }
+  std::array<int64_t, 3> shape() const override { return {1, 8, 8}; }
+};
+}  // namespace
+
+TEST_CASE("a training step on the GPU with bf16 autocast keeps fp32 weights and moves them", "[cuda]") {
+  if (!have_gpu()) return;
+  sit::train::TrainConfig config;
+  config.model = "";
+  config.patch_size = 2;
+  config.depth = 2;
+  config.hidden_size = 32;
+  config.num_heads = 2;
+  config.global_batch_size = 8;
+  config.max_steps = 3;
+  config.lr = 1e-3;
+  config.num_workers = 1;
+  config.device = "cuda";
+  config.precision = "bf16";
+  sit::train::Trainer trainer(config, std::make_shared<ConstantData>());
+  auto before = trainer.model()->blocks->ptr(0)->named_parameters()["attn.qkv.weight"].clone();
+  for (int i = 0; i < 3; ++i) CHECK(std::isfinite(trainer.train_step()));
+  auto after = trainer.model()->blocks->ptr(0)->named_parameters()["attn.qkv.weight"];
+  CHECK(after.scalar_type() == torch::kFloat32);
+  CHECK(after.is_cuda());
+  CHECK_FALSE(torch::equal(before, after));
+}
