@@ -68,8 +68,9 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t step) const {
   Batch batch;
   batch.epoch = epoch;
   batch.step = step;
-  batch.x = torch::empty({end - begin, shape[0], shape[1], shape[2]}, torch::kFloat);
-  batch.y = torch::empty({end - begin}, torch::kLong);
+  auto host = torch::TensorOptions().pinned_memory(options_.pin_memory());
+  batch.x = torch::empty({end - begin, shape[0], shape[1], shape[2]}, host.dtype(torch::kFloat));
+  batch.y = torch::empty({end - begin}, host.dtype(torch::kLong));
   int64_t* labels = batch.y.data_ptr<int64_t>();
   for (int64_t i = begin; i < end; ++i) {
     const int64_t index = (*indices)[i];

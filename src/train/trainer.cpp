@@ -122,7 +122,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
       dataset_, data::DataLoaderOptions()
                     .batch_size(config_.global_batch_size)
                     .seed(config_.global_seed)
-                    .num_workers(config_.num_workers));
+                    .num_workers(config_.num_workers)
+                    .pin_memory(device_.is_cuda()));
   if (loader_->steps_per_epoch() == 0) {
     throw std::invalid_argument("the data set has " + std::to_string(dataset_->size()) +
                                 " examples, fewer than one batch of " +

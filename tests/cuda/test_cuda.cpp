@@ -91,6 +91,16 @@ class ConstantData : public sit::data::Dataset {
 };
 }  // namespace
 
+TEST_CASE("the loader pins its batches for non-blocking copies when asked", "[cuda]") {
+  if (!have_gpu()) return;
+  sit::data::DataLoader loader(std::make_shared<ConstantData>(),
+                               sit::data::DataLoaderOptions().batch_size(4).num_workers(1).pin_memory(true));
+  auto batch = loader.next();
+  CHECK(batch.x.is_pinned());
+  CHECK(batch.y.is_pinned());
+  CHECK(torch::equal(batch.x.to(torch::kCUDA, /*non_blocking=*/true).cpu(), batch.x));
+}
+
 TEST_CASE("a training step on the GPU with bf16 autocast keeps fp32 weights and moves them", "[cuda]") {
   if (!have_gpu()) return;
   sit::train::TrainConfig config;

@@ -33,6 +33,8 @@ struct DataLoaderOptions {
   // This process's shard of each epoch (see epoch_indices).
   TORCH_ARG(int64_t, rank) = 0;
   TORCH_ARG(int64_t, world_size) = 1;
+  // Batches in page-locked host memory, for non-blocking copies to a CUDA device.
+  TORCH_ARG(bool, pin_memory) = false;
 };
 
 struct Batch {
