@@ -1,15 +1,14 @@
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
 #include <sit/nn/presets.h>
+#include <sit/train/adamw.h>
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
 #include <sit/transport/guidance.h>
 
 #include <nlohmann/json.hpp>
 
-#include <sstream>
 #include <stdexcept>
-#include <type_traits>
 
 namespace sit::train {
 
@@ -57,20 +56,6 @@ const io::Value& entry(const io::Value& root, const std::string& key, const std:
   return *value;
 }
 
-// How torch::optim::Optimizer keys its per-parameter state: by the TensorImpl's address, printed
-// as a string in LibTorch 1.x, the address itself where the map is keyed by pointer.
-template <typename StateMap>
-typename StateMap::key_type parameter_key(const StateMap&, const torch::Tensor& parameter) {
-  using Key = typename StateMap::key_type;
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream address;
-    address << parameter.unsafeGetTensorImpl();
-    return address.str();
-  } else {
-    return static_cast<Key>(parameter.unsafeGetTensorImpl());
-  }
-}
-
 }  // namespace
 
 nn::SiTOptions model_options(const TrainConfig& c, std::array<int64_t, 3> shape, int64_t num_classes) {
@@ -116,6 +101,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   for (auto& p : ema_->parameters()) p.set_requires_grad(false);
   ema_->eval();
   parameters_ = model_->parameters();
+  step_counts_.resize(parameters_.size());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       parameters_, torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
   loader_ = std::make_unique<data::DataLoader>(
@@ -159,7 +145,12 @@ double Trainer::train_step() {
   optimizer_->zero_grad();
   loss.backward();
   if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.grad_clip);
-  optimizer_->step();
+  // ATen's fused kernel where it exists for the parameters' device; the per-parameter loop else.
+  if (device_.is_cuda() && fused_adamw_available()) {
+    fused_adamw_step(*optimizer_, parameters_, step_counts_);
+  } else {
+    optimizer_->step();
+  }
   update_ema(*ema_, *model_, config_.ema_decay);
   ++train_steps_;
   return loss.item<double>();
@@ -259,6 +250,7 @@ void Trainer::resume(const std::string& path) {
     s->exp_avg_sq(m.find("exp_avg_sq")->to_tensor().to(p.options()).clone());
     optimizer_->state()[parameter_key(optimizer_->state(), p)] = std::move(s);
   }
+  step_counts_.assign(parameters_.size(), torch::Tensor());
 
   const auto& train_state = entry(root, "train_state", path);
   train_steps_ = entry(train_state, "train_steps", path).to_int();

@@ -5,6 +5,7 @@
 #include "catch_torch.h"
 #include <sit/nn/precision.h>
 #include <sit/nn/sit_from_state_dict.h>
+#include <sit/train/adamw.h>
 #include <sit/train/trainer.h>
 #include <sit/transport/graphed_forward.h>
 
@@ -122,4 +123,43 @@ TEST_CASE("a training step on the GPU with bf16 autocast keeps fp32 weights and 
   CHECK(after.scalar_type() == torch::kFloat32);
   CHECK(after.is_cuda());
   CHECK_FALSE(torch::equal(before, after));
+}
+
+TEST_CASE("the fused AdamW step equals torch::optim::AdamW's loop", "[cuda]") {
+  if (!sit::train::fused_adamw_available()) {
+    std::vector<torch::Tensor> none;
+    torch::optim::AdamW optimizer(std::vector<torch::Tensor>{torch::zeros({1}, torch::requires_grad())});
+    CHECK_THROWS_WITH(sit::train::fused_adamw_step(optimizer, none, none),
+                      Catch::Contains("the fused AdamW kernel needs LibTorch 2.1"));
+    return;
+  }
+  if (!have_gpu()) return;
+  torch::manual_seed(0);
+  auto cuda = torch::TensorOptions(torch::kCUDA);
+  std::vector<torch::Tensor> looped = {torch::randn({7, 5}, cuda), torch::randn({3}, cuda)};
+  std::vector<torch::Tensor> fused;
+  for (auto& p : looped) {
+    p.set_requires_grad(true);
+    fused.push_back(p.detach().clone().set_requires_grad(true));
+  }
+  auto options = torch::optim::AdamWOptions(1e-2).weight_decay(0.1);
+  torch::optim::AdamW loop_optimizer(looped, options), fused_optimizer(fused, options);
+  std::vector<torch::Tensor> step_counts(fused.size());
+  for (int step = 0; step < 3; ++step) {
+    for (size_t i = 0; i < looped.size(); ++i) {
+      auto grad = torch::randn_like(looped[i]);
+      looped[i].mutable_grad() = grad.clone();
+      fused[i].mutable_grad() = grad.clone();
+    }
+    loop_optimizer.step();
+    sit::train::fused_adamw_step(fused_optimizer, fused, step_counts);
+  }
+  for (size_t i = 0; i < looped.size(); ++i) {
+    // The same float32 update in another kernel: agreement to rounding.
+    CHECK((looped[i] - fused[i]).abs().max().item<double>() < 1e-6);
+    const auto& state = fused_optimizer.state();
+    const auto& s = static_cast<const torch::optim::AdamWParamState&>(
+        *state.at(sit::train::parameter_key(state, fused[i])));
+    CHECK(s.step() == 3);
+  }
 }

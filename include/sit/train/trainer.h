@@ -62,6 +62,7 @@ class Trainer {
   nn::SiT ema_{nullptr};
   std::vector<torch::Tensor> parameters_;  // model_->parameters(): the optimizer's order
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::vector<torch::Tensor> step_counts_;  // the fused AdamW kernel's step tensors
   transport::Transport transport_;
   LrScheduleOptions lr_schedule_;
   int64_t train_steps_ = 0;
