@@ -91,8 +91,8 @@ struct ProcessGroup::Impl {
         work->wait();
       } catch (const std::exception& e) {
         throw std::runtime_error("rank " + std::to_string(rank) + ": " + what +
-                                 " failed: another rank exited or did not answer within " +
-                                 std::to_string(timeout.count()) + " s (" + first_line(e.what()) + ")");
+                                 " failed (did a rank exit, or not answer within " +
+                                 std::to_string(timeout.count()) + " s?): " + first_line(e.what()));
       }
     }
   }
@@ -112,6 +112,25 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const std::string& master
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
+// The Gloo group for a CPU device, the NCCL group for a CUDA one.
+c10::intrusive_ptr<Collectives> make_group(const ProcessGroupOptions& options,
+                                           const c10::intrusive_ptr<c10d::Store>& store,
+                                           std::chrono::milliseconds timeout) {
+  const auto& e = options.environment;
+#if SIT_WITH_NCCL
+  if (options.device.is_cuda()) {
+    auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+    nccl_options->timeout = timeout;
+    return c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(e.rank),
+                                                       static_cast<int>(e.world_size), nccl_options);
+  }
+#endif
+  auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
+  gloo_options->devices.push_back(gloo_device(e.master_addr));
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(e.rank),
+                                                     static_cast<int>(e.world_size), gloo_options);
+}
+
 }  // namespace
 
 ProcessGroup::ProcessGroup(const ProcessGroupOptions& options)
@@ -120,6 +139,10 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options)
       world_size_(options.environment.world_size),
       backend_(backend_for(options.device)) {
   const auto& e = options.environment;
+  if (options.device.is_cuda() && !SIT_WITH_NCCL) {
+    throw std::runtime_error("this build of sit has no NCCL process group (CUDA device " +
+                             options.device.str() + "); use --device cpu for Gloo");
+  }
   const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout);
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<std::uint16_t>(e.master_port);
@@ -131,27 +154,13 @@ ProcessGroup::ProcessGroup(const ProcessGroupOptions& options)
   impl_->rank = e.rank;
   try {
     impl_->store = c10::make_intrusive<c10d::TCPStore>(e.master_addr, store_options);
+    impl_->group = make_group(options, impl_->store, timeout);
   } catch (const std::exception& error) {
-    throw std::runtime_error("rank " + std::to_string(e.rank) + ": rendezvous at " + e.master_addr +
-                             ":" + std::to_string(e.master_port) + " failed within " +
-                             std::to_string(options.timeout.count()) + " s (" +
-                             first_line(error.what()) + ")");
-  }
-  if (options.device.is_cuda()) {
-#if SIT_WITH_NCCL
-    auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
-    nccl_options->timeout = timeout;
-    impl_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
-        impl_->store, static_cast<int>(e.rank), static_cast<int>(e.world_size), nccl_options);
-#else
-    throw std::runtime_error("this build of sit has no NCCL process group (CUDA device " +
-                             options.device.str() + "); use --device cpu for Gloo");
-#endif
-  } else {
-    auto gloo_options = c10d::ProcessGroupGloo::Options::create(timeout);
-    gloo_options->devices.push_back(gloo_device(e.master_addr));
-    impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        impl_->store, static_cast<int>(e.rank), static_cast<int>(e.world_size), gloo_options);
+    throw std::runtime_error("rank " + std::to_string(e.rank) + ": joining the process group at " +
+                             e.master_addr + ":" + std::to_string(e.master_port) +
+                             " failed (did a rank exit, or not answer within " +
+                             std::to_string(options.timeout.count()) + " s?): " +
+                             first_line(error.what()));
   }
 }
 
@@ -178,6 +187,9 @@ void ProcessGroup::broadcast(const std::vector<torch::Tensor>& tensors, int64_t 
 }
 
 std::vector<torch::Tensor> ProcessGroup::all_gather(const torch::Tensor& tensor) {
+  // The backend's threads write the outputs outside the caller's InferenceMode, which an
+  // inference tensor would refuse: they are made as normal tensors.
+  c10::InferenceMode normal_tensors(false);
   std::vector<std::vector<at::Tensor>> outputs(1);
   for (int64_t r = 0; r < world_size_; ++r) outputs[0].push_back(torch::empty_like(tensor));
   std::vector<at::Tensor> inputs{tensor.contiguous()};

@@ -270,18 +270,20 @@ TEST_CASE("a rank that dies or hangs ends the other with an error within the tim
   write_latents(tmp.path().string());
   const double timeout = 3;
   for (int signal : {SIGKILL, SIGSTOP}) {
-    INFO((signal == SIGKILL ? "rank 1 killed" : "rank 1 stopped"));
+    const std::string name = signal == SIGKILL ? "killed" : "stopped";
+    INFO("rank 1 " + name);
     int port = free_port();
-    auto args = train_args(tmp.path().string(), tmp.file("run"), 16, 1000000) +
+    auto args = train_args(tmp.path().string(), tmp.file(name), 16, 1000000) +
                 " --dist-timeout " + std::to_string(static_cast<int>(timeout));
-    auto rank0 = start_sit_train(args, 0, 2, port, tmp.file("rank0.txt"));
-    auto rank1 = start_sit_train(args, 1, 2, port, tmp.file("rank1.txt"));
+    auto log0 = tmp.file(name + "0.txt");
+    auto rank0 = start_sit_train(args, 0, 2, port, log0);
+    auto rank1 = start_sit_train(args, 1, 2, port, tmp.file(name + "1.txt"));
     // Both ranks are training once rank 0 has logged a step.
     auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (losses(tmp.file("rank0.txt")).empty() && Clock::now() < deadline) {
+    while (losses(log0).empty() && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    REQUIRE(!losses(tmp.file("rank0.txt")).empty());
+    REQUIRE(!losses(log0).empty());
 
     kill(rank1, signal);
     auto killed = Clock::now();
@@ -290,7 +292,7 @@ TEST_CASE("a rank that dies or hangs ends the other with an error within the tim
     kill(rank1, SIGKILL);
     waitpid(rank1, nullptr, 0);
 
-    auto text = read_text(tmp.file("rank0.txt"));
+    auto text = read_text(log0);
     INFO(text);
     CHECK(status == 1);
     CHECK(seconds < timeout + 5);
