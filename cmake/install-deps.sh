@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages sit needs when any is missing (as root), or says what to install.
 set -euo pipefail
 packages=(cmake ninja-build g++ libtorch-dev libopenblas0-openmp libfmt-dev libcli11-dev catch2
-          nlohmann-json3-dev libstb-dev libspdlog-dev zlib1g-dev dataset-fashion-mnist "$@")
+          nlohmann-json3-dev libstb-dev libspdlog-dev zlib1g-dev libgloo-dev dataset-fashion-mnist "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

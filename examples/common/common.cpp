@@ -24,6 +24,29 @@ torch::Device apply_runtime(const RuntimeParams& params) {
   return device;
 }
 
+void add_distributed_options(CLI::App& app, DistributedParams& params) {
+  app.add_option("--dist-timeout", params.timeout_seconds,
+                 "seconds a rank waits for the others before failing (torchrun launches)")
+      ->check(CLI::PositiveNumber);
+}
+
+std::shared_ptr<distributed::ProcessGroup> join_process_group(const DistributedParams& params,
+                                                              torch::Device& device) {
+  auto launch = distributed::launch_environment_from_env();
+  if (!launch || launch->world_size == 1) return nullptr;
+  if (!distributed::distributed_available()) {
+    throw std::runtime_error("WORLD_SIZE=" + std::to_string(launch->world_size) +
+                             ", but this build of sit has no distributed support (configure it "
+                             "with LibTorch's c10d and the gloo headers, libgloo-dev)");
+  }
+  if (device.is_cuda()) device = torch::Device(torch::kCUDA, static_cast<int8_t>(launch->local_rank));
+  distributed::ProcessGroupOptions options;
+  options.environment = *launch;
+  options.device = device;
+  options.timeout = std::chrono::seconds(params.timeout_seconds);
+  return std::make_shared<distributed::ProcessGroup>(options);
+}
+
 namespace {
 // c10::Error's what() carries a C++ stack trace on a second line; users get the message alone.
 std::string first_line(const std::string& message) {

@@ -2,6 +2,8 @@
 //
 //   sit-sample ODE --ckpt SiT-XL-2-256.pt --num-sampling-steps 50 --out samples.png
 //   sit-sample SDE --ckpt ckpt.pt --noise z.npy --labels y.npy --sde-noise w.npy --out-npy x.npy
+//   torchrun --no-python --nproc_per_node=8 sit-sample ODE --ckpt ckpt.pt --num-samples 50000 \
+//       --out-npz samples.npz --device cuda     # sample_ddp.py: the samples split across ranks
 
 #include <sit/image/grid.h>
 #include <sit/io/npy.h>
@@ -12,6 +14,7 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "common.h"
@@ -60,6 +63,7 @@ struct SampleParams {
   std::string last_step = "Mean";
   double last_step_size = 0.04;
   sit::examples::RuntimeParams runtime;
+  sit::examples::DistributedParams distributed;
 };
 
 void add_options(CLI::App& app, SampleParams& p) {
@@ -92,6 +96,7 @@ void add_options(CLI::App& app, SampleParams& p) {
   app.add_option("--num-sampling-steps", p.num_sampling_steps, "time grid points")
       ->check(CLI::PositiveNumber);
   sit::examples::add_runtime_options(app, p.runtime);
+  sit::examples::add_distributed_options(app, p.distributed);
 }
 
 void add_ode_options(CLI::App& ode, SampleParams& p) {
@@ -132,11 +137,12 @@ torch::Tensor read_labels(const SampleParams& p, int64_t num_classes) {
   return y;
 }
 
-// The initial noise (N, C, H, W): --noise, or drawn batch after batch from --seed.
+// The initial noise (N, C, H, W): --noise, or drawn batch after batch from `seed` (--seed, or a
+// rank's seed).
 class NoiseSource {
  public:
-  NoiseSource(const SampleParams& p, const sit::nn::SiTOptions& model, int64_t n)
-      : generator_(at::detail::createCPUGenerator(p.seed)),
+  NoiseSource(const SampleParams& p, uint64_t seed, const sit::nn::SiTOptions& model, int64_t n)
+      : generator_(at::detail::createCPUGenerator(seed)),
         shape_{model.in_channels(), model.input_size(), model.input_size()} {
     if (p.noise.empty()) return;
     all_ = sit::io::read_npy(p.noise).to(torch::kFloat32);
@@ -195,8 +201,48 @@ void write_outputs(const SampleParams& p, const torch::Tensor& samples, const to
   }
 }
 
+// This rank's share of samples [0, n) under sample_ddp.py's split: ranks take consecutive
+// ranges of ceil(n / world_size), each sampled in batches of batch_size; every rank runs the same
+// number of batches (the last ranges may be short or empty), so batch k of all ranks can be
+// gathered together.
+struct Shard {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t num_batches = 0;
+};
+
+Shard shard_of(int64_t n, int64_t batch_size, int64_t rank, int64_t world_size) {
+  int64_t per_rank = (n + world_size - 1) / world_size;
+  Shard shard;
+  shard.begin = std::min(n, rank * per_rank);
+  shard.end = std::min(n, shard.begin + per_rank);
+  shard.num_batches = (per_rank + batch_size - 1) / batch_size;
+  return shard;
+}
+
+// Batch k of every rank, on rank 0 in rank order, trimmed to each rank's real samples: `batch`
+// is this rank's (at most batch_size rows; padded to batch_size for the gather).
+std::vector<torch::Tensor> gather_batch(sit::distributed::ProcessGroup& group, const torch::Tensor& batch,
+                                        int64_t k, int64_t n, int64_t batch_size) {
+  auto padded = torch::zeros({batch_size, batch.size(1), batch.size(2), batch.size(3)}, batch.options());
+  padded.slice(0, 0, batch.size(0)).copy_(batch);
+  auto all = group.all_gather(padded);
+  std::vector<torch::Tensor> parts;
+  for (int64_t r = 0; r < group.world_size(); ++r) {
+    auto shard = shard_of(n, batch_size, r, group.world_size());
+    int64_t rows = std::clamp<int64_t>(shard.end - shard.begin - k * batch_size, 0, batch_size);
+    parts.push_back(all[r].slice(0, 0, rows).cpu());
+  }
+  return parts;
+}
+
 int run(const SampleParams& p) {
   auto device = sit::examples::apply_runtime(p.runtime);
+  auto group = sit::examples::join_process_group(p.distributed, device);
+  const int64_t rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
+  if (group && (p.likelihood || !p.sde_noise.empty())) {
+    throw std::invalid_argument("--likelihood and --sde-noise run in one process (no torchrun)");
+  }
   auto model = sit::nn::load_sit(
       p.ckpt, sit::nn::ArchitectureHints().num_heads(p.num_heads).num_classes(p.num_classes),
       sit::ReadOptions().entry(p.ckpt_entry));
@@ -204,7 +250,10 @@ int run(const SampleParams& p) {
   const auto& arch = model->options;
   auto labels = read_labels(p, arch.num_classes());
   int64_t n = labels.size(0);
-  NoiseSource noise(p, arch, n);
+  // sample_ddp.py's per-rank seed: global_seed * world_size + rank (--seed itself for one process).
+  const uint64_t seed = p.seed * world_size + rank;
+  const Shard shard = shard_of(n, p.batch_size, rank, world_size);
+  NoiseSource noise(p, seed, arch, n);
   sit::transport::Sampler sampler(make_transport(p));
   bool guided = p.cfg_scale > 1.0;
   if (guided && arch.class_dropout_prob() <= 0) {
@@ -244,12 +293,18 @@ int run(const SampleParams& p) {
 
   torch::InferenceMode inference;  // (the likelihood above needs autograd for its divergence)
   auto sde_noise = p.sde_noise.empty()
-                       ? sit::transport::gaussian_noise(at::detail::createCPUGenerator(p.seed + 1))
+                       ? sit::transport::gaussian_noise(at::detail::createCPUGenerator(seed + 1))
                        : sit::transport::replayed_noise(sit::io::read_npy(p.sde_noise));
-  std::vector<torch::Tensor> batches;
+  std::vector<std::vector<torch::Tensor>> batches(world_size);  // per rank, in order
   int64_t evaluations = 0;
-  for (int64_t begin = 0; begin < n; begin += p.batch_size) {
-    int64_t end = std::min(n, begin + p.batch_size);
+  for (int64_t k = 0; k < shard.num_batches; ++k) {
+    int64_t begin = std::min(shard.end, shard.begin + k * p.batch_size);
+    int64_t end = std::min(shard.end, begin + p.batch_size);
+    if (begin == end) {  // a short shard: nothing to sample, but the gather needs this rank
+      auto empty = torch::empty({0, arch.in_channels(), arch.input_size(), arch.input_size()}, device);
+      if (group) gather_batch(*group, empty, k, n, p.batch_size);
+      continue;
+    }
     auto z = noise.batch(begin, end).to(device);
     auto y = labels.slice(0, begin, end).to(device);
     auto state = guided ? torch::cat({z, z}) : z;
@@ -272,13 +327,25 @@ int run(const SampleParams& p) {
               .num_steps(p.num_sampling_steps),
           sde_noise);
     }
-    batches.push_back(result.sample.slice(0, 0, end - begin).cpu());  // the conditional half
+    auto sample = result.sample.slice(0, 0, end - begin);  // the conditional half
+    if (group) {
+      auto parts = gather_batch(*group, sample, k, n, p.batch_size);
+      for (int64_t r = 0; r < world_size; ++r) batches[r].push_back(parts[r]);
+    } else {
+      batches[0].push_back(sample.cpu());
+    }
     evaluations += result.model_evaluations;
-    if (n > p.batch_size) fmt::print("\rsampled {}/{}", end, n), std::fflush(stdout);
+    if (rank == 0 && n > p.batch_size) {
+      fmt::print("\rsampled {}/{}", std::min(n, end * world_size), n), std::fflush(stdout);
+    }
   }
+  if (rank != 0) return 0;  // rank 0 alone writes, as sample_ddp.py
   if (n > p.batch_size) fmt::print("\n");
-  auto samples = torch::cat(batches);
-  fmt::print("{} samples, {} model evaluations\n", n, evaluations);
+  std::vector<torch::Tensor> in_order;
+  for (auto& parts : batches) in_order.insert(in_order.end(), parts.begin(), parts.end());
+  auto samples = torch::cat(in_order);
+  fmt::print("{} samples, {} model evaluations{}\n", n, evaluations,
+             world_size > 1 ? fmt::format(" on rank 0 of {}", world_size) : "");
   write_outputs(p, samples, labels);
   return 0;
 }

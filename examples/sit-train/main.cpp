@@ -2,6 +2,7 @@
 //
 //   sit-train --model SiT-S/2 --data folder --data-path /imagenet/train --image-size 256
 //   sit-train --ckpt results/run/checkpoints/0005000.pt --max-steps 10000   # resume
+//   torchrun --no-python --nproc_per_node=2 sit-train --threads 1 ...      # data-parallel ranks
 
 #include <sit/data/fashion_mnist.h>
 #include <sit/data/image_folder.h>
@@ -33,6 +34,7 @@ struct TrainParams {
   sit::train::TrainConfig config;
   std::string ckpt;  // resume from this checkpoint
   sit::examples::RuntimeParams runtime;
+  sit::examples::DistributedParams distributed;
 };
 
 void add_options(CLI::App& app, TrainParams& p) {
@@ -77,6 +79,7 @@ void add_options(CLI::App& app, TrainParams& p) {
   app.add_option("--precision", c.precision, "fp32, tf32 or bf16 (autocast)");
   app.add_option("--ckpt", p.ckpt, "resume from this sit-train checkpoint");
   sit::examples::add_runtime_options(app, p.runtime);
+  sit::examples::add_distributed_options(app, p.distributed);
 }
 
 std::shared_ptr<const sit::data::Dataset> make_dataset(const sit::train::TrainConfig& c) {
@@ -100,14 +103,18 @@ std::shared_ptr<const sit::data::Dataset> make_dataset(const sit::train::TrainCo
   throw std::invalid_argument("--data " + c.data + ": expected fashion-mnist, folder or latents");
 }
 
-// Console and log file, as the official logger ("[time] message").
+// Console and log file, as the official logger ("[time] message"); silent on ranks other than 0,
+// as train.py's create_logger.
 class Logger {
  public:
-  explicit Logger(const fs::path& file) : out_(file, std::ios::app) {
+  Logger(const fs::path& file, bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    out_.open(file, std::ios::app);
     if (!out_) throw std::runtime_error("cannot write the log " + file.string());
   }
   template <typename... Args>
   void operator()(fmt::format_string<Args...> format, Args&&... args) {
+    if (!enabled_) return;
     auto line = fmt::format("[{:%Y-%m-%d %H:%M:%S}] {}", fmt::localtime(std::time(nullptr)),
                             fmt::format(format, std::forward<Args>(args)...));
     if (progress_shown_) fmt::print("\r\033[K");
@@ -117,7 +124,7 @@ class Logger {
   }
   // A one-line progress bar on a terminal, redrawn in place.
   void progress(int64_t step, int64_t total, double loss) {
-    if (!isatty(STDOUT_FILENO)) return;
+    if (!enabled_ || !isatty(STDOUT_FILENO)) return;
     const int width = 30;
     int filled = total > 0 ? static_cast<int>(width * step / total) : 0;
     fmt::print("\r[{}{}] {}/{} loss {:.4f}", std::string(filled, '#'), std::string(width - filled, '.'),
@@ -127,6 +134,7 @@ class Logger {
   }
 
  private:
+  bool enabled_;
   std::ofstream out_;
   bool progress_shown_ = false;
 };
@@ -158,10 +166,20 @@ std::string save_checkpoint(const sit::train::Trainer& trainer, const fs::path& 
   return path.string();
 }
 
+// The mean of `value` over the ranks.
+double mean_over_ranks(sit::distributed::ProcessGroup* group, double value, const torch::Device& device) {
+  if (group == nullptr) return value;
+  auto sum = torch::full({1}, value, torch::TensorOptions(torch::kFloat64).device(device));
+  group->all_reduce_sum({sum});
+  return sum.item<double>() / static_cast<double>(group->world_size());
+}
+
 int run(TrainParams p) {
-  sit::examples::apply_runtime(p.runtime);
+  auto device = sit::examples::apply_runtime(p.runtime);
+  auto group = sit::examples::join_process_group(p.distributed, device);
+  const bool main_rank = group == nullptr || group->rank() == 0;
   auto config = p.config;
-  config.device = p.runtime.device;
+  config.device = device.str();
   if (!p.ckpt.empty()) config = config.resumed_from(sit::train::read_checkpoint_config(p.ckpt));
   auto dataset = make_dataset(config);
   if (config.num_classes > 0 && config.num_classes != dataset->num_classes()) {
@@ -169,12 +187,18 @@ int run(TrainParams p) {
                                             config.num_classes, dataset->num_classes()));
   }
   fs::path results(config.results_dir);
-  fs::create_directories(results / "checkpoints");
-  fs::create_directories(results / "samples");
-  Logger log(results / "log.txt");
+  if (main_rank) {
+    fs::create_directories(results / "checkpoints");
+    fs::create_directories(results / "samples");
+  }
+  Logger log(results / "log.txt", main_rank);
 
   sit::nn::set_matmul_precision(sit::nn::parse_precision(config.precision));
-  sit::train::Trainer trainer(config, dataset);
+  sit::train::Trainer trainer(config, dataset, group);
+  if (group) {
+    fmt::print("Starting rank={}, seed={}, world_size={}.\n", group->rank(),
+               config.global_seed * group->world_size() + group->rank(), group->world_size());
+  }
   if (!p.ckpt.empty()) {
     trainer.resume(p.ckpt);
     log("Resumed from {} at step {}", p.ckpt, trainer.train_steps());
@@ -183,8 +207,9 @@ int run(TrainParams p) {
   for (const auto& t : trainer.model()->parameters()) parameters += t.numel();
   log("SiT Parameters: {}", parameters);
   log("Dataset contains {} images ({} classes)", dataset->size(), dataset->num_classes());
-  log("Training for {} steps, batch {}, {} threads...", trainer.total_steps(),
-      config.global_batch_size, torch::get_num_threads());
+  log("Training for {} steps, batch {} ({} per rank, {} ranks), {} threads per rank...",
+      trainer.total_steps(), config.global_batch_size,
+      config.global_batch_size / trainer.world_size(), trainer.world_size(), torch::get_num_threads());
 
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
@@ -192,7 +217,10 @@ int run(TrainParams p) {
   int64_t log_steps = 0;
   auto start = std::chrono::steady_clock::now();
   std::string last_checkpoint;
-  while (trainer.train_steps() < trainer.total_steps() && !g_stop) {
+  // Ranks stop together: a signal reaching one rank (torchrun forwards it to all, at slightly
+  // different steps) stops every rank after the same step.
+  auto stop_requested = [&] { return mean_over_ranks(group.get(), g_stop ? 1.0 : 0.0, device) > 0; };
+  while (trainer.train_steps() < trainer.total_steps() && !stop_requested()) {
     double loss = trainer.train_step();
     running_loss += loss;
     ++log_steps;
@@ -201,6 +229,7 @@ int run(TrainParams p) {
     if (step % config.log_every == 0) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double steps_per_sec = log_steps / seconds;
+      running_loss = mean_over_ranks(group.get(), running_loss, device);
       log("(step={:07d}) Train Loss: {:.4f}, Train Steps/Sec: {:.2f}, Images/Sec: {:.1f}, LR: {:.3g}",
           step, running_loss / log_steps, steps_per_sec, steps_per_sec * config.global_batch_size,
           trainer.current_lr());
@@ -208,16 +237,20 @@ int run(TrainParams p) {
       log_steps = 0;
       start = std::chrono::steady_clock::now();
     }
+    if (!main_rank) continue;
     if (step % config.ckpt_every == 0) last_checkpoint = save_checkpoint(trainer, results / "checkpoints", log);
     if (step % config.sample_every == 0) save_samples(trainer, results / "samples", log);
   }
-  if (g_stop) log("Interrupted at step {}", trainer.train_steps());
-  if (last_checkpoint.empty() || trainer.train_steps() % config.ckpt_every != 0) {
-    save_checkpoint(trainer, results / "checkpoints", log);
+  const bool interrupted = trainer.train_steps() < trainer.total_steps();
+  if (interrupted) log("Interrupted at step {}", trainer.train_steps());
+  if (main_rank) {
+    if (last_checkpoint.empty() || trainer.train_steps() % config.ckpt_every != 0) {
+      save_checkpoint(trainer, results / "checkpoints", log);
+    }
+    sit::save_state_dict(sit::state_dict(*trainer.ema()), (results / "ema.safetensors").string());
+    log("Done: {} steps; EMA weights in {}", trainer.train_steps(), (results / "ema.safetensors").string());
   }
-  sit::save_state_dict(sit::state_dict(*trainer.ema()), (results / "ema.safetensors").string());
-  log("Done: {} steps; EMA weights in {}", trainer.train_steps(), (results / "ema.safetensors").string());
-  return g_stop ? 130 : 0;
+  return interrupted ? 130 : 0;
 }
 
 }  // namespace

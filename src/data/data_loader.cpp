@@ -71,7 +71,9 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t step) const {
   auto host = torch::TensorOptions().pinned_memory(options_.pin_memory());
   batch.x = torch::empty({end - begin, shape[0], shape[1], shape[2]}, host.dtype(torch::kFloat));
   batch.y = torch::empty({end - begin}, host.dtype(torch::kLong));
+  batch.index = torch::empty({end - begin}, torch::kLong);
   int64_t* labels = batch.y.data_ptr<int64_t>();
+  int64_t* example_indices = batch.index.data_ptr<int64_t>();
   for (int64_t i = begin; i < end; ++i) {
     const int64_t index = (*indices)[i];
     std::mt19937_64 rng = example_rng(options_.seed(), epoch, index);
@@ -80,6 +82,7 @@ Batch DataLoader::make_batch(int64_t epoch, int64_t step) const {
                 " has shape ", example.x.sizes(), ", expected ", torch::IntArrayRef(shape));
     batch.x[i - begin].copy_(example.x);
     labels[i - begin] = example.y;
+    example_indices[i - begin] = index;
   }
   return batch;
 }

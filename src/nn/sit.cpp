@@ -81,9 +81,10 @@ torch::Tensor SiTImpl::unpatchify(const torch::Tensor& x) const {
 }
 
 torch::Tensor SiTImpl::forward_full(const torch::Tensor& x, const torch::Tensor& t,
-                                    const torch::Tensor& y) {
+                                    const torch::Tensor& y,
+                                    const c10::optional<torch::Tensor>& force_drop_ids) {
   auto tokens = x_embedder->forward(x) + pos_embed;  // (N, T, D)
-  auto c = t_embedder->forward(t) + y_embedder->forward(y, is_training());  // (N, D)
+  auto c = t_embedder->forward(t) + y_embedder->forward(y, is_training(), force_drop_ids);  // (N, D)
   for (const auto& block : *blocks) {
     tokens = block->as<SiTBlock>()->forward(tokens, c);  // (N, T, D)
   }
@@ -92,8 +93,9 @@ torch::Tensor SiTImpl::forward_full(const torch::Tensor& x, const torch::Tensor&
 }
 
 torch::Tensor SiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
-                               const torch::Tensor& y) {
-  auto out = forward_full(x, t, y);
+                               const torch::Tensor& y,
+                               const c10::optional<torch::Tensor>& force_drop_ids) {
+  auto out = forward_full(x, t, y, force_drop_ids);
   return options.learn_sigma() ? out.chunk(2, 1)[0] : out;
 }
 

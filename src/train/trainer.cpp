@@ -4,6 +4,7 @@
 #include <sit/train/adamw.h>
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
+#include <sit/train/training_draws.h>
 #include <sit/transport/guidance.h>
 
 #include <nlohmann/json.hpp>
@@ -87,16 +88,28 @@ nn::SiTOptions model_options(const TrainConfig& c, std::array<int64_t, 3> shape,
       .learn_sigma(c.learn_sigma);
 }
 
-Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset)
+Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset,
+                 std::shared_ptr<distributed::ProcessGroup> group)
     : config_(std::move(config)),
       device_(config_.device),
       precision_(nn::parse_precision(config_.precision)),
       dataset_(std::move(dataset)),
+      group_(std::move(group)),
       transport_(make_transport(config_)) {
+  if (config_.global_batch_size % world_size() != 0) {
+    throw std::invalid_argument("global batch size " + std::to_string(config_.global_batch_size) +
+                                " is not divisible by the " + std::to_string(world_size()) +
+                                " ranks");
+  }
+  // Unlike train.py, the initialisation is seeded by global_seed on every rank, so a run starts
+  // from the same weights whatever its rank count; rank 0's are broadcast all the same.
   torch::manual_seed(config_.global_seed);
   model_ = nn::SiT(model_options(config_, dataset_->shape(), dataset_->num_classes()));
   model_->to(device_);
   model_->train();
+  if (group_) distributed::broadcast_module(*model_, *group_);
+  torch::manual_seed(config_.global_seed * static_cast<uint64_t>(world_size()) +
+                     static_cast<uint64_t>(rank()));
   ema_ = std::dynamic_pointer_cast<nn::SiTImpl>(model_->clone(device_));
   for (auto& p : ema_->parameters()) p.set_requires_grad(false);
   ema_->eval();
@@ -104,11 +117,14 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   step_counts_.resize(parameters_.size());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       parameters_, torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
+  if (group_) gradient_buckets_ = std::make_unique<distributed::GradientBuckets>(parameters_, group_);
   loader_ = std::make_unique<data::DataLoader>(
       dataset_, data::DataLoaderOptions()
-                    .batch_size(config_.global_batch_size)
+                    .batch_size(config_.global_batch_size / world_size())
                     .seed(config_.global_seed)
                     .num_workers(config_.num_workers)
+                    .rank(rank())
+                    .world_size(world_size())
                     .pin_memory(device_.is_cuda()));
   if (loader_->steps_per_epoch() == 0) {
     throw std::invalid_argument("the data set has " + std::to_string(dataset_->size()) +
@@ -131,19 +147,27 @@ double Trainer::current_lr() const { return learning_rate(lr_schedule_, train_st
 
 double Trainer::train_step() {
   auto batch = loader_->next();
-  auto x = batch.x.to(device_, /*non_blocking=*/true);  // (B, C, H, W)
-  auto y = batch.y.to(device_, /*non_blocking=*/true);  // (B,)
+  auto draws = training_draws(config_.global_seed, batch.epoch, batch.index, dataset_->shape(),
+                              config_.class_dropout_prob);
+  auto x = batch.x.to(device_, /*non_blocking=*/true);        // (B, C, H, W)
+  auto y = batch.y.to(device_, /*non_blocking=*/true);        // (B,)
+  auto x0 = draws.noise.to(device_, /*non_blocking=*/true);   // (B, C, H, W)
+  auto [t0, t1] = transport_.check_interval();
+  auto t = (draws.t_uniform * (t1 - t0) + t0).to(device_);    // (B,)
+  c10::optional<torch::Tensor> drop;
+  if (model_->options.class_dropout_prob() > 0) drop = draws.drop.to(device_);
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(current_lr());
-  auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t) {
-    return model_->forward(xt, t, y);
+  auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t_plan) {
+    return model_->forward(xt, t_plan, y, drop);
   };
   torch::Tensor loss;
   {
     nn::AutocastGuard autocast(device_, precision_);
-    loss = transport_.training_losses(model_fn, x).loss.mean();
+    loss = transport_.training_losses(model_fn, x, x0, t).loss.mean();
   }
   optimizer_->zero_grad();
   loss.backward();
+  if (gradient_buckets_) gradient_buckets_->average_gradients();
   if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.grad_clip);
   // ATen's fused kernel where it exists for the parameters' device; the per-parameter loop else.
   if (device_.is_cuda() && fused_adamw_available()) {

@@ -40,6 +40,7 @@ struct DataLoaderOptions {
 struct Batch {
   torch::Tensor x;  // (B, C, H, W) float32
   torch::Tensor y;  // (B,) int64
+  torch::Tensor index;  // (B,) int64: each example's index in the dataset
   int64_t epoch = 0;
   int64_t step = 0;  // index of the batch within its epoch
 };

@@ -39,11 +39,15 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
   torch::Tensor unpatchify(const torch::Tensor& x) const;
 
   /// x: (N, C, H, W) inputs, t: (N,) times, y: (N,) int64 labels -> (N, out_channels, H, W),
-  /// out_channels = 2 C with learn_sigma (the learned-sigma half included).
-  torch::Tensor forward_full(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y);
+  /// out_channels = 2 C with learn_sigma (the learned-sigma half included). force_drop_ids: (N,),
+  /// when given, says which labels become the null label instead of the embedder's own draws
+  /// (LabelEmbedder.token_drop's argument), so a trainer can draw them per example.
+  torch::Tensor forward_full(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
+                             const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt);
 
   /// As forward_full, without the learned-sigma half: (N, C, H, W).
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
+                        const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt);
 
   /// The official classifier-free guidance forward: x is [z; z], y is [labels; null]. Runs the
   /// model on [z; z] and returns (N, C, H, W) whose guided channels hold, in both halves,

@@ -3,6 +3,8 @@
 // transport loss on batches of a data set — with checkpoints that resume a run exactly.
 
 #include <sit/data/data_loader.h>
+#include <sit/distributed/gradient_sync.h>
+#include <sit/distributed/process_group.h>
 #include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
 #include <sit/train/lr_schedule.h>
@@ -25,14 +27,22 @@ class Trainer {
  public:
   /// A new run: model initialised as the official initialize_weights (seeded by global_seed),
   /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start.
-  Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset);
+  ///
+  /// With a process group, this is one rank of a data-parallel run (train.py under DDP): the
+  /// weights are broadcast from rank 0, the rank sees its DistributedSampler shard of every epoch
+  /// in batches of global_batch_size / world_size, gradients are averaged over the ranks after
+  /// every backward, and the default generator is seeded global_seed * world_size + rank. The
+  /// loss's noise, times and label dropout are drawn per example (training_draws), so every rank
+  /// count takes the same steps on the same global batches, up to the order of float sums.
+  Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset,
+          std::shared_ptr<distributed::ProcessGroup> group = nullptr);
 
   /// Continues the run saved in `checkpoint` (save_checkpoint's file): weights, EMA, optimizer
   /// moments, step count, random generator and position in the data stream. The trainer must have
   /// been built with the saved configuration (see TrainConfig::resumed_from).
   void resume(const std::string& checkpoint);
 
-  /// One optimisation step on the next batch; returns the batch's mean loss.
+  /// One optimisation step on the next batch; returns this rank's mean loss on its part of it.
   double train_step();
 
   /// Writes {"model", "ema", "opt", "args", "train_state"} as torch.save does (atomically): the
@@ -51,12 +61,16 @@ class Trainer {
   const nn::SiT& model() const { return model_; }
   const nn::SiT& ema() const { return ema_; }
   const torch::Device& device() const { return device_; }
+  int64_t rank() const { return group_ ? group_->rank() : 0; }
+  int64_t world_size() const { return group_ ? group_->world_size() : 1; }
 
  private:
   TrainConfig config_;
   torch::Device device_;
   nn::Precision precision_;
   std::shared_ptr<const data::Dataset> dataset_;
+  std::shared_ptr<distributed::ProcessGroup> group_;  // null: a single process
+  std::unique_ptr<distributed::GradientBuckets> gradient_buckets_;
   std::unique_ptr<data::DataLoader> loader_;
   nn::SiT model_{nullptr};
   nn::SiT ema_{nullptr};

@@ -1,0 +1,25 @@
+#pragma once
+// The random draws of the training loss — noise x0, time t and label dropout — made per example
+// from a generator keyed by (seed, epoch, dataset index) alone. A batch's draws then do not depend
+// on the batch size, on the rank that sees the example nor on the world size: 2 ranks at batch B
+// draw exactly what 1 process at batch 2B draws for the same examples.
+
+#include <torch/types.h>
+
+#include <array>
+#include <cstdint>
+
+namespace sit::train {
+
+struct TrainingDraws {
+  torch::Tensor noise;      // (B, C, H, W) standard normal: x0 of training_losses
+  torch::Tensor t_uniform;  // (B,) uniform on [0, 1), mapped onto the training interval by the caller
+  torch::Tensor drop;       // (B,) int64, 1 where the label becomes the null class (force_drop_ids)
+};
+
+/// The draws for the examples `index`: (B,) int64 dataset indices of a batch of epoch `epoch`,
+/// each example shaped `shape`, labels dropped with probability class_dropout_prob. On the CPU.
+TrainingDraws training_draws(uint64_t seed, int64_t epoch, const torch::Tensor& index,
+                             std::array<int64_t, 3> shape, double class_dropout_prob);
+
+}  // namespace sit::train

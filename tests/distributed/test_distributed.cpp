@@ -1,0 +1,301 @@
+// Data-parallel sit-train: ranks started as torchrun starts them (RANK, WORLD_SIZE, LOCAL_RANK,
+// MASTER_ADDR, MASTER_PORT), over loopback with Gloo, one thread each.
+//
+// Why "2 ranks at batch B == 1 process at batch 2B" is expected up to float summation order:
+//  - data: rank r's batch k holds DistributedSampler positions 2 (kB + j) + r, j < B, of the
+//    epoch's permutation (seeded by global_seed alone); the two halves together are exactly the
+//    single process's batch k, positions [2kB, 2(k+1)B), in another order;
+//  - loss draws: noise, t and label dropout come from a generator keyed by (global_seed, epoch,
+//    dataset index) (training_draws), so each example gets the same draws on either side;
+//  - weights: both start from the same initialisation (seeded by global_seed; rank 0's broadcast)
+//    and the mean of the two ranks' mean gradients is the single process's mean gradient.
+// What remains is the order of float sums (per-rank means, the all-reduce), so after 4 AdamW
+// steps at lr 1e-3 the weights agree to 2e-5 (absolute, on weights of size ~0.1), while one
+// process on half the data lands more than 1e-3 away: the comparison can fail.
+#include "catch_torch.h"
+#include <sit/distributed/gradient_sync.h>
+#include <sit/distributed/process_group.h>
+#include <sit/io/npy.h>
+#include <sit/io/state_dict.h>
+#include <sit/io/torch_load.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "temp_dir.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A free TCP port on loopback, for the rendezvous (the kernel picks it; released at once).
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// `program` with `args`, plus the launch environment of `rank` when world_size > 1; stdout and
+// stderr go to `log`.
+pid_t start(const std::string& program, const std::string& args, int rank, int world_size, int port,
+            const std::string& log) {
+  // This environment without any launch variables of its own, then the rank's.
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    std::string name = entry.substr(0, entry.find('='));
+    if (name != "RANK" && name != "LOCAL_RANK" && name != "WORLD_SIZE" && name != "MASTER_ADDR" &&
+        name != "MASTER_PORT" && name != "OMP_NUM_THREADS") {
+      env.push_back(entry);
+    }
+  }
+  env.push_back("OMP_NUM_THREADS=1");
+  if (world_size > 1) {
+    env.push_back("RANK=" + std::to_string(rank));
+    env.push_back("LOCAL_RANK=" + std::to_string(rank));
+    env.push_back("WORLD_SIZE=" + std::to_string(world_size));
+    env.push_back("MASTER_ADDR=127.0.0.1");
+    env.push_back("MASTER_PORT=" + std::to_string(port));
+  }
+  std::string command = program + " " + args + " > " + log + " 2>&1";
+  std::vector<std::string> argv{"/bin/sh", "-c", "exec " + command};
+  std::vector<char*> c_argv, c_env;
+  for (auto& a : argv) c_argv.push_back(a.data());
+  c_argv.push_back(nullptr);
+  for (auto& e : env) c_env.push_back(e.data());
+  c_env.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execve(c_argv[0], c_argv.data(), c_env.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+pid_t start_sit_train(const std::string& args, int rank, int world_size, int port,
+                      const std::string& log) {
+  return start(SIT_TRAIN_BIN, args, rank, world_size, port, log);
+}
+
+// The exit code, or -1 when the process is still running after `seconds` (it is then killed).
+int wait_exit(pid_t pid, double seconds) {
+  auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < deadline) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// 64 latents of (4, 8, 8) in 4 classes, as one latents_/labels_ shard pair.
+void write_latents(const std::string& dir) {
+  auto generator = at::detail::createCPUGenerator(7);
+  sit::io::write_npy(dir + "/latents_00000.npy", torch::randn({64, 4, 8, 8}, generator));
+  sit::io::write_npy(dir + "/labels_00000.npy", torch::arange(64, torch::kInt64).remainder(4));
+}
+
+std::string train_args(const std::string& data, const std::string& results, int64_t batch,
+                       int64_t steps) {
+  return "--data latents --data-path " + data + " --num-classes 4 --model '' --patch-size 4"
+         " --depth 2 --hidden-size 32 --num-heads 2 --lr 1e-3 --ema-decay 0.9 --num-workers 1"
+         " --threads 1 --log-every 1 --ckpt-every 100000 --sample-every 100000 --dist-timeout 20"
+         " --global-batch-size " + std::to_string(batch) + " --max-steps " + std::to_string(steps) +
+         " --results-dir " + results;
+}
+
+sit::StateDict final_weights(const std::string& results, int64_t steps) {
+  auto path = results + "/checkpoints/" + std::string(7 - std::to_string(steps).size(), '0') +
+              std::to_string(steps) + ".pt";
+  auto root = sit::io::torch_load(path);
+  return sit::state_dict_from_value(*root.to_dict().find("model"), path);
+}
+
+double max_difference(const sit::StateDict& a, const sit::StateDict& b) {
+  double worst = 0;
+  for (const auto& item : a) {
+    worst = std::max(worst, (item.value() - b[item.key()]).abs().max().item<double>());
+  }
+  return worst;
+}
+
+// The "Train Loss: x" of every logged step.
+std::vector<std::string> losses(const std::string& log) {
+  std::vector<std::string> found;
+  std::regex pattern("Train Loss: ([0-9.]+)");
+  auto text = read_text(log);
+  for (std::sregex_iterator it(text.begin(), text.end(), pattern), end; it != end; ++it) {
+    found.push_back((*it)[1]);
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("gradient buckets: flattened, reduced and copied back to the right parameters", "[distributed]") {
+  if (!sit::distributed::distributed_available()) {
+    WARN("this build has no c10d/gloo: nothing to test");
+    return;
+  }
+  // A group of one rank: the mean over ranks is the identity, so any mix-up of the buckets' slices
+  // shows as a changed gradient.
+  sit::distributed::ProcessGroupOptions options;
+  options.environment.master_port = free_port();
+  options.timeout = std::chrono::seconds(10);
+  auto group = std::make_shared<sit::distributed::ProcessGroup>(options);
+  std::vector<torch::Tensor> parameters;
+  std::vector<torch::Tensor> expected;
+  for (int64_t size : {300, 5, 1000, 7, 64}) {  // float32: 1200, 20, 4000, 28, 256 bytes
+    parameters.push_back(torch::randn({size}).requires_grad_());
+    expected.push_back(torch::randn({size}));
+    parameters.back().mutable_grad() = expected.back().clone();
+  }
+  parameters.push_back(torch::randn({3}));  // no gradient needed: left out of the buckets
+  parameters.push_back(torch::randn({4}).requires_grad_());  // no gradient yet: a zero one
+  sit::distributed::GradientBuckets buckets(parameters, group, /*bucket_cap_bytes=*/1300);
+  CHECK(buckets.num_buckets() == 3);  // {300, 5}, {1000} (over the cap, alone), {7, 64, 4}
+  buckets.average_gradients();
+  for (size_t i = 0; i < expected.size(); ++i) CHECK(torch::equal(parameters[i].grad(), expected[i]));
+  CHECK(!parameters[5].grad().defined());
+  CHECK(torch::equal(parameters[6].grad(), torch::zeros({4})));
+
+  // broadcast_module from rank 0 of one rank leaves the module as it is.
+  torch::nn::Linear linear(3, 2);
+  auto before = linear->weight.clone();
+  sit::distributed::broadcast_module(*linear, *group);
+  CHECK(torch::equal(linear->weight, before));
+}
+
+TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distributed]") {
+  if (!sit::distributed::distributed_available()) {
+    WARN("this build has no c10d/gloo: nothing to test");
+    return;
+  }
+  sit::test::TempDir tmp;
+  write_latents(tmp.path().string());
+  const int64_t steps = 4;
+
+  auto one = start_sit_train(train_args(tmp.path().string(), tmp.file("one"), 16, steps), 0, 1, 0,
+                             tmp.file("one.txt"));
+  REQUIRE(wait_exit(one, 40) == 0);
+  auto half = start_sit_train(train_args(tmp.path().string(), tmp.file("half"), 8, steps), 0, 1, 0,
+                              tmp.file("half.txt"));
+  REQUIRE(wait_exit(half, 40) == 0);
+
+  int port = free_port();
+  std::vector<pid_t> ranks;
+  for (int rank = 0; rank < 2; ++rank) {
+    ranks.push_back(start_sit_train(train_args(tmp.path().string(), tmp.file("two"), 16, steps), rank,
+                                    2, port, tmp.file("rank" + std::to_string(rank) + ".txt")));
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    INFO(read_text(tmp.file("rank" + std::to_string(rank) + ".txt")));
+    CHECK(wait_exit(ranks[rank], 40) == 0);
+  }
+
+  auto single = final_weights(tmp.file("one"), steps);
+  auto parallel = final_weights(tmp.file("two"), steps);
+  CHECK(max_difference(single, parallel) < 2e-5);
+  CHECK(max_difference(single, final_weights(tmp.file("half"), steps)) > 1e-3);
+  // The logged loss is the mean over ranks: the single process's, to the 4 printed decimals.
+  CHECK(losses(tmp.file("rank0.txt")) == losses(tmp.file("one.txt")));
+  CHECK(losses(tmp.file("rank0.txt")).size() == steps);
+  // Rank 0 alone writes: rank 1's console holds no log lines.
+  CHECK(losses(tmp.file("rank1.txt")).empty());
+
+  // sit-sample as sample_ddp.py: 5 samples split 3 + 2 over the ranks in batches of 2 (rank 1's
+  // last batch short), gathered by rank 0 into one .npz in sample order. With the noise given, the
+  // samples equal the single process's up to float differences between batch compositions.
+  auto z = torch::randn({5, 4, 8, 8}, at::detail::createCPUGenerator(11));
+  sit::io::write_npy(tmp.file("z.npy"), z);
+  auto sample_args = [&](const std::string& out) {
+    return "ODE --ckpt " + tmp.file("one") + "/checkpoints/0000004.pt --num-heads 2 --noise " +
+           tmp.file("z.npy") + " --num-samples 5 --batch-size 2 --cfg-scale 1 --sampling-method euler"
+           " --num-sampling-steps 4 --threads 1 --out '' --out-npy " + out + ".npy --out-npz " + out + ".npz";
+  };
+  REQUIRE(wait_exit(start(SIT_SAMPLE_BIN, sample_args(tmp.file("s1")), 0, 1, 0, tmp.file("s1.txt")), 40) == 0);
+  port = free_port();
+  std::vector<pid_t> samplers;
+  for (int rank = 0; rank < 2; ++rank) {
+    samplers.push_back(start(SIT_SAMPLE_BIN, sample_args(tmp.file("s2")), rank, 2, port,
+                             tmp.file("s2_" + std::to_string(rank) + ".txt")));
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    INFO(read_text(tmp.file("s2_" + std::to_string(rank) + ".txt")));
+    CHECK(wait_exit(samplers[rank], 40) == 0);
+  }
+  auto single_samples = sit::io::read_npy(tmp.file("s1.npy"));
+  auto parallel_samples = sit::io::read_npy(tmp.file("s2.npy"));
+  REQUIRE(parallel_samples.sizes() == single_samples.sizes());
+  CHECK((parallel_samples - single_samples).abs().max().item<double>() < 1e-5);
+  auto npz = sit::io::read_npz(tmp.file("s2.npz"));
+  CHECK(npz["arr_0"].size(0) == 5);
+  CHECK(torch::equal(npz["arr_1"], sit::io::read_npz(tmp.file("s1.npz"))["arr_1"]));
+}
+
+TEST_CASE("a rank that dies or hangs ends the other with an error within the timeout", "[distributed]") {
+  if (!sit::distributed::distributed_available()) {
+    WARN("this build has no c10d/gloo: nothing to test");
+    return;
+  }
+  sit::test::TempDir tmp;
+  write_latents(tmp.path().string());
+  const double timeout = 3;
+  for (int signal : {SIGKILL, SIGSTOP}) {
+    const std::string name = signal == SIGKILL ? "killed" : "stopped";
+    INFO("rank 1 " + name);
+    int port = free_port();
+    auto args = train_args(tmp.path().string(), tmp.file(name), 16, 1000000) +
+                " --dist-timeout " + std::to_string(static_cast<int>(timeout));
+    auto log0 = tmp.file(name + "0.txt");
+    auto rank0 = start_sit_train(args, 0, 2, port, log0);
+    auto rank1 = start_sit_train(args, 1, 2, port, tmp.file(name + "1.txt"));
+    // Both ranks are training once rank 0 has logged a step.
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (losses(log0).empty() && Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    REQUIRE(!losses(log0).empty());
+
+    kill(rank1, signal);
+    auto killed = Clock::now();
+    int status = wait_exit(rank0, timeout + 10);
+    double seconds = std::chrono::duration<double>(Clock::now() - killed).count();
+    kill(rank1, SIGKILL);
+    waitpid(rank1, nullptr, 0);
+
+    auto text = read_text(log0);
+    INFO(text);
+    CHECK(status == 1);
+    CHECK(seconds < timeout + 5);
+    CHECK_THAT(text, Catch::Contains("sit-train: error: rank 0:"));
+  }
+}
