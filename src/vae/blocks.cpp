@@ -88,9 +88,10 @@ UNetMidBlock2DImpl::UNetMidBlock2DImpl(UNetMidBlock2DOptions options_) : options
 void UNetMidBlock2DImpl::reset() {
   int64_t C = options.channels();
   auto resnet = [&] { return ResnetBlock2D(ResnetBlock2DOptions(C, C).groups(options.groups())); };
-  resnets = register_module("resnets", torch::nn::ModuleList(resnet(), resnet()));
+  // diffusers registers attentions first: state_dict() lists them before the resnets.
   attentions = register_module("attentions", torch::nn::ModuleList());
   if (options.add_attention()) attentions->push_back(Attention(AttentionOptions(C).groups(options.groups())));
+  resnets = register_module("resnets", torch::nn::ModuleList(resnet(), resnet()));
 }
 
 torch::Tensor UNetMidBlock2DImpl::forward(const torch::Tensor& x) {

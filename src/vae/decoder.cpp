@@ -12,10 +12,11 @@ void DecoderImpl::reset() {
   conv_in = register_module(
       "conv_in",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(options.latent_channels(), reversed[0], 3).padding(1)));
+  // Registered before mid_block, as diffusers does, so state_dict() has its key order.
+  up_blocks = register_module("up_blocks", torch::nn::ModuleList());
   mid_block = register_module(
       "mid_block", UNetMidBlock2D(UNetMidBlock2DOptions(reversed[0]).groups(groups).add_attention(
                        options.mid_block_add_attention())));
-  up_blocks = register_module("up_blocks", torch::nn::ModuleList());
   int64_t previous = reversed[0];
   for (size_t i = 0; i < reversed.size(); ++i) {
     bool last = i + 1 == reversed.size();

@@ -24,6 +24,7 @@ struct AutoencoderKLOptions {
   TORCH_ARG(bool, use_post_quant_conv) = true;
   TORCH_ARG(bool, mid_block_add_attention) = true;
 
+ public:  // (TORCH_ARG leaves the access private)
   /// Spatial downsampling factor of the encoder: 2^(blocks - 1) (8 for SD's VAE).
   int64_t downsample_factor() const;
 };
