@@ -4,6 +4,7 @@
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
 #include <sit/transport/guidance.h>
+#include <sit/vae/vae_from_state_dict.h>
 
 #include <nlohmann/json.hpp>
 
@@ -71,6 +72,21 @@ typename StateMap::key_type parameter_key(const StateMap&, const torch::Tensor& 
   }
 }
 
+// The (C, H, W) the model sees: the data's, or its latents' under the VAE.
+std::array<int64_t, 3> model_input_shape(const std::array<int64_t, 3>& data, const vae::AutoencoderKL& vae,
+                                         const std::string& vae_path) {
+  if (!vae) return data;
+  const auto& options = vae->options;
+  int64_t f = options.downsample_factor();
+  if (data[0] != options.in_channels() || data[1] % f != 0 || data[2] % f != 0) {
+    throw std::invalid_argument("--vae " + vae_path + " encodes (" + std::to_string(options.in_channels()) +
+                                ", H, W) images with H and W multiples of " + std::to_string(f) +
+                                ", but the data is (" + std::to_string(data[0]) + ", " + std::to_string(data[1]) +
+                                ", " + std::to_string(data[2]) + ")");
+  }
+  return {options.latent_channels(), data[1] / f, data[2] / f};
+}
+
 }  // namespace
 
 nn::SiTOptions model_options(const TrainConfig& c, std::array<int64_t, 3> shape, int64_t num_classes) {
@@ -107,8 +123,13 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
       device_(config_.device),
       dataset_(std::move(dataset)),
       transport_(make_transport(config_)) {
+  if (!config_.vae.empty()) {  // before the seed, so the SiT's initialisation does not depend on it
+    vae_ = vae::load_vae(config_.vae);
+    vae_->to(device_);
+  }
   torch::manual_seed(config_.global_seed);
-  model_ = nn::SiT(model_options(config_, dataset_->shape(), dataset_->num_classes()));
+  auto shape = model_input_shape(dataset_->shape(), vae_, config_.vae);
+  model_ = nn::SiT(model_options(config_, shape, dataset_->num_classes()));
   model_->to(device_);
   model_->train();
   ema_ = std::dynamic_pointer_cast<nn::SiTImpl>(model_->clone(device_));
@@ -145,6 +166,10 @@ double Trainer::train_step() {
   auto batch = loader_->next();
   auto x = batch.x.to(device_, /*non_blocking=*/true);  // (B, C, H, W)
   auto y = batch.y.to(device_, /*non_blocking=*/true);  // (B,)
+  if (vae_) {  // train.py: x = vae.encode(x).latent_dist.sample().mul_(0.18215), without gradients
+    torch::NoGradGuard no_grad;
+    x = vae_->encode(x).sample() * vae_->options.scaling_factor();  // (B, C', H / f, W / f)
+  }
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(current_lr());
   auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t) {
     return model_->forward(xt, t, y);

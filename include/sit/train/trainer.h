@@ -7,6 +7,7 @@
 #include <sit/train/lr_schedule.h>
 #include <sit/train/train_config.h>
 #include <sit/transport/sampler.h>
+#include <sit/vae/autoencoder_kl.h>
 
 #include <memory>
 #include <string>
@@ -23,7 +24,8 @@ TrainConfig read_checkpoint_config(const std::string& path);
 class Trainer {
  public:
   /// A new run: model initialised as the official initialize_weights (seeded by global_seed),
-  /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start.
+  /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start. With config.vae the
+  /// data are images that each step encodes, and the model works on their latents.
   Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset);
 
   /// Continues the run saved in `checkpoint` (save_checkpoint's file): weights, EMA, optimizer
@@ -39,7 +41,7 @@ class Trainer {
   void save_checkpoint(const std::string& path) const;
 
   /// Samples of the EMA model for labels y: (N,) from noise z: (N, C, H, W), with the ODE sampler
-  /// of the configuration and classifier-free guidance at cfg_scale.
+  /// of the configuration and classifier-free guidance at cfg_scale (latents with a VAE).
   torch::Tensor sample(const torch::Tensor& z, const torch::Tensor& y) const;
 
   int64_t train_steps() const { return train_steps_; }
@@ -50,11 +52,14 @@ class Trainer {
   const nn::SiT& model() const { return model_; }
   const nn::SiT& ema() const { return ema_; }
   const torch::Device& device() const { return device_; }
+  /// The VAE of config.vae (null without one), on device().
+  const vae::AutoencoderKL& vae() const { return vae_; }
 
  private:
   TrainConfig config_;
   torch::Device device_;
   std::shared_ptr<const data::Dataset> dataset_;
+  vae::AutoencoderKL vae_{nullptr};
   std::unique_ptr<data::DataLoader> loader_;
   nn::SiT model_{nullptr};
   nn::SiT ema_{nullptr};
