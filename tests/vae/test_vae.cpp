@@ -176,6 +176,14 @@ TEST_CASE("a diffusers folder loads with its config", "[vae]") {
   auto vae = sit::vae::load_vae(tmp.path().string());
   CHECK(relative_l2(vae->decode(fixture("latent_in")), fixture("decoded")) < kTolerance);
 
+  // A torch.save .bin (what diffusers writes without safetensors) is the fallback.
+  sit::test::TempDir bin;
+  fs::copy_file(kSmall + "/config.json", bin.file("config.json"));
+  fs::copy_file(kSmall + "/vae.pt", bin.file("diffusion_pytorch_model.bin"));
+  CHECK(sit::vae::find_vae_files(bin.path().string()).weights == bin.file("diffusion_pytorch_model.bin"));
+  CHECK(relative_l2(sit::vae::load_vae(bin.path().string())->decode(fixture("latent_in")), fixture("decoded")) <
+        kTolerance);
+
   sit::test::TempDir empty;
   CHECK_THAT(error_of([&] { sit::vae::load_vae(empty.path().string()); }),
              Catch::Contains("diffusion_pytorch_model"));
