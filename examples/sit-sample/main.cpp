@@ -4,12 +4,14 @@
 //   sit-sample SDE --ckpt ckpt.pt --noise z.npy --labels y.npy --sde-noise w.npy --out-npy x.npy
 //   torchrun --no-python --nproc_per_node=8 sit-sample ODE --ckpt ckpt.pt --num-samples 50000 \
 //       --out-npz samples.npz --device cuda     # sample_ddp.py: the samples split across ranks
+//   sit-sample SDE --ckpt SiT-XL-2-256.pt --vae sd-vae-ft-ema --out-npz samples.npz   # sample.py
 
 #include <sit/image/grid.h>
 #include <sit/io/npy.h>
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/guidance.h>
 #include <sit/transport/sampler.h>
+#include <sit/vae/vae_from_state_dict.h>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -40,6 +42,11 @@ struct SampleParams {
   std::string out_npz;
   std::string out = "sample.png";
   int64_t nrow = 8;
+  // Latent-space models: the VAE that turns samples / scaling_factor into images.
+  std::string vae;
+  std::string vae_config;
+  int64_t vae_slice_size = 8;
+  std::string out_latents;
   // Transport (create_transport).
   std::string path_type = "Linear";
   std::string prediction = "velocity";
@@ -78,11 +85,17 @@ void add_options(CLI::App& app, SampleParams& p) {
       ->check(CLI::PositiveNumber);
   app.add_option("--batch-size", p.batch_size, "samples per sampler run")->check(CLI::PositiveNumber);
   app.add_option("--seed", p.seed, "seed of the noise draws");
-  app.add_option("--out-npy", p.out_npy, "write the samples (N, C, H, W) as .npy");
+  app.add_option("--out-npy", p.out_npy, "write the samples (N, C, H, W) as .npy (images with --vae)");
   app.add_option("--out-npz", p.out_npz,
                  "write the ADM evaluation .npz: arr_0 uint8 (N, H, W, C), arr_1 int64 labels");
   app.add_option("--out", p.out, "write a PNG grid of the samples (pixel-space models)");
   app.add_option("--nrow", p.nrow, "images per row of the PNG grid")->check(CLI::PositiveNumber);
+  app.add_option("--vae", p.vae,
+                 "decode latents with this VAE: weights file or diffusers folder (e.g. sd-vae-ft-ema)");
+  app.add_option("--vae-config", p.vae_config, "the VAE's config.json (default: beside the weights, else SD-VAE)");
+  app.add_option("--vae-slice-size", p.vae_slice_size, "decode in batch slices of this size (0: all at once)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--out-latents", p.out_latents, "with --vae: also write the latents (N, C, h, w) as .npy");
   app.add_option("--path-type", p.path_type, "Linear, GVP or VP");
   app.add_option("--prediction", p.prediction, "velocity, score or noise");
   app.add_option("--loss-weight", p.loss_weight, "None, velocity or likelihood");
@@ -196,7 +209,7 @@ void write_outputs(const SampleParams& p, const torch::Tensor& samples, const to
     sit::image::save_image(p.out, samples, sit::image::GridOptions().nrow(p.nrow));
     fmt::print("wrote {}\n", p.out);
   } else {
-    fmt::print("the model has {} channels (a latent-space model): no PNG without a VAE decoder; "
+    fmt::print("the model has {} channels (a latent-space model): no PNG without --vae; "
                "use --out-npy for the latents\n", samples.size(1));
   }
 }
@@ -248,6 +261,17 @@ int run(const SampleParams& p) {
       sit::ReadOptions().entry(p.ckpt_entry));
   model->to(device);
   const auto& arch = model->options;
+  sit::vae::AutoencoderKL vae{nullptr};
+  if (!p.vae.empty()) {
+    vae = sit::vae::load_vae(p.vae, p.vae_config);
+    if (vae->options.latent_channels() != arch.in_channels()) {
+      throw std::invalid_argument(fmt::format("--vae {}: its latents have {} channels, the model's {}", p.vae,
+                                              vae->options.latent_channels(), arch.in_channels()));
+    }
+    vae->to(device);
+  } else if (!p.out_latents.empty()) {
+    throw std::invalid_argument("--out-latents needs --vae (without it --out-npy writes the latents)");
+  }
   auto labels = read_labels(p, arch.num_classes());
   int64_t n = labels.size(0);
   // sample_ddp.py's per-rank seed: global_seed * world_size + rank (--seed itself for one process).
@@ -346,6 +370,12 @@ int run(const SampleParams& p) {
   auto samples = torch::cat(in_order);
   fmt::print("{} samples, {} model evaluations{}\n", n, evaluations,
              world_size > 1 ? fmt::format(" on rank 0 of {}", world_size) : "");
+  if (vae) {
+    if (!p.out_latents.empty()) sit::io::write_npy(p.out_latents, samples);
+    // As sample.py: vae.decode(samples / 0.18215).sample, a slice of the batch at a time.
+    samples = vae->decode((samples / vae->options.scaling_factor()).to(device), p.vae_slice_size).cpu();
+    fmt::print("decoded to images {}\n", samples.sizes());
+  }
   write_outputs(p, samples, labels);
   return 0;
 }

@@ -3,6 +3,7 @@
 //   sit-train --model SiT-S/2 --data folder --data-path /imagenet/train --image-size 256
 //   sit-train --ckpt results/run/checkpoints/0005000.pt --max-steps 10000   # resume
 //   torchrun --no-python --nproc_per_node=2 sit-train --threads 1 ...      # data-parallel ranks
+//   sit-train --data folder --data-path /imagenet/train --image-size 256 --vae sd-vae-ft-ema
 
 #include <sit/data/fashion_mnist.h>
 #include <sit/data/image_folder.h>
@@ -53,6 +54,10 @@ void add_options(CLI::App& app, TrainParams& p) {
   app.add_option("--image-size", c.image_size, "crop size of folder images");
   app.add_option("--num-classes", c.num_classes, "classes (default: the data set's)");
   app.add_option("--num-workers", c.num_workers, "data loading threads");
+  app.add_option("--vae", c.vae, "train on the latents of this VAE (weights file or diffusers folder), "
+                                 "encoding each image batch");
+  app.add_option("--sample-posterior", c.sample_posterior,
+                 "latent shards with posteriors: draw a latent each time (true) or take the mean (false)");
   app.add_option("--path-type", c.path_type, "Linear, GVP or VP");
   app.add_option("--prediction", c.prediction, "velocity, score or noise");
   app.add_option("--loss-weight", c.loss_weight, "None, velocity or likelihood");
@@ -98,7 +103,9 @@ std::shared_ptr<const sit::data::Dataset> make_dataset(const sit::train::TrainCo
   if (c.data == "latents") {
     if (c.data_path.empty()) throw std::invalid_argument("--data latents needs --data-path");
     return std::make_shared<sit::data::LatentShards>(
-        sit::data::LatentShardsOptions(c.data_path).num_classes(c.num_classes > 0 ? c.num_classes : 1000));
+        sit::data::LatentShardsOptions(c.data_path)
+            .num_classes(c.num_classes > 0 ? c.num_classes : 1000)
+            .sample_posterior(c.sample_posterior));
   }
   throw std::invalid_argument("--data " + c.data + ": expected fashion-mnist, folder or latents");
 }
@@ -152,6 +159,11 @@ std::pair<torch::Tensor, torch::Tensor> grid_inputs(const sit::nn::SiTOptions& m
 void save_samples(const sit::train::Trainer& trainer, const fs::path& dir, Logger& log) {
   auto [z, y] = grid_inputs(trainer.ema()->options);
   auto samples = trainer.sample(z, y);
+  if (trainer.vae()) {
+    torch::NoGradGuard no_grad;
+    const auto& vae = trainer.vae().ptr();
+    samples = vae->decode(samples.to(trainer.device()) / vae->options.scaling_factor(), /*slice_size=*/8).cpu();
+  }
   auto path = dir / fmt::format("{:07d}.png", trainer.train_steps());
   if (samples.size(1) == 1 || samples.size(1) == 3) {
     sit::image::save_image(path.string(), samples);

@@ -24,6 +24,8 @@ void for_each_field(Config& c, Visitor&& visit) {
   visit("image_size", c.image_size);
   visit("num_classes", c.num_classes);
   visit("num_workers", c.num_workers);
+  visit("vae", c.vae);
+  visit("sample_posterior", c.sample_posterior);
   visit("path_type", c.path_type);
   visit("prediction", c.prediction);
   visit("loss_weight", c.loss_weight);

@@ -6,6 +6,7 @@
 #include <sit/train/trainer.h>
 #include <sit/train/training_draws.h>
 #include <sit/transport/guidance.h>
+#include <sit/vae/vae_from_state_dict.h>
 
 #include <nlohmann/json.hpp>
 
@@ -57,6 +58,21 @@ const io::Value& entry(const io::Value& root, const std::string& key, const std:
   return *value;
 }
 
+// The (C, H, W) the model sees: the data's, or its latents' under the VAE.
+std::array<int64_t, 3> model_input_shape(const std::array<int64_t, 3>& data, const vae::AutoencoderKL& vae,
+                                         const std::string& vae_path) {
+  if (!vae) return data;
+  const auto& options = vae->options;
+  int64_t f = options.downsample_factor();
+  if (data[0] != options.in_channels() || data[1] % f != 0 || data[2] % f != 0) {
+    throw std::invalid_argument("--vae " + vae_path + " encodes (" + std::to_string(options.in_channels()) +
+                                ", H, W) images with H and W multiples of " + std::to_string(f) +
+                                ", but the data is (" + std::to_string(data[0]) + ", " + std::to_string(data[1]) +
+                                ", " + std::to_string(data[2]) + ")");
+  }
+  return {options.latent_channels(), data[1] / f, data[2] / f};
+}
+
 }  // namespace
 
 nn::SiTOptions model_options(const TrainConfig& c, std::array<int64_t, 3> shape, int64_t num_classes) {
@@ -101,10 +117,15 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
                                 " is not divisible by the " + std::to_string(world_size()) +
                                 " ranks");
   }
+  if (!config_.vae.empty()) {  // before the seed, so the SiT's initialisation does not depend on it
+    vae_ = vae::load_vae(config_.vae);
+    vae_->to(device_);
+  }
   // Unlike train.py, the initialisation is seeded by global_seed on every rank, so a run starts
   // from the same weights whatever its rank count; rank 0's are broadcast all the same.
   torch::manual_seed(config_.global_seed);
-  model_ = nn::SiT(model_options(config_, dataset_->shape(), dataset_->num_classes()));
+  auto shape = model_input_shape(dataset_->shape(), vae_, config_.vae);
+  model_ = nn::SiT(model_options(config_, shape, dataset_->num_classes()));
   model_->to(device_);
   model_->train();
   if (group_) distributed::broadcast_module(*model_, *group_);
@@ -147,15 +168,20 @@ double Trainer::current_lr() const { return learning_rate(lr_schedule_, train_st
 
 double Trainer::train_step() {
   auto batch = loader_->next();
-  auto draws = training_draws(config_.global_seed, batch.epoch, batch.index, dataset_->shape(),
-                              config_.class_dropout_prob);
-  auto x = batch.x.to(device_, /*non_blocking=*/true);        // (B, C, H, W)
-  auto y = batch.y.to(device_, /*non_blocking=*/true);        // (B,)
-  auto x0 = draws.noise.to(device_, /*non_blocking=*/true);   // (B, C, H, W)
+  auto x = batch.x.to(device_, /*non_blocking=*/true);  // (B, C, H, W)
+  auto y = batch.y.to(device_, /*non_blocking=*/true);  // (B,)
+  if (vae_) {  // train.py: x = vae.encode(x).latent_dist.sample().mul_(0.18215), without gradients
+    torch::NoGradGuard no_grad;
+    x = vae_->encode(x).sample() * vae_->options.scaling_factor();  // (B, C', H / f, W / f)
+  }
+  const auto& o = model_->options;
+  auto draws = training_draws(config_.global_seed, batch.epoch, batch.index,
+                              {o.in_channels(), o.input_size(), o.input_size()}, config_.class_dropout_prob);
+  auto x0 = draws.noise.to(device_, /*non_blocking=*/true);  // (B, C, H, W), like x
   auto [t0, t1] = transport_.check_interval();
-  auto t = (draws.t_uniform * (t1 - t0) + t0).to(device_);    // (B,)
+  auto t = (draws.t_uniform * (t1 - t0) + t0).to(device_);  // (B,)
   c10::optional<torch::Tensor> drop;
-  if (model_->options.class_dropout_prob() > 0) drop = draws.drop.to(device_);
+  if (o.class_dropout_prob() > 0) drop = draws.drop.to(device_);
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(current_lr());
   auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t_plan) {
     return model_->forward(xt, t_plan, y, drop);

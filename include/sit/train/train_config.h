@@ -25,6 +25,12 @@ struct TrainConfig {
   int64_t image_size = 0;    // 0: the data's own size (folders need one)
   int64_t num_classes = 0;   // 0: the data's own count
   int64_t num_workers = 2;   // loader threads
+  // Train in the latent space of this VAE (weights file or diffusers folder, see load_vae): each
+  // image batch becomes vae.encode(x).latent_dist.sample() * scaling_factor, as train.py does.
+  std::string vae;
+  // Latent shards holding posteriors: draw mean + std * eps each time (REPA), or take the mean
+  // (fast-DiT).
+  bool sample_posterior = true;
 
   // Transport (create_transport).
   std::string path_type = "Linear";

@@ -10,6 +10,7 @@
 #include <sit/train/lr_schedule.h>
 #include <sit/train/train_config.h>
 #include <sit/transport/sampler.h>
+#include <sit/vae/autoencoder_kl.h>
 
 #include <memory>
 #include <string>
@@ -26,7 +27,8 @@ TrainConfig read_checkpoint_config(const std::string& path);
 class Trainer {
  public:
   /// A new run: model initialised as the official initialize_weights (seeded by global_seed),
-  /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start.
+  /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start. With config.vae the
+  /// data are images that each step encodes, and the model works on their latents.
   ///
   /// With a process group, this is one rank of a data-parallel run (train.py under DDP): the
   /// weights are broadcast from rank 0, the rank sees its DistributedSampler shard of every epoch
@@ -50,7 +52,7 @@ class Trainer {
   void save_checkpoint(const std::string& path) const;
 
   /// Samples of the EMA model for labels y: (N,) from noise z: (N, C, H, W), with the ODE sampler
-  /// of the configuration and classifier-free guidance at cfg_scale.
+  /// of the configuration and classifier-free guidance at cfg_scale (latents with a VAE).
   torch::Tensor sample(const torch::Tensor& z, const torch::Tensor& y) const;
 
   int64_t train_steps() const { return train_steps_; }
@@ -63,6 +65,8 @@ class Trainer {
   const torch::Device& device() const { return device_; }
   int64_t rank() const { return group_ ? group_->rank() : 0; }
   int64_t world_size() const { return group_ ? group_->world_size() : 1; }
+  /// The VAE of config.vae (null without one), on device().
+  const vae::AutoencoderKL& vae() const { return vae_; }
 
  private:
   TrainConfig config_;
@@ -71,6 +75,7 @@ class Trainer {
   std::shared_ptr<const data::Dataset> dataset_;
   std::shared_ptr<distributed::ProcessGroup> group_;  // null: a single process
   std::unique_ptr<distributed::GradientBuckets> gradient_buckets_;
+  vae::AutoencoderKL vae_{nullptr};
   std::unique_ptr<data::DataLoader> loader_;
   nn::SiT model_{nullptr};
   nn::SiT ema_{nullptr};

@@ -1,0 +1,91 @@
+#include <sit/vae/vae_config.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace sit::vae {
+
+int64_t AutoencoderKLOptions::downsample_factor() const {
+  return int64_t{1} << (block_out_channels().size() - 1);
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& source, const std::string& problem) {
+  throw std::runtime_error(source + ": " + problem);
+}
+
+template <typename T>
+T field(const nlohmann::json& json, const char* name, T fallback, const std::string& source) {
+  auto it = json.find(name);
+  if (it == json.end() || it->is_null()) return fallback;
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    fail(source, std::string("'") + name + "' has the wrong type: " + it->dump());
+  }
+}
+
+void check_block_types(const nlohmann::json& json, const char* name, const std::string& expected,
+                       size_t count, const std::string& source) {
+  auto types = field<std::vector<std::string>>(json, name, std::vector<std::string>(count, expected), source);
+  if (types.size() != count) {
+    fail(source, std::string("'") + name + "' has " + std::to_string(types.size()) +
+                     " entries but block_out_channels has " + std::to_string(count));
+  }
+  for (const auto& type : types) {
+    if (type != expected) fail(source, std::string("'") + name + "' holds '" + type + "', only " + expected + " is supported");
+  }
+}
+
+}  // namespace
+
+AutoencoderKLOptions parse_vae_config(const std::string& text, const std::string& source) {
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& error) {
+    fail(source, std::string("not valid JSON: ") + error.what());
+  }
+  if (!json.is_object()) fail(source, "not a JSON object");
+  auto class_name = field<std::string>(json, "_class_name", "AutoencoderKL", source);
+  if (class_name != "AutoencoderKL") fail(source, "is the config of a " + class_name + ", not an AutoencoderKL");
+  auto act_fn = field<std::string>(json, "act_fn", "silu", source);
+  if (act_fn != "silu") fail(source, "act_fn '" + act_fn + "' is not supported (only silu)");
+
+  AutoencoderKLOptions defaults, options;
+  options.in_channels(field(json, "in_channels", defaults.in_channels(), source))
+      .out_channels(field(json, "out_channels", defaults.out_channels(), source))
+      .latent_channels(field(json, "latent_channels", defaults.latent_channels(), source))
+      .block_out_channels(field(json, "block_out_channels", defaults.block_out_channels(), source))
+      .layers_per_block(field(json, "layers_per_block", defaults.layers_per_block(), source))
+      .norm_num_groups(field(json, "norm_num_groups", defaults.norm_num_groups(), source))
+      .scaling_factor(field(json, "scaling_factor", defaults.scaling_factor(), source))
+      .use_quant_conv(field(json, "use_quant_conv", defaults.use_quant_conv(), source))
+      .use_post_quant_conv(field(json, "use_post_quant_conv", defaults.use_post_quant_conv(), source))
+      .mid_block_add_attention(field(json, "mid_block_add_attention", defaults.mid_block_add_attention(), source));
+  if (options.block_out_channels().empty()) fail(source, "block_out_channels is empty");
+  size_t blocks = options.block_out_channels().size();
+  check_block_types(json, "down_block_types", "DownEncoderBlock2D", blocks, source);
+  check_block_types(json, "up_block_types", "UpDecoderBlock2D", blocks, source);
+  for (int64_t channels : options.block_out_channels()) {
+    if (channels <= 0 || channels % options.norm_num_groups() != 0) {
+      fail(source, "block_out_channels entry " + std::to_string(channels) + " is not a positive multiple of " +
+                       "norm_num_groups " + std::to_string(options.norm_num_groups()));
+    }
+  }
+  return options;
+}
+
+AutoencoderKLOptions read_vae_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open the VAE config");
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_vae_config(text.str(), path);
+}
+
+}  // namespace sit::vae
