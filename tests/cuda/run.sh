@@ -2,16 +2,19 @@
 # The CUDA check, on a machine with a GPU, nvcc, CMake, ninja and PyTorch 2.x but no package
 # registry (see ../shared/cuda/README.md; the Debian packages come in .deps/, made by
 # pack-deps.sh). Builds sit against the wheel's LibTorch, runs the whole test suite (the cuda label
-# included) and the GPU benchmarks, and writes every log under $1 (default: build-cuda/logs).
+# included) and the GPU benchmarks, and writes every log under the folder given (default:
+# build-cuda/logs). A phase (build: configure, build, test; bench: the benchmarks) runs alone.
 #
-#   source .deps/unpack.sh && tests/cuda/run.sh "$OUT"
+#   source .deps/unpack.sh && tests/cuda/run.sh "$OUT" [build|bench]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 logs=${1:-$root/build-cuda/logs}
+phase=${2:-all}
 mkdir -p "$logs"
 build=$root/build-cuda
 export PYTHONUNBUFFERED=1
 
+if [ "$phase" != bench ]; then
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$logs/gpu.txt"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIT_BUILD_TESTS=ON -DSIT_BUILD_EXAMPLES=ON \
       -DCMAKE_PREFIX_PATH="$TORCH_PREFIX;$SIT_DEPS_PREFIX" -DCMAKE_CUDA_ARCHITECTURES=90 \
@@ -23,10 +26,12 @@ grep -E "error|FAILED" "$logs/build.txt" | head -40
 echo "build exit status: $build_rc"
 
 # The whole suite; install_consumer re-configures a consumer project, which needs nothing new here.
-ctest --test-dir "$build" --output-on-failure -j4 > "$logs/ctest.txt" 2>&1
+ctest --test-dir "$build" --output-on-failure -j4 --timeout 240 > "$logs/ctest.txt" 2>&1
 echo "ctest exit status: $?"
-grep -E "tests passed|Passed|Failed|\*\*\*" "$logs/ctest.txt" | head -40
+grep -E "tests passed|Passed|Failed|\*\*\*|Timeout" "$logs/ctest.txt" | head -40
 "$build/tests/test_cuda" -s > "$logs/test_cuda.txt" 2>&1; tail -5 "$logs/test_cuda.txt"
+fi
+[ "$phase" = build ] && exit 0
 
 bench=$build/examples/sit-bench/sit-bench
 [ -x "$bench" ] || { echo "no sit-bench"; exit 1; }
@@ -40,17 +45,10 @@ for _ in range(20): a @ b
 torch.cuda.synchronize(); s = (time.perf_counter() - t) / 20
 print(f"bf16 8192^3 matmul: {2 * 8192**3 / s / 1e12:.0f} TFLOP/s")
 PY
-run_bench() { echo "+ sit-bench $*"; timeout 240 "$bench" --device cuda "$@"; }
-{
-  run_bench --task train --model SiT-XL/2 --batch-size 256 --precision bf16 --warmup 3 --repeats 10 --json "$logs/train_xl2_bf16.json"
-  run_bench --task train --model SiT-XL/2 --batch-size 256 --precision tf32 --warmup 2 --repeats 5
-  run_bench --task sample --model SiT-XL/2 --batch-size 8 --num-sampling-steps 50 --precision bf16 --warmup 1 --repeats 3
-  run_bench --task sample --model SiT-XL/2 --batch-size 8 --num-sampling-steps 50 --precision bf16 --cuda-graph --warmup 1 --repeats 3
-} 2>&1 | tee "$logs/bench.txt"
 # Side by side with plain PyTorch eager on the same card, equal precision, then sit's fast path.
 python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \
-    --warmup 1 --repeats 3 --precision bf16 --only sample 2>&1 | tee "$logs/side_by_side_bf16.txt"
+    --rounds 1 --warmup 1 --repeats 3 --precision bf16 --only sample --json "$logs/sample_bf16.json" 2>&1 | tee "$logs/side_by_side_bf16.txt"
 python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \
-    --warmup 1 --repeats 3 --precision bf16 --only sample --sit-extra "--cuda-graph" 2>&1 | tee "$logs/side_by_side_bf16_graph.txt"
+    --rounds 1 --warmup 1 --repeats 3 --precision bf16 --only sample --sit-extra "--cuda-graph" --json "$logs/sample_bf16_graph.json" 2>&1 | tee "$logs/side_by_side_bf16_graph.txt"
 python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \
-    --warmup 2 --repeats 5 --precision bf16 --only train 2>&1 | tee "$logs/side_by_side_train_bf16.txt"
+    --rounds 1 --warmup 2 --repeats 5 --precision bf16 --only train --json "$logs/train_bf16.json" 2>&1 | tee "$logs/side_by_side_train_bf16.txt"
