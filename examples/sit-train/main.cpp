@@ -122,8 +122,10 @@ class Logger {
   template <typename... Args>
   void operator()(fmt::format_string<Args...> format, Args&&... args) {
     if (!enabled_) return;
-    auto line = fmt::format("[{:%Y-%m-%d %H:%M:%S}] {}", fmt::localtime(std::time(nullptr)),
-                            fmt::format(format, std::forward<Args>(args)...));
+    std::time_t now = std::time(nullptr);
+    std::tm local{};
+    localtime_r(&now, &local);
+    auto line = fmt::format("[{:%Y-%m-%d %H:%M:%S}] {}", local, fmt::format(format, std::forward<Args>(args)...));
     if (progress_shown_) fmt::print("\r\033[K");
     progress_shown_ = false;
     fmt::print("{}\n", line);

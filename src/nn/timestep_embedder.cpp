@@ -24,8 +24,10 @@ void TimestepEmbedderImpl::pretty_print(std::ostream& stream) const {
 torch::Tensor TimestepEmbedderImpl::timestep_embedding(const torch::Tensor& t, int64_t dim,
                                                        double max_period) {
   int64_t half = dim / 2;
-  auto freqs = torch::exp(-std::log(max_period) * torch::arange(0, half, torch::kFloat32) / half)
-                   .to(t.device());                                 // (half,)
+  // Made on t's device: a host-to-device copy here would stall every call and cannot be
+  // captured in a CUDA graph.
+  auto positions = torch::arange(0, half, torch::TensorOptions().dtype(torch::kFloat32).device(t.device()));
+  auto freqs = torch::exp(-std::log(max_period) * positions / half);  // (half,)
   auto args = t.unsqueeze(1).to(torch::kFloat32) * freqs.unsqueeze(0);  // (N, half)
   auto embedding = torch::cat({torch::cos(args), torch::sin(args)}, -1);
   if (dim % 2) {

@@ -52,7 +52,18 @@ struct CapturedForward {
     at::autocast::set_autocast_cache_enabled(false);
     graph = std::make_unique<at::cuda::CUDAGraph>();
     graph->capture_begin();
-    out = forward(x, t, y);
+    try {
+      out = forward(x, t, y);
+    } catch (...) {
+      // End the capture so the stream can run work again, then report the forward's error.
+      try {
+        graph->capture_end();
+      } catch (...) {
+      }
+      graph.reset();
+      at::autocast::set_autocast_cache_enabled(cache);
+      throw;
+    }
     graph->capture_end();
     at::autocast::set_autocast_cache_enabled(cache);
     torch::cuda::synchronize();
