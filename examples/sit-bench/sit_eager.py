@@ -1,6 +1,7 @@
 """SiT in plain PyTorch eager, written the obvious way: the baseline sit-bench is compared with.
 
-It follows the official models.py (with timm's PatchEmbed, Attention and Mlp spelled out), the
+It follows the official models.py (with timm's PatchEmbed, Attention and Mlp spelled out;
+attention fused on torch 2.x, as timm does), the
 official train.py step (the Linear/velocity transport loss, AdamW, the EMA loop) and sample.py's
 classifier-free guidance (the model on the doubled batch [z; z], the first 3 channels guided),
 integrated with a fixed-grid Euler or Heun ODE solver as torchdiffeq's. Run by side_by_side.py;
@@ -18,6 +19,7 @@ import time
 import numpy as np
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 
 def modulate(x, shift, scale):
@@ -64,8 +66,10 @@ class Attention(nn.Module):
         B, N, C = x.shape
         qkv = self.qkv(x).reshape(B, N, 3, self.num_heads, C // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        attn = (q * self.scale) @ k.transpose(-2, -1)
-        x = attn.softmax(dim=-1) @ v
+        if hasattr(F, "scaled_dot_product_attention"):  # torch 2.x, as timm's Attention (fused_attn)
+            x = F.scaled_dot_product_attention(q, k, v)
+        else:
+            x = ((q * self.scale) @ k.transpose(-2, -1)).softmax(dim=-1) @ v
         return self.proj(x.transpose(1, 2).reshape(B, N, C))
 
 
