@@ -28,8 +28,8 @@ CPU_WORKLOADS = [
     ("train Fashion-MNIST p4 d6 h256, batch 64", ["--task", "train", "--batch-size", "64"] + FASHION_MNIST),
     ("train SiT-S/2 32x32x4, batch 8", ["--task", "train", "--batch-size", "8"] + SIT_S2),
     ("forward SiT-S/2, batch 8", ["--task", "forward", "--batch-size", "8"] + SIT_S2),
-    ("sample SiT-S/2 ODE heun2 10 steps CFG 4, 4 images",
-     ["--task", "sample", "--batch-size", "4", "--sampling-method", "heun2", "--num-sampling-steps", "10",
+    ("sample SiT-S/2 ODE heun2 6 steps CFG 4, 4 images",
+     ["--task", "sample", "--batch-size", "4", "--sampling-method", "heun2", "--num-sampling-steps", "6",
       "--cfg-scale", "4"] + SIT_S2),
 ]
 CUDA_WORKLOADS = [

@@ -12,25 +12,16 @@
 #include <sstream>
 
 #include "fixture_case.h"
+#include "run_program.h"
 #include "temp_dir.h"
 
 using namespace sit::testing;
 
 namespace {
 
-struct Output {
-  int status;
-  std::string text;  // stdout and stderr
-};
+using sit::test::Output;
 
-Output run(const std::string& command, const sit::test::TempDir& dir) {
-  auto log = dir.file("output.txt");
-  int raw = std::system((command + " > " + log + " 2>&1").c_str());
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
-}
+Output run(const std::string& command, const sit::test::TempDir& dir) { return sit::test::run_program(command, dir); }
 
 std::string case_args(const std::string& name) {
   auto dir = fixture_dir(name);

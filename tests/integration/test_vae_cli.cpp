@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "fixture_case.h"
+#include "run_program.h"
 #include "temp_dir.h"
 
 using namespace sit::testing;
@@ -30,18 +31,10 @@ constexpr double kTolerance = 1e-5;
 
 const std::string kSmall = std::string(SIT_TEST_DATA_DIR) + "/vae/small";
 
-struct Output {
-  int status;
-  std::string text;  // stdout and stderr
-};
+using sit::test::Output;
 
 Output run(const std::string& command, const sit::test::TempDir& dir) {
-  auto log = dir.file("output.txt");
-  int raw = std::system((command + " --threads 2 > " + log + " 2>&1").c_str());
-  std::ifstream in(log);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, text.str()};
+  return sit::test::run_program(command + " --threads 2", dir);
 }
 
 torch::Tensor small_npy(const std::string& name) { return sit::io::read_npy(kSmall + "/" + name + ".npy"); }
