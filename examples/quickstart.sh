@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12: install what is missing, build, train the Fashion-MNIST
-# quick-start SiT on the CPU (about 10 minutes of training on 2 cores), then write
+# quick-start SiT on the CPU (about 9 minutes of training on 2 cores), then write
 # results/quickstart/samples.png (one row per class) and samples.npz (1,000 class-balanced
 # samples in the ADM evaluation format) next to the checkpoint.
 set -euo pipefail
