@@ -176,15 +176,6 @@ class NoiseSource {
   torch::Tensor all_;
 };
 
-sit::transport::Transport make_transport(const SampleParams& p) {
-  return sit::transport::Transport(sit::transport::TransportOptions()
-                                       .path_type(sit::transport::parse_path_type(p.path_type))
-                                       .prediction(sit::transport::parse_model_type(p.prediction))
-                                       .loss_weight(sit::transport::parse_weight_type(p.loss_weight))
-                                       .train_eps(p.train_eps)
-                                       .sample_eps(p.sample_eps));
-}
-
 void print_likelihood(const sit::transport::LikelihoodResult& result, int64_t dimensions) {
   auto bpd = sit::transport::bits_per_dim(result.logp, dimensions);
   for (int64_t i = 0; i < result.logp.size(0); ++i) {
@@ -278,7 +269,8 @@ int run(const SampleParams& p) {
   const uint64_t seed = p.seed * world_size + rank;
   const Shard shard = shard_of(n, p.batch_size, rank, world_size);
   NoiseSource noise(p, seed, arch, n);
-  sit::transport::Sampler sampler(make_transport(p));
+  sit::transport::Sampler sampler(
+      sit::transport::create_transport(p.path_type, p.prediction, p.loss_weight, p.train_eps, p.sample_eps));
   bool guided = p.cfg_scale > 1.0;
   if (guided && arch.class_dropout_prob() <= 0) {
     throw std::invalid_argument("--cfg-scale > 1 needs a label table with a null row");

@@ -16,15 +16,6 @@ namespace sit::train {
 
 namespace {
 
-transport::Transport make_transport(const TrainConfig& c) {
-  return transport::Transport(transport::TransportOptions()
-                                  .path_type(transport::parse_path_type(c.path_type))
-                                  .prediction(transport::parse_model_type(c.prediction))
-                                  .loss_weight(transport::parse_weight_type(c.loss_weight))
-                                  .train_eps(c.train_eps)
-                                  .sample_eps(c.sample_eps));
-}
-
 // The "args" entry: the configuration as a Python dict, so torch.load shows it as one.
 io::Value json_to_value(const nlohmann::json& json) {
   if (json.is_null()) return io::Value();
@@ -111,7 +102,8 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
       precision_(nn::parse_precision(config_.precision)),
       dataset_(std::move(dataset)),
       group_(std::move(group)),
-      transport_(make_transport(config_)) {
+      transport_(transport::create_transport(config_.path_type, config_.prediction, config_.loss_weight,
+                                                   config_.train_eps, config_.sample_eps)) {
   if (config_.global_batch_size % world_size() != 0) {
     throw std::invalid_argument("global batch size " + std::to_string(config_.global_batch_size) +
                                 " is not divisible by the " + std::to_string(world_size()) +

@@ -170,4 +170,15 @@ torch::Tensor Transport::prior_logp(const torch::Tensor& z) const {
   return constant - z.pow(2).sum(dims) / 2.0;
 }
 
+Transport create_transport(const std::string& path_type, const std::string& prediction,
+                           const std::string& loss_weight, std::optional<double> train_eps,
+                           std::optional<double> sample_eps) {
+  return Transport(TransportOptions()
+                       .path_type(parse_path_type(path_type))
+                       .prediction(parse_model_type(prediction))
+                       .loss_weight(parse_weight_type(loss_weight))
+                       .train_eps(train_eps)
+                       .sample_eps(sample_eps));
+}
+
 }  // namespace sit::transport

@@ -20,13 +20,9 @@ tr::Transport case_transport(const nlohmann::json& t) {
   auto eps = [&](const char* key) {
     return t[key].is_null() ? std::nullopt : std::optional<double>(t[key].get<double>());
   };
-  return tr::Transport(tr::TransportOptions()
-                           .path_type(tr::parse_path_type(t["path_type"].get<std::string>()))
-                           .prediction(tr::parse_model_type(t["prediction"].get<std::string>()))
-                           .loss_weight(tr::parse_weight_type(
-                               t["loss_weight"].is_null() ? "None" : t["loss_weight"].get<std::string>()))
-                           .train_eps(eps("train_eps"))
-                           .sample_eps(eps("sample_eps")));
+  return tr::create_transport(t["path_type"].get<std::string>(), t["prediction"].get<std::string>(),
+                              t["loss_weight"].is_null() ? "None" : t["loss_weight"].get<std::string>(),
+                              eps("train_eps"), eps("sample_eps"));
 }
 
 struct CaseRun {

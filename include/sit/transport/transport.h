@@ -116,4 +116,11 @@ class Transport {
   std::shared_ptr<const Path> path_sampler_;
 };
 
+/// create_transport with its arguments by name, as train.py and sample.py pass their flags:
+/// path_type "Linear", "GVP" or "VP"; prediction "velocity", "score" or "noise"; loss_weight
+/// "velocity", "likelihood", or anything else for none.
+Transport create_transport(const std::string& path_type, const std::string& prediction,
+                           const std::string& loss_weight, std::optional<double> train_eps = std::nullopt,
+                           std::optional<double> sample_eps = std::nullopt);
+
 }  // namespace sit::transport
