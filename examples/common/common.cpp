@@ -10,13 +10,30 @@
 
 namespace sit::examples {
 
-void add_runtime_options(CLI::App& app, RuntimeParams& params) {
-  app.add_option("--threads", params.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--device", params.device, "cpu, cuda or cuda:N");
+bool given(const CLI::App& app, const std::string& key) {
+  const std::string name = config::flag(key);
+  for (const auto* option : app.get_options()) {
+    if (option->check_name(name) && option->count() > 0) return true;
+  }
+  for (const auto* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (given(*sub, key)) return true;
+  }
+  return false;
 }
 
-torch::Device apply_runtime(const RuntimeParams& params) {
+void resolve_model(const CLI::App& app, nn::ModelConfig& model) {
+  for (const char* key : nn::ModelConfig::free_dimension_keys()) {
+    if (!given(app, key)) continue;
+    if (given(app, "model") && !model.model.empty()) {
+      throw config::ConfigError(config::flag(key) + " is a free dimension, but --model " + model.model +
+                                " is a preset; give --model '' to use free dimensions");
+    }
+    model.model.clear();
+  }
+}
+
+torch::Device apply_runtime(const nn::RuntimeConfig& runtime) {
+  runtime.validate();
 #if defined(__GLIBC__)
   // glibc hands every freed block above its mmap threshold (a step's activations) back to the
   // system and maps fresh pages at the next step, paying a page fault per 4 KiB. Keeping blocks up
@@ -25,12 +42,12 @@ torch::Device apply_runtime(const RuntimeParams& params) {
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
-  int threads = params.threads > 0 ? params.threads
+  int threads = runtime.threads > 0 ? static_cast<int>(runtime.threads)
                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
-  torch::Device device(params.device);
+  torch::Device device(runtime.device);
   if (device.is_cuda() && !torch::cuda::is_available()) {
-    throw std::runtime_error("--device " + params.device +
+    throw std::runtime_error("--device " + runtime.device +
                              ": CUDA is not available in this build of LibTorch or on this machine");
   }
   return device;
@@ -39,7 +56,9 @@ torch::Device apply_runtime(const RuntimeParams& params) {
 void add_distributed_options(CLI::App& app, DistributedParams& params) {
   app.add_option("--dist-timeout", params.timeout_seconds,
                  "seconds a rank waits for the others before failing (torchrun launches)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 std::shared_ptr<distributed::ProcessGroup> join_process_group(const DistributedParams& params,

@@ -1,27 +1,104 @@
 #pragma once
-// What every example program shares: thread and device set-up, and errors reported as one line.
+// What every example program shares: the settings groups bound to flags (each flag declared once,
+// from the group's field list), thread and device set-up, and errors reported as one line.
 
+#include <sit/config/fields.h>
 #include <sit/distributed/process_group.h>
+#include <sit/nn/model_config.h>
+#include <sit/nn/runtime_config.h>
 
 #include <CLI/CLI.hpp>
 #include <torch/torch.h>
 
 #include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 namespace sit::examples {
 
-/// Adds --threads (default: every core; LibTorch itself starts with one here) and --device.
-struct RuntimeParams {
-  int threads = 0;  // 0: all cores
-  std::string device = "cpu";
-};
-void add_runtime_options(CLI::App& app, RuntimeParams& params);
+namespace detail {
 
-/// Applies --threads and returns the torch::Device of --device ("cpu", "cuda", "cuda:1");
-/// throws a clear error when CUDA is asked for and not available.
-torch::Device apply_runtime(const RuntimeParams& params);
+template <typename T>
+struct is_optional : std::false_type {};
+template <typename T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+// One setting as a flag: enums check their name table's choices; a bool that defaults to false
+// is a flag (--reverse), one that defaults to true takes a value (--learn-sigma false); vectors
+// take lo,hi.
+template <typename T>
+void add_flag(CLI::App& app, const std::string& name, T& value, const std::string& help) {
+  CLI::Option* option;
+  if constexpr (std::is_enum_v<T>) {
+    option = app.add_option_function<std::string>(
+                    name, [&value](const std::string& text) { value = config::parse_enum<T>(text); }, help)
+                 ->check(CLI::IsMember(config::enum_names<T>()))
+                 ->default_str(config::enum_name(value));
+  } else if constexpr (std::is_same_v<T, bool>) {
+    option = value ? app.add_option(name, value, help + " (true or false)")->default_str("true")
+                   : app.add_flag(name, value, help);
+  } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+    option = app.add_option(name, value, help)->delimiter(',')->capture_default_str();
+  } else if constexpr (is_optional<T>::value) {
+    option = app.add_option(name, value, help);
+  } else {
+    option = app.add_option(name, value, help)->capture_default_str();
+  }
+  option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+}  // namespace detail
+
+/// A setting's value as a command line spells it (for messages).
+template <typename T>
+std::string field_text(const T& value) {
+  if constexpr (std::is_enum_v<T>) {
+    return config::enum_name(value);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return value ? "true" : "false";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return "'" + value + "'";
+  } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+    std::string text;
+    for (double v : value) text += (text.empty() ? "" : ",") + config::text(v);
+    return text;
+  } else if constexpr (detail::is_optional<T>::value) {
+    return value ? field_text(*value) : "(unset)";
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return config::text(value);
+  } else {
+    return std::to_string(value);
+  }
+}
+
+/// Binds each setting of a group's field list (Group::fields, or another list such as
+/// SamplerConfig::ode_fields) to its flag, --key-with-dashes, skipping the keys in `except`.
+template <typename Group, typename Fields>
+void bind_fields(CLI::App& app, Group& group, Fields fields, const std::set<std::string>& except = {}) {
+  fields(group, [&](const char* key, auto& value, const char* help) {
+    if (except.count(key) == 0) detail::add_flag(app, config::flag(key), value, help);
+  });
+}
+
+template <typename Group>
+void bind(CLI::App& app, Group& group, const std::set<std::string>& except = {}) {
+  bind_fields(app, group, [](auto& g, auto&& field) { Group::fields(g, field); }, except);
+}
+
+/// Whether the command line gave the flag of `key` (searching subcommands too).
+bool given(const CLI::App& app, const std::string& key);
+
+/// Free-dimension flags select the free model: given without --model they set it to ''; given
+/// with a preset they contradict it (a ConfigError).
+void resolve_model(const CLI::App& app, nn::ModelConfig& model);
+
+/// Applies --threads and returns the torch::Device of --device; throws a clear error when CUDA is
+/// asked for and not available.
+torch::Device apply_runtime(const nn::RuntimeConfig& runtime);
 
 /// Adds --dist-timeout: how long a rank of a torchrun launch waits for the others.
 struct DistributedParams {

@@ -12,8 +12,8 @@
 #include <sit/nn/presets.h>
 #include <sit/train/trainer.h>
 #include <sit/transport/graphed_forward.h>
-#include <sit/transport/guidance.h>
-#include <sit/transport/sampler.h>
+#include <sit/transport/guidance_config.h>
+#include <sit/transport/sampler_config.h>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -30,57 +30,52 @@ namespace {
 
 struct BenchParams {
   std::string task = "train";  // train, forward or sample
-  // Model: a preset, or with --model '' the free dimensions. learn_sigma and class dropout 0.1
-  // as the official defaults.
-  std::string model = "SiT-S/2";
-  int64_t patch_size = 2;
-  int64_t depth = 12;
-  int64_t hidden_size = 384;
-  int64_t num_heads = 6;
+  sit::nn::ModelConfig model;   // learn_sigma and class dropout 0.1 as the official defaults
   int64_t input_size = 32;
   int64_t in_channels = 4;
   int64_t num_classes = 1000;
   int64_t batch_size = 8;
-  // Sampling.
-  std::string mode = "ODE";
-  std::string sampling_method = "heun2";
-  int64_t num_sampling_steps = 50;
-  double cfg_scale = 4.0;  // > 1: batched classifier-free guidance (2 x batch rows per call)
+  sit::transport::SamplerConfig sampler;
+  sit::transport::GuidanceConfig guidance;  // batched: 2 x batch rows per model call
   bool cuda_graph = false;
-  // Measurement.
-  std::string precision = "fp32";
+  sit::nn::RuntimeConfig runtime;
   int warmup = 2;
   int repeats = 5;
   std::string json;
   std::string profile;
-  sit::examples::RuntimeParams runtime;
+
+  BenchParams() {
+    model.model = "SiT-S/2";
+    sampler.ode_method = sit::transport::OdeMethod::Heun2;
+    sampler.num_sampling_steps = 50;
+  }
 };
 
 void add_options(CLI::App& app, BenchParams& p) {
+  namespace ex = sit::examples;
   app.add_option("--task", p.task, "train, forward or sample")
-      ->check(CLI::IsMember({"train", "forward", "sample"}));
-  app.add_option("--model", p.model, "a preset (SiT-XL/2 ... SiT-S/8), '' for the free dimensions");
-  app.add_option("--patch-size", p.patch_size)->check(CLI::PositiveNumber);
-  app.add_option("--depth", p.depth)->check(CLI::PositiveNumber);
-  app.add_option("--hidden-size", p.hidden_size)->check(CLI::PositiveNumber);
-  app.add_option("--num-heads", p.num_heads)->check(CLI::PositiveNumber);
-  app.add_option("--input-size", p.input_size)->check(CLI::PositiveNumber);
-  app.add_option("--in-channels", p.in_channels)->check(CLI::PositiveNumber);
-  app.add_option("--num-classes", p.num_classes)->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", p.batch_size)->check(CLI::PositiveNumber);
-  app.add_option("--mode", p.mode, "sampler: ODE or SDE")->check(CLI::IsMember({"ODE", "SDE"}));
-  app.add_option("--sampling-method", p.sampling_method, "ODE method (heun2, euler, dopri5, ...) or SDE method (Euler, Heun)");
-  app.add_option("--num-sampling-steps", p.num_sampling_steps)->check(CLI::PositiveNumber);
-  app.add_option("--cfg-scale", p.cfg_scale, "classifier-free guidance (1: none)");
+      ->check(CLI::IsMember({"train", "forward", "sample"}))->capture_default_str();
+  ex::bind(app, p.model);
+  app.add_option("--input-size", p.input_size, "input height and width")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--in-channels", p.in_channels)->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--num-classes", p.num_classes)->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batch-size", p.batch_size)->check(CLI::PositiveNumber)->capture_default_str();
+  ex::bind(app, p.sampler);
+  ex::bind(app, p.guidance);
   app.add_flag("--cuda-graph", p.cuda_graph, "replay the sampler's model call from a CUDA graph");
-  app.add_option("--precision", p.precision, "fp32, tf32 or bf16")
-      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
-  app.add_option("--warmup", p.warmup)->check(CLI::NonNegativeNumber);
-  app.add_option("--repeats", p.repeats)->check(CLI::PositiveNumber);
+  ex::bind(app, p.runtime);
+  app.add_option("--warmup", p.warmup)->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--repeats", p.repeats)->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--json", p.json, "also write the result here");
   app.add_option("--profile", p.profile,
                  "write the timed repeats' operator trace here (Chrome trace JSON; profile_summary.py reads it)");
-  sit::examples::add_runtime_options(app, p.runtime);
+  // The sampler of --task sample: sit-sample's subcommands and flags (default: ODE heun2).
+  auto* ode = app.add_subcommand("ODE", "--task sample: the probability-flow ODE");
+  auto* sde = app.add_subcommand("SDE", "--task sample: the reverse-time SDE");
+  ex::bind_fields(*ode, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerConfig::ode_fields(g, f); },
+                  {"likelihood", "reverse"});
+  ex::bind_fields(*sde, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerConfig::sde_fields(g, f); });
+  app.require_subcommand(0, 1);
 }
 
 // Random images with random labels: the training step without any input cost.
@@ -108,16 +103,15 @@ class RandomDataset : public sit::data::Dataset {
 sit::train::TrainConfig train_config(const BenchParams& p) {
   sit::train::TrainConfig c;
   c.model = p.model;
-  c.patch_size = p.patch_size;
-  c.depth = p.depth;
-  c.hidden_size = p.hidden_size;
-  c.num_heads = p.num_heads;
-  c.global_batch_size = p.batch_size;
-  c.max_steps = 1 << 30;
-  c.num_workers = 1;
-  c.device = p.runtime.device;
-  c.precision = p.precision;
+  c.optim.global_batch_size = p.batch_size;
+  c.optim.max_steps = 1 << 30;
+  c.data.num_workers = 1;
+  c.runtime = p.runtime;
   return c;
+}
+
+sit::nn::SiTOptions model_options(const BenchParams& p) {
+  return p.model.options({p.in_channels, p.input_size, p.input_size}, p.num_classes);
 }
 
 struct Measurement {
@@ -159,10 +153,8 @@ Measurement bench_train(const BenchParams& p, const torch::Device& device) {
 }
 
 sit::nn::SiT eval_model(const BenchParams& p, const torch::Device& device) {
-  auto options = sit::train::model_options(train_config(p), {p.in_channels, p.input_size, p.input_size},
-                                           p.num_classes);
   torch::manual_seed(0);
-  sit::nn::SiT model(options);
+  sit::nn::SiT model(model_options(p));
   model->to(device);
   model->eval();
   return model;
@@ -194,23 +186,14 @@ Measurement bench_sample(const BenchParams& p, const torch::Device& device, sit:
   if (p.cuda_graph) forward = tr::cuda_graphed(forward);
   auto z = torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, device);
   auto y = torch::randint(p.num_classes, {p.batch_size}, torch::TensorOptions(device).dtype(torch::kLong));
-  bool guided = p.cfg_scale > 1.0;
-  tr::ModelFn model_fn =
-      guided ? tr::classifier_free_guidance(forward, y, tr::GuidanceOptions(p.cfg_scale, p.num_classes))
-             : tr::ModelFn([&](const torch::Tensor& x, const torch::Tensor& t) { return forward(x, t, y); });
-  tr::Sampler sampler{tr::Transport(tr::TransportOptions())};
-  int64_t rows = guided ? 2 * p.batch_size : p.batch_size;
+  auto conditioned = tr::condition(forward, y, p.guidance.options(p.num_classes));
+  auto state = conditioned.initial_state(z);
+  tr::Sampler sampler{tr::Transport()};
+  const auto& s = p.sampler;
   return measure(p, device, [&] {
-    auto result = p.mode == "ODE"
-                      ? sampler.sample_ode(z, model_fn,
-                                           tr::OdeSamplerOptions()
-                                               .sampling_method(tr::parse_ode_method(p.sampling_method))
-                                               .num_steps(p.num_sampling_steps))
-                      : sampler.sample_sde(z, model_fn,
-                                           tr::SdeSamplerOptions()
-                                               .sampling_method(tr::parse_sde_method(p.sampling_method))
-                                               .num_steps(p.num_sampling_steps));
-    return std::make_pair(result.model_evaluations, rows);
+    auto result = s.mode == tr::SamplerMode::ODE ? sampler.sample_ode(state, conditioned.model, s.ode_options())
+                                                 : sampler.sample_sde(state, conditioned.model, s.sde_options());
+    return std::make_pair(result.model_evaluations, state.size(0));
   });
 }
 
@@ -220,9 +203,16 @@ double median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-int run(const BenchParams& p) {
+int run(const CLI::App& app, BenchParams p) {
+  sit::examples::resolve_model(app, p.model);
+  p.model.validate();
+  p.sampler.validate();
+  p.guidance.validate();
+  if (p.task != "sample" && app.get_subcommands().size() > 0) {
+    throw sit::config::ConfigError("ODE and SDE choose the sampler of --task sample, not of --task " + p.task);
+  }
   auto device = sit::examples::apply_runtime(p.runtime);
-  auto precision = sit::nn::parse_precision(p.precision);
+  auto precision = p.runtime.precision;
   sit::nn::set_matmul_precision(precision);
   if (p.cuda_graph && (p.task != "sample" || !device.is_cuda())) {
     throw std::invalid_argument("--cuda-graph applies to --task sample on a CUDA device");
@@ -230,21 +220,20 @@ int run(const BenchParams& p) {
   Measurement m = p.task == "train"   ? bench_train(p, device)
                   : p.task == "forward" ? bench_forward(p, device, precision)
                                         : bench_sample(p, device, precision);
-  auto options = sit::train::model_options(train_config(p), {p.in_channels, p.input_size, p.input_size},
-                                           p.num_classes);
+  auto options = model_options(p);
   // A training step is a forward and a backward of twice its cost.
   double flops = static_cast<double>(m.model_evaluations) * sit::nn::forward_flops(options, m.model_rows) *
                  (p.task == "train" ? 3.0 : 1.0);
   double median_ms = median(m.times_ms);
   double images_per_s = static_cast<double>(p.batch_size) / (median_ms / 1000.0);
   double tflops = flops / (median_ms / 1000.0) / 1e12;
-  std::string name = p.model.empty() ? fmt::format("SiT(p{} d{} h{} heads{})", p.patch_size, p.depth,
-                                                   p.hidden_size, p.num_heads)
-                                     : p.model;
+  std::string name = p.model.model.empty() ? fmt::format("SiT(p{} d{} h{} heads{})", options.patch_size(),
+                                                         options.depth(), options.hidden_size(), options.num_heads())
+                                           : p.model.model;
   fmt::print("{:<8} {:<28} {:>6} {:>5} {:>8} {:>7} {:>12} {:>10} {:>6} {:>9}\n", "task", "model", "input",
              "batch", "device", "prec", "median ms", "images/s", "evals", "TFLOP/s");
   fmt::print("{:<8} {:<28} {:>6} {:>5} {:>8} {:>7} {:>12.2f} {:>10.2f} {:>6} {:>9.4f}\n", p.task, name,
-             fmt::format("{}x{}", p.input_size, p.in_channels), p.batch_size, device.str(), p.precision,
+             fmt::format("{}x{}", p.input_size, p.in_channels), p.batch_size, device.str(), sit::config::enum_name(precision),
              median_ms, images_per_s, m.model_evaluations, tflops);
   if (!p.json.empty()) {
     nlohmann::json out = {{"task", p.task},
@@ -254,7 +243,7 @@ int run(const BenchParams& p) {
                           {"batch_size", p.batch_size},
                           {"device", device.str()},
                           {"threads", torch::get_num_threads()},
-                          {"precision", p.precision},
+                          {"precision", sit::config::enum_name(precision)},
                           {"median_ms", median_ms},
                           {"times_ms", m.times_ms},
                           {"images_per_s", images_per_s},
@@ -262,10 +251,12 @@ int run(const BenchParams& p) {
                           {"flops", flops},
                           {"tflops", tflops}};
     if (p.task == "sample") {
-      out["mode"] = p.mode;
-      out["sampling_method"] = p.sampling_method;
-      out["num_sampling_steps"] = p.num_sampling_steps;
-      out["cfg_scale"] = p.cfg_scale;
+      const auto& s = p.sampler;
+      const bool ode = s.mode == sit::transport::SamplerMode::ODE;
+      out["mode"] = sit::config::enum_name(s.mode);
+      out["sampling_method"] = ode ? sit::config::enum_name(s.ode_method) : sit::config::enum_name(s.sde_method);
+      out["num_sampling_steps"] = s.num_sampling_steps;
+      out["cfg_scale"] = p.guidance.cfg_scale;
       out["cuda_graph"] = p.cuda_graph;
     }
     std::ofstream(p.json) << out.dump(2) << "\n";
@@ -280,5 +271,6 @@ int main(int argc, char** argv) {
   BenchParams params;
   add_options(app, params);
   CLI11_PARSE(app, argc, argv);
-  return sit::examples::run_main("sit-bench", [&] { return run(params); });
+  if (app.got_subcommand("SDE")) params.sampler.mode = sit::transport::SamplerMode::SDE;
+  return sit::examples::run_main("sit-bench", [&] { return run(app, params); });
 }

@@ -35,7 +35,7 @@ struct ExtractParams {
   bool mean_only = false;
   int64_t shard_size = 1024;
   int64_t batch_size = 32;
-  sit::examples::RuntimeParams runtime;
+  sit::nn::RuntimeConfig runtime;
 };
 
 void add_options(CLI::App& app, ExtractParams& p) {
@@ -48,7 +48,7 @@ void add_options(CLI::App& app, ExtractParams& p) {
   app.add_flag("--mean-only", p.mean_only, "store the posterior mean alone (latents_*.npy)");
   app.add_option("--shard-size", p.shard_size, "images per shard")->check(CLI::PositiveNumber);
   app.add_option("--batch-size", p.batch_size, "images per VAE batch")->check(CLI::PositiveNumber);
-  sit::examples::add_runtime_options(app, p.runtime);
+  sit::examples::bind(app, p.runtime, {"precision"});
 }
 
 // Images [begin, end) of the folder, decoded and cropped in parallel: (n, 3, S, S) in [-1, 1].

@@ -1,36 +1,53 @@
 // sit-sample: noise to samples with a SiT checkpoint, the official sample.py in C++.
 //
-//   sit-sample ODE --ckpt SiT-XL-2-256.pt --num-sampling-steps 50 --out samples.png
+//   sit-sample ODE --ckpt SiT-XL-2-256x256.pt --vae ema --num-sampling-steps 50   # sample.py's flags
 //   sit-sample SDE --ckpt ckpt.pt --noise z.npy --labels y.npy --sde-noise w.npy --out-npy x.npy
 //   torchrun --no-python --nproc_per_node=8 sit-sample ODE --ckpt ckpt.pt --num-samples 50000 \
 //       --out-npz samples.npz --device cuda     # sample_ddp.py: the samples split across ranks
-//   sit-sample SDE --ckpt SiT-XL-2-256.pt --vae sd-vae-ft-ema --out-npz samples.npz   # sample.py
+//
+// The model's architecture and transport come from the checkpoint (sit-train's configuration,
+// train.py's args, or the weights' shapes); a flag that contradicts them is an error.
 
 #include <sit/image/grid.h>
 #include <sit/io/npy.h>
+#include <sit/nn/presets.h>
 #include <sit/nn/sit_from_state_dict.h>
-#include <sit/transport/guidance.h>
-#include <sit/transport/sampler.h>
+#include <sit/train/checkpoint_settings.h>
+#include <sit/transport/guidance_config.h>
+#include <sit/transport/sampler_config.h>
 #include <sit/vae/vae_from_state_dict.h>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <optional>
 
 #include "common.h"
 
+namespace fs = std::filesystem;
+namespace tr = sit::transport;
+using sit::config::ConfigError;
+
 namespace {
 
 struct SampleParams {
-  std::string mode;  // "ODE" or "SDE"
-  // Model.
-  std::string ckpt;
+  // The model: a checkpoint, and what the user says about it (checked against it).
+  std::string ckpt;  // default: sample.py's SiT-XL-2-<image-size>x<image-size>.pt in the models folder
   std::string ckpt_entry = "ema";
+  std::optional<std::string> model;
   std::optional<int64_t> num_heads;
   std::optional<int64_t> num_classes;
-  // Inputs and outputs.
+  std::optional<int64_t> image_size;
+  std::string models_dir;  // --models-dir, else $SIT_MODELS_DIR, else pretrained_models
+  tr::TransportConfig transport;
+  tr::SamplerConfig sampler;
+  tr::GuidanceConfig guidance;
+  sit::nn::RuntimeConfig runtime;
+  sit::examples::DistributedParams distributed;
+  // Inputs.
   std::string noise;
   std::string labels;
   std::string sde_noise;
@@ -38,98 +55,197 @@ struct SampleParams {
   int64_t num_samples = 8;  // class-balanced labels when none are given
   int64_t batch_size = 64;
   uint64_t seed = 0;
+  // Outputs; none given: sample.png, as sample.py.
   std::string out_npy;
   std::string out_npz;
-  std::string out = "sample.png";
+  std::string out;
   int64_t nrow = 8;
   // Latent-space models: the VAE that turns samples / scaling_factor into images.
   std::string vae;
   std::string vae_config;
   int64_t vae_slice_size = 8;
   std::string out_latents;
-  // Transport (create_transport).
-  std::string path_type = "Linear";
-  std::string prediction = "velocity";
-  std::string loss_weight = "None";
-  std::optional<double> train_eps;
-  std::optional<double> sample_eps;
-  // Guidance.
-  double cfg_scale = 4.0;
-  bool guide_all_channels = false;
-  std::vector<double> cfg_interval = {0.0, 1.0};
-  // Sampler.
-  int64_t num_sampling_steps = 250;
-  std::string ode_method = "dopri5";
-  double atol = 1e-6;
-  double rtol = 1e-3;
-  bool reverse = false;
-  bool likelihood = false;
-  std::string sde_method = "Euler";
-  std::string diffusion_form = "sigma";
-  double diffusion_norm = 1.0;
-  std::string last_step = "Mean";
-  double last_step_size = 0.04;
-  sit::examples::RuntimeParams runtime;
-  sit::examples::DistributedParams distributed;
 };
 
 void add_options(CLI::App& app, SampleParams& p) {
-  app.add_option("--ckpt", p.ckpt, "checkpoint: torch.save (.pt) or safetensors")->required();
-  app.add_option("--ckpt-entry", p.ckpt_entry, "entry of a train.py checkpoint: ema or model");
-  app.add_option("--num-heads", p.num_heads, "attention heads (needed when not a preset's width)");
+  namespace ex = sit::examples;
+  app.add_option("--ckpt", p.ckpt,
+                 "checkpoint: torch.save (.pt) or safetensors (default: sample.py's "
+                 "SiT-XL-2-<image-size>x<image-size>.pt in the models folder)");
+  app.add_option("--ckpt-entry", p.ckpt_entry, "entry of a train.py checkpoint: ema or model")->capture_default_str();
+  app.add_option("--model", p.model, "the checkpoint's preset (checked against its weights)");
+  app.add_option("--num-heads", p.num_heads, "attention heads (needed when neither a preset's width nor saved)");
   app.add_option("--num-classes", p.num_classes, "classes (the label table may add a null row)");
+  app.add_option("--image-size", p.image_size, "image size (latent models: 8 x their input size)");
+  app.add_option("--models-dir", p.models_dir,
+                 "where --vae ema|mse and the default checkpoint are looked up (default: $SIT_MODELS_DIR, "
+                 "else pretrained_models)");
+  ex::bind(app, p.transport);
+  ex::bind(app, p.sampler);
+  ex::bind(app, p.guidance);
+  ex::bind(app, p.runtime);
+  ex::add_distributed_options(app, p.distributed);
   app.add_option("--noise", p.noise, "initial noise (N, C, H, W) .npy (default: drawn from --seed)");
   app.add_option("--labels", p.labels, "class labels (N,) int64 .npy");
   app.add_option("--class-labels", p.class_labels, "class labels, e.g. 3,7,1")->delimiter(',');
   app.add_option("--num-samples", p.num_samples, "samples with class-balanced labels (no labels given)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", p.batch_size, "samples per sampler run")->check(CLI::PositiveNumber);
-  app.add_option("--seed", p.seed, "seed of the noise draws");
-  app.add_option("--out-npy", p.out_npy, "write the samples (N, C, H, W) as .npy (images with --vae)");
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--batch-size", p.batch_size, "samples per sampler run")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--seed", p.seed, "seed of the noise draws")->capture_default_str();
+  app.add_option("--out-npy", p.out_npy, "write the samples (N, C, H, W) as .npy (images with a VAE)");
   app.add_option("--out-npz", p.out_npz,
                  "write the ADM evaluation .npz: arr_0 uint8 (N, H, W, C), arr_1 int64 labels");
-  app.add_option("--out", p.out, "write a PNG grid of the samples (pixel-space models)");
-  app.add_option("--nrow", p.nrow, "images per row of the PNG grid")->check(CLI::PositiveNumber);
+  app.add_option("--out", p.out, "write a PNG grid of the samples (without any --out*: sample.png)");
+  app.add_option("--nrow", p.nrow, "images per row of the PNG grid")->check(CLI::PositiveNumber)->capture_default_str();
   app.add_option("--vae", p.vae,
-                 "decode latents with this VAE: weights file or diffusers folder (e.g. sd-vae-ft-ema)");
+                 "decode latents with this VAE: ema or mse (sd-vae-ft-ema/-mse in the models folder, as "
+                 "sample.py), a diffusers folder or a weights file; latent models default to mse for images");
   app.add_option("--vae-config", p.vae_config, "the VAE's config.json (default: beside the weights, else SD-VAE)");
   app.add_option("--vae-slice-size", p.vae_slice_size, "decode in batch slices of this size (0: all at once)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--out-latents", p.out_latents, "with --vae: also write the latents (N, C, h, w) as .npy");
-  app.add_option("--path-type", p.path_type, "Linear, GVP or VP");
-  app.add_option("--prediction", p.prediction, "velocity, score or noise");
-  app.add_option("--loss-weight", p.loss_weight, "None, velocity or likelihood");
-  app.add_option("--train-eps", p.train_eps);
-  app.add_option("--sample-eps", p.sample_eps);
-  app.add_option("--cfg-scale", p.cfg_scale, "classifier-free guidance scale (1: none)");
-  app.add_flag("--guide-all-channels", p.guide_all_channels,
-               "guide every channel (the official code guides the first 3)");
-  app.add_option("--cfg-interval", p.cfg_interval, "guide only for t in [lo, hi]")
-      ->expected(2)->delimiter(',');
-  app.add_option("--num-sampling-steps", p.num_sampling_steps, "time grid points")
-      ->check(CLI::PositiveNumber);
-  sit::examples::add_runtime_options(app, p.runtime);
-  sit::examples::add_distributed_options(app, p.distributed);
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--out-latents", p.out_latents, "with a VAE: also write the latents (N, C, h, w) as .npy");
 }
 
-void add_ode_options(CLI::App& ode, SampleParams& p) {
-  ode.add_option("--sampling-method", p.ode_method,
-                 "dopri5, euler, midpoint, heun2, heun3, rk4, bosh3, adaptive_heun");
-  ode.add_option("--atol", p.atol);
-  ode.add_option("--rtol", p.rtol);
-  ode.add_flag("--reverse", p.reverse, "data to noise");
-  ode.add_flag("--likelihood", p.likelihood, "log-likelihood of --noise taken as data");
+void add_mode_options(CLI::App& ode, CLI::App& sde, SampleParams& p) {
+  sit::examples::bind_fields(ode, p.sampler, [](auto& g, auto&& f) { tr::SamplerConfig::ode_fields(g, f); });
+  sit::examples::bind_fields(sde, p.sampler, [](auto& g, auto&& f) { tr::SamplerConfig::sde_fields(g, f); });
+  sde.add_option("--sde-noise", p.sde_noise, "replay the Gaussian draws (steps, N, C, H, W) instead of drawing them");
 }
 
-void add_sde_options(CLI::App& sde, SampleParams& p) {
-  sde.add_option("--sampling-method", p.sde_method, "Euler or Heun");
-  sde.add_option("--diffusion-form", p.diffusion_form,
-                 "constant, SBDM, sigma, linear, decreasing, increasing-decreasing");
-  sde.add_option("--diffusion-norm", p.diffusion_norm);
-  sde.add_option("--last-step", p.last_step, "None, Mean, Tweedie or Euler");
-  sde.add_option("--last-step-size", p.last_step_size);
-  sde.add_option("--sde-noise", p.sde_noise,
-                 "replay the Gaussian draws (steps, N, C, H, W) instead of drawing them");
+std::string models_dir(const SampleParams& p) {
+  if (!p.models_dir.empty()) return p.models_dir;
+  const char* env = std::getenv("SIT_MODELS_DIR");
+  return env != nullptr && *env != '\0' ? env : "pretrained_models";
+}
+
+// Checks the settings on their own, before anything is loaded.
+void validate(const CLI::App& app, const SampleParams& p, int64_t world_size) {
+  p.sampler.validate();
+  p.guidance.validate();
+  p.transport.validate();
+  p.runtime.validate();
+  const bool ode = p.sampler.mode == tr::SamplerMode::ODE;
+  if (ode && p.sampler.likelihood) {
+    if (p.noise.empty()) throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
+    if (p.guidance.guided()) throw ConfigError("--likelihood needs --cfg-scale 1 (guidance has no likelihood)");
+  }
+  if (world_size > 1 && (p.sampler.likelihood || !p.sde_noise.empty())) {
+    throw ConfigError("--likelihood and --sde-noise run in one process (no torchrun)");
+  }
+  if (!p.labels.empty() && !p.class_labels.empty()) throw ConfigError("--labels and --class-labels exclude each other");
+  if ((!p.labels.empty() || !p.class_labels.empty()) && sit::examples::given(app, "num_samples")) {
+    throw ConfigError("--num-samples counts class-balanced samples; the labels given already fix the count");
+  }
+  if (p.image_size && (*p.image_size <= 0)) throw ConfigError("--image-size " + std::to_string(*p.image_size) + ": must be positive");
+}
+
+// The checkpoint: --ckpt, or sample.py's default name in the models folder.
+std::string checkpoint_path(const SampleParams& p) {
+  if (!p.ckpt.empty()) return p.ckpt;
+  int64_t size = p.image_size.value_or(256);
+  auto name = fmt::format("SiT-XL-2-{}x{}.pt", size, size);
+  auto path = (fs::path(models_dir(p)) / name).string();
+  if (!fs::exists(path)) {
+    throw ConfigError(fmt::format("no --ckpt, and sample.py's default checkpoint {} is not there: download {} "
+                                  "(the released SiT-XL/2, see willisma/SiT's README) into {}, or give --ckpt",
+                                  path, name, models_dir(p)));
+  }
+  return path;
+}
+
+// The transport: the checkpoint's, with the sampling settings the command line gives. A model
+// trained on one path or prediction cannot sample another.
+tr::TransportConfig resolve_transport(const CLI::App& app, const SampleParams& p,
+                                      const sit::train::CheckpointSettings& saved, const std::string& ckpt) {
+  if (!saved.transport) return p.transport;
+  tr::TransportConfig t = *saved.transport;
+  auto same = [&](const char* key, const std::string& given, const std::string& trained) {
+    if (sit::examples::given(app, key) && given != trained) {
+      throw ConfigError(fmt::format("{} {} contradicts {}: its {} say {}", sit::config::flag(key), given, ckpt,
+                                    saved.origin, trained));
+    }
+  };
+  same("path_type", sit::config::enum_name(p.transport.path_type), sit::config::enum_name(t.path_type));
+  same("prediction", sit::config::enum_name(p.transport.prediction), sit::config::enum_name(t.prediction));
+  if (sit::examples::given(app, "loss_weight")) t.loss_weight = p.transport.loss_weight;
+  if (sit::examples::given(app, "train_eps")) t.train_eps = p.transport.train_eps;
+  if (sit::examples::given(app, "sample_eps")) t.sample_eps = p.transport.sample_eps;
+  return t;
+}
+
+// A setting both the command line and the checkpoint give must agree.
+template <typename T>
+std::optional<T> agree(const char* flag, const std::optional<T>& given, const std::optional<T>& saved,
+                       const std::string& ckpt, const std::string& origin) {
+  if (given && saved && *given != *saved) {
+    throw ConfigError(fmt::format("{} {} contradicts {}: its {} say {}", flag, *given, ckpt, origin, *saved));
+  }
+  return given ? given : saved;
+}
+
+// The SiT of the checkpoint, its architecture from what the checkpoint holds and the flags
+// checked against it.
+sit::nn::SiT load_model(const SampleParams& p, const std::string& ckpt, const sit::Checkpoint& checkpoint,
+                        const sit::train::CheckpointSettings& saved) {
+  auto model_name = agree("--model", p.model, saved.model, ckpt, saved.origin);
+  auto num_heads = agree("--num-heads", p.num_heads, saved.num_heads, ckpt, saved.origin);
+  auto num_classes = agree("--num-classes", p.num_classes, saved.num_classes, ckpt, saved.origin);
+  auto image_size = agree("--image-size", p.image_size, saved.image_size, ckpt, saved.origin);
+  if (model_name && !num_heads) num_heads = sit::nn::sit_preset(*model_name).num_heads();
+  auto options = sit::nn::infer_sit_options(
+      checkpoint.state_dict, sit::nn::ArchitectureHints().num_heads(num_heads).num_classes(num_classes), ckpt);
+  if (model_name) {
+    auto preset = sit::nn::sit_preset(*model_name);
+    if (preset.depth() != options.depth() || preset.hidden_size() != options.hidden_size() ||
+        preset.patch_size() != options.patch_size()) {
+      throw ConfigError(fmt::format("--model {} (depth {}, hidden {}, patch {}) contradicts {}: its weights are "
+                                    "depth {}, hidden {}, patch {}", *model_name, preset.depth(), preset.hidden_size(),
+                                    preset.patch_size(), ckpt, options.depth(), options.hidden_size(),
+                                    options.patch_size()));
+    }
+  }
+  if (image_size) {
+    const bool latent = options.in_channels() == 4;
+    const int64_t expected = latent ? options.input_size() * 8 : options.input_size();
+    if (*image_size != expected) {
+      throw ConfigError(fmt::format("--image-size {} contradicts {}: its {}x{} {} mean {}", *image_size, ckpt,
+                                    options.input_size(), options.input_size(), latent ? "latents" : "inputs",
+                                    expected));
+    }
+  }
+  sit::nn::SiT model(options);
+  sit::load_state_dict(*model, checkpoint.state_dict, ckpt);
+  model->eval();
+  return model;
+}
+
+// The VAE that turns samples into images: --vae (ema and mse named as sample.py), or for a
+// latent model asked for images, sample.py's default mse; null for pixel models.
+sit::vae::AutoencoderKL load_decoder(const SampleParams& p, const sit::nn::SiTOptions& arch, bool images_wanted) {
+  std::string vae = p.vae;
+  const bool latent = arch.in_channels() != 1 && arch.in_channels() != 3;
+  if (vae.empty() && latent && images_wanted) vae = "mse";
+  if (vae.empty()) {
+    if (!p.out_latents.empty()) throw ConfigError("--out-latents needs --vae (without it --out-npy writes the latents)");
+    return sit::vae::AutoencoderKL{nullptr};
+  }
+  if (vae == "ema" || vae == "mse") {
+    auto folder = fs::path(models_dir(p)) / ("sd-vae-ft-" + vae);
+    if (!fs::exists(folder)) {
+      throw ConfigError(fmt::format("--vae {}{}: {} is missing; download stabilityai/sd-vae-ft-{} (config.json and "
+                                    "diffusion_pytorch_model.safetensors) into it, set --models-dir or SIT_MODELS_DIR, "
+                                    "or write latents with --out-npy only",
+                                    vae, p.vae.empty() ? " (sample.py's default for a latent model)" : "",
+                                    folder.string(), vae));
+    }
+    vae = folder.string();
+  }
+  auto decoder = sit::vae::load_vae(vae, p.vae_config);
+  if (decoder->options.latent_channels() != arch.in_channels()) {
+    throw ConfigError(fmt::format("--vae {}: its latents have {} channels, the model's {}", vae,
+                                  decoder->options.latent_channels(), arch.in_channels()));
+  }
+  return decoder;
 }
 
 torch::Tensor read_labels(const SampleParams& p, int64_t num_classes) {
@@ -144,8 +260,7 @@ torch::Tensor read_labels(const SampleParams& p, int64_t num_classes) {
   auto out_of_range = (y < 0).logical_or(y >= num_classes);
   if (out_of_range.any().item<bool>()) {
     int64_t bad = y.index({out_of_range})[0].item<int64_t>();
-    throw std::invalid_argument(fmt::format("class label {} is outside the model's {} classes",
-                                            bad, num_classes));
+    throw std::invalid_argument(fmt::format("class label {} is outside the model's {} classes", bad, num_classes));
   }
   return y;
 }
@@ -196,13 +311,8 @@ void write_outputs(const SampleParams& p, const torch::Tensor& samples, const to
     fmt::print("wrote {} (arr_0 {}, arr_1 labels)\n", p.out_npz, arrays["arr_0"].sizes());
   }
   if (p.out.empty()) return;
-  if (samples.size(1) == 1 || samples.size(1) == 3) {
-    sit::image::save_image(p.out, samples, sit::image::GridOptions().nrow(p.nrow));
-    fmt::print("wrote {}\n", p.out);
-  } else {
-    fmt::print("the model has {} channels (a latent-space model): no PNG without --vae; "
-               "use --out-npy for the latents\n", samples.size(1));
-  }
+  sit::image::save_image(p.out, samples, sit::image::GridOptions().nrow(p.nrow));
+  fmt::print("wrote {}\n", p.out);
 }
 
 // This rank's share of samples [0, n) under sample_ddp.py's split: ranks take consecutive
@@ -240,131 +350,115 @@ std::vector<torch::Tensor> gather_batch(sit::distributed::ProcessGroup& group, c
   return parts;
 }
 
-int run(const SampleParams& p) {
-  auto device = sit::examples::apply_runtime(p.runtime);
-  auto group = sit::examples::join_process_group(p.distributed, device);
-  const int64_t rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
-  if (group && (p.likelihood || !p.sde_noise.empty())) {
-    throw std::invalid_argument("--likelihood and --sde-noise run in one process (no torchrun)");
-  }
-  auto model = sit::nn::load_sit(
-      p.ckpt, sit::nn::ArchitectureHints().num_heads(p.num_heads).num_classes(p.num_classes),
-      sit::ReadOptions().entry(p.ckpt_entry));
-  model->to(device);
-  const auto& arch = model->options;
-  sit::vae::AutoencoderKL vae{nullptr};
-  if (!p.vae.empty()) {
-    vae = sit::vae::load_vae(p.vae, p.vae_config);
-    if (vae->options.latent_channels() != arch.in_channels()) {
-      throw std::invalid_argument(fmt::format("--vae {}: its latents have {} channels, the model's {}", p.vae,
-                                              vae->options.latent_channels(), arch.in_channels()));
-    }
-    vae->to(device);
-  } else if (!p.out_latents.empty()) {
-    throw std::invalid_argument("--out-latents needs --vae (without it --out-npy writes the latents)");
-  }
-  auto labels = read_labels(p, arch.num_classes());
-  int64_t n = labels.size(0);
-  // sample_ddp.py's per-rank seed: global_seed * world_size + rank (--seed itself for one process).
-  const uint64_t seed = p.seed * world_size + rank;
-  const Shard shard = shard_of(n, p.batch_size, rank, world_size);
-  NoiseSource noise(p, seed, arch, n);
-  sit::transport::Sampler sampler(
-      sit::transport::create_transport(p.path_type, p.prediction, p.loss_weight, p.train_eps, p.sample_eps));
-  bool guided = p.cfg_scale > 1.0;
-  if (guided && arch.class_dropout_prob() <= 0) {
-    throw std::invalid_argument("--cfg-scale > 1 needs a label table with a null row");
-  }
-  if (!p.sde_noise.empty() && n > p.batch_size) {
-    throw std::invalid_argument("--sde-noise replays one batch: give --batch-size >= " + std::to_string(n));
-  }
-  sit::transport::LabelledForward forward = [&](const torch::Tensor& x, const torch::Tensor& t,
-                                                const torch::Tensor& y) { return model->forward(x, t, y); };
-  // As sample.py: with guidance the state is [z; z] with labels [y; null]; the first half is kept.
-  auto model_fn_for = [&](const torch::Tensor& y) -> sit::transport::ModelFn {
-    if (!guided) {
-      return [forward, y](const torch::Tensor& x, const torch::Tensor& t) { return forward(x, t, y); };
-    }
-    return sit::transport::classifier_free_guidance_doubled(
-        forward, y,
-        sit::transport::GuidanceOptions(p.cfg_scale, arch.num_classes())
-            .guided_channels(p.guide_all_channels ? sit::transport::GuidedChannels::All
-                                                  : sit::transport::GuidedChannels::FirstThree)
-            .t_lo(p.cfg_interval[0])
-            .t_hi(p.cfg_interval[1]));
-  };
-
-  if (p.likelihood) {
-    if (guided) throw std::invalid_argument("--likelihood needs --cfg-scale 1");
-    auto x = noise.batch(0, n).to(device);
-    auto result = sampler.sample_ode_likelihood(
-        x, model_fn_for(labels.to(device)),
-        sit::transport::LikelihoodOptions()
-            .sampling_method(sit::transport::parse_ode_method(p.ode_method))
-            .num_steps(p.num_sampling_steps).atol(p.atol).rtol(p.rtol));
-    print_likelihood(result, x[0].numel());
-    if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, result.prior_sample.cpu());
-    return 0;
-  }
-
-  torch::InferenceMode inference;  // (the likelihood above needs autograd for its divergence)
-  auto sde_noise = p.sde_noise.empty()
-                       ? sit::transport::gaussian_noise(at::detail::createCPUGenerator(seed + 1))
-                       : sit::transport::replayed_noise(sit::io::read_npy(p.sde_noise));
-  std::vector<std::vector<torch::Tensor>> batches(world_size);  // per rank, in order
+// The samples of this rank's shard, batch after batch; on rank 0 all of them in sample order.
+struct Sampled {
+  torch::Tensor samples;
   int64_t evaluations = 0;
+};
+
+Sampled sample_shard(const SampleParams& p, const sit::nn::SiT& model, const torch::Tensor& labels,
+                     NoiseSource& noise, sit::distributed::ProcessGroup* group, const torch::Device& device,
+                     uint64_t seed, const tr::TransportConfig& transport) {
+  const int64_t n = labels.size(0), rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
+  const Shard shard = shard_of(n, p.batch_size, rank, world_size);
+  const auto& arch = model->options;
+  tr::Sampler sampler{tr::Transport(transport.options())};
+  auto guidance = p.guidance.options(arch.num_classes());
+  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
+  tr::LabelledForward forward = [sit](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+    return sit->forward(x, t, y).to(x.scalar_type());  // bf16 under autocast: the state stays fp32
+  };
+  auto sde_noise = p.sde_noise.empty() ? tr::gaussian_noise(at::detail::createCPUGenerator(seed + 1))
+                                       : tr::replayed_noise(sit::io::read_npy(p.sde_noise));
+  torch::InferenceMode inference;
+  sit::nn::AutocastGuard autocast(device, p.runtime.precision);
+  std::vector<std::vector<torch::Tensor>> batches(world_size);  // per rank, in order
+  Sampled out;
   for (int64_t k = 0; k < shard.num_batches; ++k) {
     int64_t begin = std::min(shard.end, shard.begin + k * p.batch_size);
     int64_t end = std::min(shard.end, begin + p.batch_size);
-    if (begin == end) {  // a short shard: nothing to sample, but the gather needs this rank
-      auto empty = torch::empty({0, arch.in_channels(), arch.input_size(), arch.input_size()}, device);
-      if (group) gather_batch(*group, empty, k, n, p.batch_size);
-      continue;
+    torch::Tensor sample = torch::empty({0, arch.in_channels(), arch.input_size(), arch.input_size()}, device);
+    if (begin < end) {  // a short shard has nothing to sample, but the gather needs this rank
+      auto conditioned = tr::condition(forward, labels.slice(0, begin, end).to(device), guidance);
+      auto state = conditioned.initial_state(noise.batch(begin, end).to(device));
+      auto result = p.sampler.mode == tr::SamplerMode::ODE
+                        ? sampler.sample_ode(state, conditioned.model, p.sampler.ode_options())
+                        : sampler.sample_sde(state, conditioned.model, p.sampler.sde_options(), sde_noise);
+      sample = conditioned.samples(result.sample);
+      out.evaluations += result.model_evaluations;
     }
-    auto z = noise.batch(begin, end).to(device);
-    auto y = labels.slice(0, begin, end).to(device);
-    auto state = guided ? torch::cat({z, z}) : z;
-    sit::transport::SampleResult result;
-    if (p.mode == "ODE") {
-      result = sampler.sample_ode(state, model_fn_for(y),
-                                  sit::transport::OdeSamplerOptions()
-                                      .sampling_method(sit::transport::parse_ode_method(p.ode_method))
-                                      .num_steps(p.num_sampling_steps).atol(p.atol).rtol(p.rtol)
-                                      .reverse(p.reverse));
-    } else {
-      result = sampler.sample_sde(
-          state, model_fn_for(y),
-          sit::transport::SdeSamplerOptions()
-              .sampling_method(sit::transport::parse_sde_method(p.sde_method))
-              .diffusion_form(sit::transport::parse_diffusion_form(p.diffusion_form))
-              .diffusion_norm(p.diffusion_norm)
-              .last_step(sit::transport::parse_last_step(p.last_step))
-              .last_step_size(p.last_step_size)
-              .num_steps(p.num_sampling_steps),
-          sde_noise);
-    }
-    auto sample = result.sample.slice(0, 0, end - begin);  // the conditional half
     if (group) {
       auto parts = gather_batch(*group, sample, k, n, p.batch_size);
       for (int64_t r = 0; r < world_size; ++r) batches[r].push_back(parts[r]);
     } else {
       batches[0].push_back(sample.cpu());
     }
-    evaluations += result.model_evaluations;
-    if (rank == 0 && n > p.batch_size) {
-      fmt::print("\rsampled {}/{}", std::min(n, end * world_size), n), std::fflush(stdout);
-    }
+    if (rank == 0 && n > p.batch_size) fmt::print("\rsampled {}/{}", std::min(n, end * world_size), n), std::fflush(stdout);
   }
-  if (rank != 0) return 0;  // rank 0 alone writes, as sample_ddp.py
-  if (n > p.batch_size) fmt::print("\n");
+  if (rank == 0 && n > p.batch_size) fmt::print("\n");
   std::vector<torch::Tensor> in_order;
   for (auto& parts : batches) in_order.insert(in_order.end(), parts.begin(), parts.end());
-  auto samples = torch::cat(in_order);
-  fmt::print("{} samples, {} model evaluations{}\n", n, evaluations,
+  out.samples = torch::cat(in_order);
+  return out;
+}
+
+int run(const CLI::App& app, SampleParams p) {
+  namespace ex = sit::examples;
+  if (!p.sampler.likelihood && !ex::given(app, "out") && !ex::given(app, "out_npy") && !ex::given(app, "out_npz")) {
+    p.out = "sample.png";  // sample.py's output
+  }
+  auto device = sit::examples::apply_runtime(p.runtime);
+  auto group = sit::examples::join_process_group(p.distributed, device);
+  const int64_t rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
+  validate(app, p, world_size);
+
+  const auto ckpt = checkpoint_path(p);
+  const auto checkpoint = sit::read_checkpoint(ckpt, sit::ReadOptions().entry(p.ckpt_entry));
+  const auto saved = sit::train::checkpoint_settings(checkpoint, ckpt);
+  const auto transport = resolve_transport(app, p, saved, ckpt);
+  auto model = load_model(p, ckpt, checkpoint, saved);
+  model->to(device);
+  const auto& arch = model->options;
+  if (p.guidance.guided() && arch.class_dropout_prob() <= 0) {
+    throw ConfigError("--cfg-scale > 1 needs a label table with a null row; this model has none (give --cfg-scale 1)");
+  }
+  auto vae = p.sampler.likelihood ? sit::vae::AutoencoderKL{nullptr}
+                                  : load_decoder(p, arch, !p.out.empty() || !p.out_npz.empty());
+  if (!p.out.empty() && !vae && arch.in_channels() != 1 && arch.in_channels() != 3) {
+    throw ConfigError(fmt::format("--out {}: the model has {} channels; a PNG needs a VAE (--vae)", p.out,
+                                  arch.in_channels()));
+  }
+  if (vae) vae->to(device);
+  auto labels = read_labels(p, arch.num_classes());
+  const int64_t n = labels.size(0);
+  if (!p.sde_noise.empty() && n > p.batch_size) {
+    throw ConfigError("--sde-noise replays one batch: give --batch-size >= " + std::to_string(n));
+  }
+  // sample_ddp.py's per-rank seed: global_seed * world_size + rank (--seed itself for one process).
+  const uint64_t seed = p.seed * world_size + rank;
+  NoiseSource noise(p, seed, arch, n);
+
+  if (p.sampler.likelihood) {
+    auto x = noise.batch(0, n).to(device);
+    tr::Sampler sampler{tr::Transport(transport.options())};
+    auto conditioned = tr::condition(
+        [&model](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return model->forward(x, t, y); },
+        labels.to(device), std::nullopt);
+    auto result = sampler.sample_ode_likelihood(x, conditioned.model, p.sampler.likelihood_options());
+    print_likelihood(result, x[0].numel());
+    if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, result.prior_sample.cpu());
+    return 0;
+  }
+
+  auto sampled = sample_shard(p, model, labels, noise, group.get(), device, seed, transport);
+  if (rank != 0) return 0;  // rank 0 alone writes, as sample_ddp.py
+  fmt::print("{} samples, {} model evaluations{}\n", n, sampled.evaluations,
              world_size > 1 ? fmt::format(" on rank 0 of {}", world_size) : "");
+  auto samples = sampled.samples;
   if (vae) {
     if (!p.out_latents.empty()) sit::io::write_npy(p.out_latents, samples);
     // As sample.py: vae.decode(samples / 0.18215).sample, a slice of the batch at a time.
+    torch::InferenceMode inference;
     samples = vae->decode((samples / vae->options.scaling_factor()).to(device), p.vae_slice_size).cpu();
     fmt::print("decoded to images {}\n", samples.sizes());
   }
@@ -381,10 +475,9 @@ int main(int argc, char** argv) {
   add_options(app, params);
   auto* ode = app.add_subcommand("ODE", "probability-flow ODE sampler");
   auto* sde = app.add_subcommand("SDE", "reverse-time SDE sampler");
-  add_ode_options(*ode, params);
-  add_sde_options(*sde, params);
+  add_mode_options(*ode, *sde, params);
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
-  params.mode = ode->parsed() ? "ODE" : "SDE";
-  return sit::examples::run_main("sit-sample", [&] { return run(params); });
+  if (sde->parsed()) params.sampler.mode = tr::SamplerMode::SDE;
+  return sit::examples::run_main("sit-sample", [&] { return run(app, params); });
 }

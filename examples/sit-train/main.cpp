@@ -10,6 +10,7 @@
 #include <sit/data/latent_shards.h>
 #include <sit/image/grid.h>
 #include <sit/io/state_dict.h>
+#include <sit/train/checkpoint_settings.h>
 #include <sit/train/trainer.h>
 
 #include <fmt/chrono.h>
@@ -20,6 +21,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <unistd.h>
 
 #include "common.h"
@@ -34,80 +37,51 @@ void request_stop(int) { g_stop = true; }
 struct TrainParams {
   sit::train::TrainConfig config;
   std::string ckpt;  // resume from this checkpoint
-  sit::examples::RuntimeParams runtime;
   sit::examples::DistributedParams distributed;
 };
 
 void add_options(CLI::App& app, TrainParams& p) {
-  auto& c = p.config;
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win
-  app.add_option("--model", c.model, "preset (SiT-S/2 ... SiT-XL/8), or '' for the free dimensions");
-  app.add_option("--patch-size", c.patch_size);
-  app.add_option("--depth", c.depth);
-  app.add_option("--hidden-size", c.hidden_size);
-  app.add_option("--num-heads", c.num_heads);
-  app.add_option("--mlp-ratio", c.mlp_ratio);
-  app.add_option("--class-dropout-prob", c.class_dropout_prob);
-  app.add_option("--learn-sigma", c.learn_sigma, "true or false");
-  app.add_option("--data", c.data, "fashion-mnist, folder or latents");
-  app.add_option("--data-path", c.data_path, "data directory (default: the data set's own)");
-  app.add_option("--image-size", c.image_size, "crop size of folder images");
-  app.add_option("--num-classes", c.num_classes, "classes (default: the data set's)");
-  app.add_option("--num-workers", c.num_workers, "data loading threads");
-  app.add_option("--vae", c.vae, "train on the latents of this VAE (weights file or diffusers folder), "
-                                 "encoding each image batch");
-  app.add_option("--sample-posterior", c.sample_posterior,
-                 "latent shards with posteriors: draw a latent each time (true) or take the mean (false)");
-  app.add_option("--path-type", c.path_type, "Linear, GVP or VP");
-  app.add_option("--prediction", c.prediction, "velocity, score or noise");
-  app.add_option("--loss-weight", c.loss_weight, "None, velocity or likelihood");
-  app.add_option("--train-eps", c.train_eps);
-  app.add_option("--sample-eps", c.sample_eps);
-  app.add_option("--global-batch-size", c.global_batch_size)->check(CLI::PositiveNumber);
-  app.add_option("--epochs", c.epochs);
-  app.add_option("--max-steps", c.max_steps, "stop after this many steps (0: epochs decide)");
-  app.add_option("--global-seed", c.global_seed);
-  app.add_option("--lr", c.lr);
-  app.add_option("--lr-schedule", c.lr_schedule, "constant or cosine");
-  app.add_option("--warmup-steps", c.warmup_steps);
-  app.add_option("--min-lr", c.min_lr, "the cosine schedule's floor");
-  app.add_option("--weight-decay", c.weight_decay);
-  app.add_option("--ema-decay", c.ema_decay);
-  app.add_option("--grad-clip", c.grad_clip, "max gradient norm (0: none)");
-  app.add_option("--results-dir", c.results_dir, "log, checkpoints/ and samples/ go here");
-  app.add_option("--log-every", c.log_every)->check(CLI::PositiveNumber);
-  app.add_option("--ckpt-every", c.ckpt_every)->check(CLI::PositiveNumber);
-  app.add_option("--sample-every", c.sample_every)->check(CLI::PositiveNumber);
-  app.add_option("--cfg-scale", c.cfg_scale, "guidance of the sample grids");
-  app.add_option("--sample-steps", c.sample_steps, "ODE grid points of the sample grids");
-  app.add_option("--sample-method", c.sample_method, "ODE method of the sample grids");
-  app.add_option("--precision", c.precision, "fp32, tf32 or bf16 (autocast)");
+  sit::examples::bind(app, p.config);
   app.add_option("--ckpt", p.ckpt, "resume from this sit-train checkpoint");
-  sit::examples::add_runtime_options(app, p.runtime);
   sit::examples::add_distributed_options(app, p.distributed);
 }
 
-std::shared_ptr<const sit::data::Dataset> make_dataset(const sit::train::TrainConfig& c) {
-  if (c.data == "fashion-mnist") {
-    sit::data::FashionMNISTOptions options;
-    if (!c.data_path.empty()) options.root(c.data_path);
-    return std::make_shared<sit::data::FashionMNIST>(options);
-  }
-  if (c.data == "folder") {
-    if (c.data_path.empty() || c.image_size <= 0) {
-      throw std::invalid_argument("--data folder needs --data-path and --image-size");
+// A resume continues the saved run: a flag that sets the model, data, transport or optimisation
+// differently from the checkpoint is an error, not silently overridden.
+void check_resume_flags(const CLI::App& app, const sit::train::TrainConfig& flags,
+                        const sit::train::TrainConfig& saved, const std::string& ckpt) {
+  const std::set<std::string> per_run = {"epochs", "max_steps", "num_workers"};
+  std::map<std::string, std::string> saved_text;
+  sit::config::for_each_field([&](const char* key, const auto& value, const char*) {
+    saved_text[key] = sit::examples::field_text(value);
+  }, saved.model, saved.data, saved.transport, saved.optim);
+  sit::config::for_each_field([&](const char* key, const auto& value, const char*) {
+    if (per_run.count(key) || !sit::examples::given(app, key)) return;
+    auto text = sit::examples::field_text(value);
+    if (text != saved_text[key]) {
+      throw sit::config::ConfigError(sit::config::flag(key) + " " + text + " contradicts " + ckpt + ", saved with " +
+                                     saved_text[key] + " (a resume continues the saved run)");
     }
-    return std::make_shared<sit::data::ImageFolder>(
-        sit::data::ImageFolderOptions(c.data_path).image_size(c.image_size));
+  }, flags.model, flags.data, flags.transport, flags.optim);
+}
+
+std::shared_ptr<const sit::data::Dataset> make_dataset(const sit::train::DataConfig& c) {
+  switch (c.data) {
+    case sit::train::DataSource::FashionMNIST: {
+      sit::data::FashionMNISTOptions options;
+      if (!c.data_path.empty()) options.root(c.data_path);
+      return std::make_shared<sit::data::FashionMNIST>(options);
+    }
+    case sit::train::DataSource::Folder:
+      return std::make_shared<sit::data::ImageFolder>(
+          sit::data::ImageFolderOptions(c.data_path).image_size(c.image_size));
+    case sit::train::DataSource::Latents:
+      return std::make_shared<sit::data::LatentShards>(
+          sit::data::LatentShardsOptions(c.data_path)
+              .num_classes(c.num_classes > 0 ? c.num_classes : 1000)
+              .sample_posterior(c.sample_posterior));
   }
-  if (c.data == "latents") {
-    if (c.data_path.empty()) throw std::invalid_argument("--data latents needs --data-path");
-    return std::make_shared<sit::data::LatentShards>(
-        sit::data::LatentShardsOptions(c.data_path)
-            .num_classes(c.num_classes > 0 ? c.num_classes : 1000)
-            .sample_posterior(c.sample_posterior));
-  }
-  throw std::invalid_argument("--data " + c.data + ": expected fashion-mnist, folder or latents");
+  throw std::logic_error("unknown data source");
 }
 
 // Console and log file, as the official logger ("[time] message"); silent on ranks other than 0,
@@ -188,30 +162,36 @@ double mean_over_ranks(sit::distributed::ProcessGroup* group, double value, cons
   return sum.item<double>() / static_cast<double>(group->world_size());
 }
 
-int run(TrainParams p) {
-  auto device = sit::examples::apply_runtime(p.runtime);
+int run(const CLI::App& app, TrainParams p) {
+  auto config = p.config;
+  sit::examples::resolve_model(app, config.model);
+  if (!p.ckpt.empty()) {
+    auto saved = sit::train::read_checkpoint_config(p.ckpt);
+    check_resume_flags(app, config, saved, p.ckpt);
+    config = config.resumed_from(saved);
+  }
+  config.validate();  // before anything is loaded or written
+  auto device = sit::examples::apply_runtime(config.runtime);
   auto group = sit::examples::join_process_group(p.distributed, device);
   const bool main_rank = group == nullptr || group->rank() == 0;
-  auto config = p.config;
-  config.device = device.str();
-  if (!p.ckpt.empty()) config = config.resumed_from(sit::train::read_checkpoint_config(p.ckpt));
-  auto dataset = make_dataset(config);
-  if (config.num_classes > 0 && config.num_classes != dataset->num_classes()) {
-    throw std::invalid_argument(fmt::format("--num-classes {}: the data has {} classes",
-                                            config.num_classes, dataset->num_classes()));
+  config.runtime.device = device.str();
+  auto dataset = make_dataset(config.data);
+  if (config.data.num_classes > 0 && config.data.num_classes != dataset->num_classes()) {
+    throw sit::config::ConfigError(fmt::format("--num-classes {}: the data has {} classes",
+                                               config.data.num_classes, dataset->num_classes()));
   }
-  fs::path results(config.results_dir);
+  fs::path results(config.run.results_dir);
   if (main_rank) {
     fs::create_directories(results / "checkpoints");
     fs::create_directories(results / "samples");
   }
   Logger log(results / "log.txt", main_rank);
 
-  sit::nn::set_matmul_precision(sit::nn::parse_precision(config.precision));
+  sit::nn::set_matmul_precision(config.runtime.precision);
   sit::train::Trainer trainer(config, dataset, group);
   if (group) {
     fmt::print("Starting rank={}, seed={}, world_size={}.\n", group->rank(),
-               config.global_seed * group->world_size() + group->rank(), group->world_size());
+               config.optim.global_seed * group->world_size() + group->rank(), group->world_size());
   }
   if (!p.ckpt.empty()) {
     trainer.resume(p.ckpt);
@@ -222,8 +202,8 @@ int run(TrainParams p) {
   log("SiT Parameters: {}", parameters);
   log("Dataset contains {} images ({} classes)", dataset->size(), dataset->num_classes());
   log("Training for {} steps, batch {} ({} per rank, {} ranks), {} threads per rank...",
-      trainer.total_steps(), config.global_batch_size,
-      config.global_batch_size / trainer.world_size(), trainer.world_size(), torch::get_num_threads());
+      trainer.total_steps(), config.optim.global_batch_size,
+      config.optim.global_batch_size / trainer.world_size(), trainer.world_size(), torch::get_num_threads());
 
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
@@ -240,28 +220,29 @@ int run(TrainParams p) {
     ++log_steps;
     int64_t step = trainer.train_steps();
     log.progress(step, trainer.total_steps(), loss);
-    if (step % config.log_every == 0) {
+    if (step % config.run.log_every == 0) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double steps_per_sec = log_steps / seconds;
       running_loss = mean_over_ranks(group.get(), running_loss, device);
       log("(step={:07d}) Train Loss: {:.4f}, Train Steps/Sec: {:.2f}, Images/Sec: {:.1f}, LR: {:.3g}",
-          step, running_loss / log_steps, steps_per_sec, steps_per_sec * config.global_batch_size,
+          step, running_loss / log_steps, steps_per_sec, steps_per_sec * config.optim.global_batch_size,
           trainer.current_lr());
       running_loss = 0;
       log_steps = 0;
       start = std::chrono::steady_clock::now();
     }
     if (!main_rank) continue;
-    if (step % config.ckpt_every == 0) last_checkpoint = save_checkpoint(trainer, results / "checkpoints", log);
-    if (step % config.sample_every == 0) save_samples(trainer, results / "samples", log);
+    if (step % config.run.ckpt_every == 0) last_checkpoint = save_checkpoint(trainer, results / "checkpoints", log);
+    if (step % config.run.sample_every == 0) save_samples(trainer, results / "samples", log);
   }
   const bool interrupted = trainer.train_steps() < trainer.total_steps();
   if (interrupted) log("Interrupted at step {}", trainer.train_steps());
   if (main_rank) {
-    if (last_checkpoint.empty() || trainer.train_steps() % config.ckpt_every != 0) {
+    if (last_checkpoint.empty() || trainer.train_steps() % config.run.ckpt_every != 0) {
       save_checkpoint(trainer, results / "checkpoints", log);
     }
-    sit::save_state_dict(sit::state_dict(*trainer.ema()), (results / "ema.safetensors").string());
+    sit::save_state_dict(sit::state_dict(*trainer.ema()), (results / "ema.safetensors").string(),
+                         {{sit::train::kConfigMetadataKey, trainer.config().to_json()}});
     log("Done: {} steps; EMA weights in {}", trainer.train_steps(), (results / "ema.safetensors").string());
   }
   return interrupted ? 130 : 0;
@@ -274,5 +255,5 @@ int main(int argc, char** argv) {
   CLI::App app{"sit-train: train a SiT (the official train.py)"};
   add_options(app, params);
   CLI11_PARSE(app, argc, argv);
-  return sit::examples::run_main("sit-train", [&] { return run(params); });
+  return sit::examples::run_main("sit-train", [&] { return run(app, params); });
 }

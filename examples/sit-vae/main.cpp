@@ -27,7 +27,7 @@ struct VaeParams {
   std::string out_logvar;
   std::string out;  // decode: a PNG grid
   int64_t slice_size = 8;
-  sit::examples::RuntimeParams runtime;
+  sit::nn::RuntimeConfig runtime;
 };
 
 void add_common_options(CLI::App& app, VaeParams& p) {
@@ -38,7 +38,7 @@ void add_common_options(CLI::App& app, VaeParams& p) {
   app.add_option("--out-npy", p.out_npy, "output .npy");
   app.add_option("--slice-size", p.slice_size, "run the VAE on batch slices of this size (0: whole batch)")
       ->check(CLI::NonNegativeNumber);
-  sit::examples::add_runtime_options(app, p.runtime);
+  sit::examples::bind(app, p.runtime, {"precision"});
 }
 
 int run(const VaeParams& p) {

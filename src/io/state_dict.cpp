@@ -102,7 +102,7 @@ StateDict state_dict_from_value(const io::Value& value, const std::string& sourc
   return strip_module_prefix(to_state_dict(value.to_dict(), source));
 }
 
-StateDict read_state_dict(const std::string& path, const ReadOptions& options) {
+Checkpoint read_checkpoint(const std::string& path, const ReadOptions& options) {
   std::vector<uint8_t> head;
   {
     io::detail::InputFile file(path);
@@ -112,9 +112,21 @@ StateDict read_state_dict(const std::string& path, const ReadOptions& options) {
       throw std::runtime_error(path + " is not a checkpoint (neither a torch.save zip archive nor safetensors)");
     }
   }
-  if (!is_torch_save(head)) return strip_module_prefix(io::read_safetensors(path).tensors);
+  Checkpoint checkpoint;
+  if (!is_torch_save(head)) {
+    auto file = io::read_safetensors(path);
+    checkpoint.state_dict = strip_module_prefix(file.tensors);
+    checkpoint.metadata = file.metadata;
+    return checkpoint;
+  }
   const io::Value root = io::torch_load(path);
-  return strip_module_prefix(to_state_dict(select_state_dict(root, options, path), path));
+  checkpoint.state_dict = strip_module_prefix(to_state_dict(select_state_dict(root, options, path), path));
+  if (const io::Value* args = root.to_dict().find("args")) checkpoint.args = *args;
+  return checkpoint;
+}
+
+StateDict read_state_dict(const std::string& path, const ReadOptions& options) {
+  return read_checkpoint(path, options).state_dict;
 }
 
 void load_state_dict(torch::nn::Module& module, const StateDict& state_dict, const std::string& source) {
@@ -160,9 +172,10 @@ io::Value state_dict_value(const StateDict& state_dict) {
   return value;
 }
 
-void save_state_dict(const StateDict& state_dict, const std::string& path) {
+void save_state_dict(const StateDict& state_dict, const std::string& path,
+                     const std::map<std::string, std::string>& metadata) {
   if (ends_with(path, ".safetensors")) {
-    io::write_safetensors(path, state_dict);
+    io::write_safetensors(path, state_dict, metadata);
   } else {
     io::torch_save(state_dict_value(state_dict), path);
   }

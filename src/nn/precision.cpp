@@ -12,22 +12,6 @@
 
 namespace sit::nn {
 
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::FP32;
-  if (name == "tf32") return Precision::TF32;
-  if (name == "bf16") return Precision::BF16;
-  throw std::invalid_argument("unknown precision '" + name + "' (expected fp32, tf32 or bf16)");
-}
-
-std::string precision_name(Precision precision) {
-  switch (precision) {
-    case Precision::FP32: return "fp32";
-    case Precision::TF32: return "tf32";
-    case Precision::BF16: return "bf16";
-  }
-  return "?";
-}
-
 void set_matmul_precision(Precision precision) {
   bool tf32 = precision != Precision::FP32;
   at::globalContext().setAllowTF32CuBLAS(tf32);

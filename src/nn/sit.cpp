@@ -99,18 +99,4 @@ torch::Tensor SiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
   return options.learn_sigma() ? out.chunk(2, 1)[0] : out;
 }
 
-torch::Tensor SiTImpl::forward_with_cfg(const torch::Tensor& x, const torch::Tensor& t,
-                                        const torch::Tensor& y, double cfg_scale,
-                                        transport::GuidedChannels guided) {
-  int64_t half_n = x.size(0) / 2;
-  auto half = x.slice(0, 0, half_n);
-  auto model_out = forward(torch::cat({half, half}, 0), t, y);  // (N, C, H, W)
-  int64_t guided_channels = guided == transport::GuidedChannels::All ? model_out.size(1) : 3;
-  auto eps = model_out.slice(1, 0, guided_channels);
-  auto rest = model_out.slice(1, guided_channels);
-  auto cond_eps = eps.slice(0, 0, half_n), uncond_eps = eps.slice(0, half_n);
-  auto half_eps = uncond_eps + cfg_scale * (cond_eps - uncond_eps);
-  return torch::cat({torch::cat({half_eps, half_eps}, 0), rest}, 1);
-}
-
 }  // namespace sit::nn

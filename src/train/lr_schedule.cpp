@@ -6,13 +6,6 @@
 
 namespace sit::train {
 
-LrSchedule parse_lr_schedule(const std::string& name) {
-  if (name == "constant") return LrSchedule::Constant;
-  if (name == "cosine") return LrSchedule::Cosine;
-  throw std::invalid_argument("unknown learning-rate schedule '" + name +
-                              "' (known: constant, cosine)");
-}
-
 double learning_rate(const LrScheduleOptions& options, int64_t step) {
   if (step < options.warmup_steps()) {
     return options.lr() * static_cast<double>(step + 1) / static_cast<double>(options.warmup_steps());

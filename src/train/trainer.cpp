@@ -2,6 +2,7 @@
 #include <sit/io/torch_load.h>
 #include <sit/nn/presets.h>
 #include <sit/train/adamw.h>
+#include <sit/train/checkpoint_settings.h>
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
 #include <sit/train/training_draws.h>
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sstream>
 #include <stdexcept>
 
 namespace sit::train {
@@ -29,24 +31,31 @@ io::Value json_to_value(const nlohmann::json& json) {
   return dict;
 }
 
-nlohmann::json value_to_json(const io::Value& value) {
-  switch (value.kind()) {
-    case io::Value::Kind::None: return nullptr;
-    case io::Value::Kind::Bool: return value.to_bool();
-    case io::Value::Kind::Int: return value.to_int();
-    case io::Value::Kind::Float: return value.to_double();
-    case io::Value::Kind::String: return value.to_string();
-    default: throw std::runtime_error(std::string("unexpected ") + io::kind_name(value.kind()) +
-                                      " in the training configuration");
-  }
-}
-
-const io::Value& entry(const io::Value& root, const std::string& key, const std::string& path) {
-  const io::Value* value = root.is(io::Value::Kind::Dict) ? root.to_dict().find(key) : nullptr;
-  if (value == nullptr) {
-    throw std::runtime_error(path + ": not a sit-train checkpoint (no '" + key + "' entry)");
+// parent[key] of a checkpoint, whose place `where` names ("opt.state"): a missing entry or one of
+// another kind is a one-line error naming the file and the entry.
+const io::Value& entry(const io::Value& parent, const std::string& key, const std::string& where,
+                       const std::string& path, io::Value::Kind kind) {
+  const std::string name = where.empty() ? key : where + "." + key;
+  const io::Value* value = parent.is(io::Value::Kind::Dict) ? parent.to_dict().find(key) : nullptr;
+  if (value == nullptr) throw std::runtime_error(path + ": not a sit-train checkpoint (no '" + name + "' entry)");
+  if (!value->is(kind)) {
+    throw std::runtime_error(path + ": '" + name + "' is a " + io::kind_name(value->kind()) + ", expected a " +
+                             io::kind_name(kind));
   }
   return *value;
+}
+
+// A tensor entry that must have the shape `expected` (that of the parameter it belongs to).
+torch::Tensor tensor_entry(const io::Value& parent, const std::string& key, const std::string& where,
+                           const std::string& path, at::IntArrayRef expected) {
+  const auto& tensor = entry(parent, key, where, path, io::Value::Kind::Tensor).to_tensor();
+  if (tensor.sizes() != expected) {
+    std::ostringstream message;
+    message << path << ": '" << where << "." << key << "' has shape " << tensor.sizes() << ", the model needs "
+            << expected;
+    throw std::runtime_error(message.str());
+  }
+  return tensor;
 }
 
 // The (C, H, W) the model sees: the data's, or its latents' under the VAE.
@@ -66,62 +75,30 @@ std::array<int64_t, 3> model_input_shape(const std::array<int64_t, 3>& data, con
 
 }  // namespace
 
-nn::SiTOptions model_options(const TrainConfig& c, std::array<int64_t, 3> shape, int64_t num_classes) {
-  auto options = c.model.empty() ? nn::SiTOptions()
-                                       .patch_size(c.patch_size)
-                                       .depth(c.depth)
-                                       .hidden_size(c.hidden_size)
-                                       .num_heads(c.num_heads)
-                                       .mlp_ratio(c.mlp_ratio)
-                                 : nn::sit_preset(c.model);
-  if (shape[1] != shape[2]) {
-    throw std::invalid_argument("SiT needs square inputs, but the data is " + std::to_string(shape[1]) +
-                                "x" + std::to_string(shape[2]));
-  }
-  if (shape[1] % options.patch_size() != 0) {
-    throw std::invalid_argument("image size " + std::to_string(shape[1]) +
-                                " is not a multiple of the patch size " +
-                                std::to_string(options.patch_size()));
-  }
-  if (options.hidden_size() % options.num_heads() != 0) {
-    throw std::invalid_argument("hidden size " + std::to_string(options.hidden_size()) +
-                                " is not a multiple of the number of heads " +
-                                std::to_string(options.num_heads()));
-  }
-  return options.input_size(shape[1])
-      .in_channels(shape[0])
-      .num_classes(num_classes)
-      .class_dropout_prob(c.class_dropout_prob)
-      .learn_sigma(c.learn_sigma);
-}
-
 Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset,
                  std::shared_ptr<distributed::ProcessGroup> group)
     : config_(std::move(config)),
-      device_(config_.device),
-      precision_(nn::parse_precision(config_.precision)),
+      device_((config_.validate(), config_.runtime.device)),
+      precision_(config_.runtime.precision),
       dataset_(std::move(dataset)),
       group_(std::move(group)),
-      transport_(transport::create_transport(config_.path_type, config_.prediction, config_.loss_weight,
-                                                   config_.train_eps, config_.sample_eps)) {
-  if (config_.global_batch_size % world_size() != 0) {
-    throw std::invalid_argument("global batch size " + std::to_string(config_.global_batch_size) +
-                                " is not divisible by the " + std::to_string(world_size()) +
-                                " ranks");
-  }
-  if (!config_.vae.empty()) {  // before the seed, so the SiT's initialisation does not depend on it
-    vae_ = vae::load_vae(config_.vae);
+      transport_(config_.transport.options()) {
+  config::require(config_.optim.global_batch_size % world_size() == 0, "global_batch_size",
+                  std::to_string(config_.optim.global_batch_size),
+                  "is not divisible by the " + std::to_string(world_size()) + " ranks");
+  if (!config_.data.vae.empty()) {  // before the seed, so the SiT's initialisation does not depend on it
+    vae_ = vae::load_vae(config_.data.vae);
     vae_->to(device_);
   }
   // Unlike train.py, the initialisation is seeded by global_seed on every rank, so a run starts
   // from the same weights whatever its rank count; rank 0's are broadcast all the same.
-  torch::manual_seed(config_.global_seed);
-  auto shape = model_input_shape(dataset_->shape(), vae_, config_.vae);
-  model_ = nn::SiT(model_options(config_, shape, dataset_->num_classes()));
+  torch::manual_seed(config_.optim.global_seed);
+  auto shape = model_input_shape(dataset_->shape(), vae_, config_.data.vae);
+  model_ = nn::SiT(config_.model.options(shape, dataset_->num_classes()));
   model_->to(device_);
   model_->train();
   if (group_) distributed::broadcast_module(*model_, *group_);
-  torch::manual_seed(config_.global_seed * static_cast<uint64_t>(world_size()) +
+  torch::manual_seed(config_.optim.global_seed * static_cast<uint64_t>(world_size()) +
                      static_cast<uint64_t>(rank()));
   ema_ = std::dynamic_pointer_cast<nn::SiTImpl>(model_->clone(device_));
   for (auto& p : ema_->parameters()) p.set_requires_grad(false);
@@ -129,31 +106,32 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   parameters_ = model_->parameters();
   step_counts_.resize(parameters_.size());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
-      parameters_, torch::optim::AdamWOptions(config_.lr).weight_decay(config_.weight_decay));
+      parameters_, torch::optim::AdamWOptions(config_.optim.lr).weight_decay(config_.optim.weight_decay));
   if (group_) gradient_buckets_ = std::make_unique<distributed::GradientBuckets>(parameters_, group_);
   loader_ = std::make_unique<data::DataLoader>(
       dataset_, data::DataLoaderOptions()
-                    .batch_size(config_.global_batch_size / world_size())
-                    .seed(config_.global_seed)
-                    .num_workers(config_.num_workers)
+                    .batch_size(config_.optim.global_batch_size / world_size())
+                    .seed(config_.optim.global_seed)
+                    .num_workers(config_.data.num_workers)
                     .rank(rank())
                     .world_size(world_size())
                     .pin_memory(device_.is_cuda()));
   if (loader_->steps_per_epoch() == 0) {
     throw std::invalid_argument("the data set has " + std::to_string(dataset_->size()) +
                                 " examples, fewer than one batch of " +
-                                std::to_string(config_.global_batch_size));
+                                std::to_string(config_.optim.global_batch_size));
   }
   lr_schedule_ = LrScheduleOptions()
-                     .schedule(parse_lr_schedule(config_.lr_schedule))
-                     .lr(config_.lr)
-                     .warmup_steps(config_.warmup_steps)
+                     .schedule(config_.optim.lr_schedule)
+                     .lr(config_.optim.lr)
+                     .warmup_steps(config_.optim.warmup_steps)
                      .total_steps(total_steps())
-                     .min_lr(config_.min_lr);
+                     .min_lr(config_.optim.min_lr);
 }
 
 int64_t Trainer::total_steps() const {
-  return config_.max_steps > 0 ? config_.max_steps : config_.epochs * loader_->steps_per_epoch();
+  const auto& o = config_.optim;
+  return o.max_steps > 0 ? o.max_steps : o.epochs * loader_->steps_per_epoch();
 }
 
 double Trainer::current_lr() const { return learning_rate(lr_schedule_, train_steps_); }
@@ -167,8 +145,8 @@ double Trainer::train_step() {
     x = vae_->encode(x).sample() * vae_->options.scaling_factor();  // (B, C', H / f, W / f)
   }
   const auto& o = model_->options;
-  auto draws = training_draws(config_.global_seed, batch.epoch, batch.index,
-                              {o.in_channels(), o.input_size(), o.input_size()}, config_.class_dropout_prob);
+  auto draws = training_draws(config_.optim.global_seed, batch.epoch, batch.index,
+                              {o.in_channels(), o.input_size(), o.input_size()}, config_.model.class_dropout_prob);
   auto x0 = draws.noise.to(device_, /*non_blocking=*/true);  // (B, C, H, W), like x
   auto [t0, t1] = transport_.check_interval();
   auto t = (draws.t_uniform * (t1 - t0) + t0).to(device_);  // (B,)
@@ -186,14 +164,14 @@ double Trainer::train_step() {
   optimizer_->zero_grad();
   loss.backward();
   if (gradient_buckets_) gradient_buckets_->average_gradients();
-  if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.grad_clip);
+  if (config_.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.optim.grad_clip);
   // ATen's fused kernel where it exists for the parameters' device; the per-parameter loop else.
   if (device_.is_cuda() && fused_adamw_available()) {
     fused_adamw_step(*optimizer_, parameters_, step_counts_);
   } else {
     optimizer_->step();
   }
-  update_ema(*ema_, *model_, config_.ema_decay);
+  update_ema(*ema_, *model_, config_.optim.ema_decay);
   ++train_steps_;
   return loss.item<double>();
 }
@@ -205,22 +183,17 @@ torch::Tensor Trainer::sample(const torch::Tensor& z, const torch::Tensor& y) co
                                              const torch::Tensor& labels) {
     return ema->forward(x, t, labels);
   };
-  bool guided = config_.cfg_scale > 1.0 && ema_->options.class_dropout_prob() > 0;
-  auto labels = y.to(device_);
-  transport::ModelFn model_fn =
-      guided ? transport::classifier_free_guidance(
-                   forward, labels,
-                   transport::GuidanceOptions(config_.cfg_scale, ema_->options.num_classes()))
-             : transport::ModelFn([&](const torch::Tensor& x, const torch::Tensor& t) {
-                 return forward(x, t, labels);
-               });
+  std::optional<transport::GuidanceOptions> guidance;
+  if (config_.run.cfg_scale > 1.0 && ema_->options.class_dropout_prob() > 0) {
+    guidance = transport::GuidanceOptions(config_.run.cfg_scale, ema_->options.num_classes());
+  }
+  auto conditioned = transport::condition(forward, y.to(device_), guidance);
   transport::Sampler sampler(transport_);
   nn::AutocastGuard autocast(device_, precision_);
-  auto result = sampler.sample_ode(z.to(device_), model_fn,
-                                   transport::OdeSamplerOptions()
-                                       .sampling_method(transport::parse_ode_method(config_.sample_method))
-                                       .num_steps(config_.sample_steps));
-  return result.sample.cpu();
+  auto result = sampler.sample_ode(
+      conditioned.initial_state(z.to(device_)), conditioned.model,
+      transport::OdeSamplerOptions().sampling_method(config_.run.sample_method).num_steps(config_.run.sample_steps));
+  return conditioned.samples(result.sample).cpu();
 }
 
 void Trainer::save_checkpoint(const std::string& path) const {
@@ -270,36 +243,45 @@ void Trainer::save_checkpoint(const std::string& path) const {
 }
 
 void Trainer::resume(const std::string& path) {
+  using Kind = io::Value::Kind;
   auto root = io::torch_load(path);
-  load_state_dict(*model_, state_dict_from_value(entry(root, "model", path), path + " [model]"),
+  load_state_dict(*model_, state_dict_from_value(entry(root, "model", "", path, Kind::Dict), path + " [model]"),
                   path);
-  load_state_dict(*ema_, state_dict_from_value(entry(root, "ema", path), path + " [ema]"), path);
+  load_state_dict(*ema_, state_dict_from_value(entry(root, "ema", "", path, Kind::Dict), path + " [ema]"), path);
 
-  const auto& state = entry(entry(root, "opt", path), "state", path).to_dict();
+  const auto& state = entry(entry(root, "opt", "", path, Kind::Dict), "state", "opt", path, Kind::Dict).to_dict();
   for (const auto& [index, moments] : state.items) {
-    auto i = index.to_int();
-    if (i < 0 || i >= static_cast<int64_t>(parameters_.size())) {
-      throw std::runtime_error(path + ": optimizer state for parameter " + std::to_string(i) +
+    if (!index.is(Kind::Int) || index.to_int() < 0 || index.to_int() >= static_cast<int64_t>(parameters_.size())) {
+      throw std::runtime_error(path + ": 'opt.state' has an entry for parameter " +
+                               (index.is(Kind::Int) ? std::to_string(index.to_int()) : io::kind_name(index.kind())) +
                                ", the model has " + std::to_string(parameters_.size()));
     }
-    const auto& p = parameters_[i];
+    const auto& p = parameters_[index.to_int()];
+    const std::string where = "opt.state." + std::to_string(index.to_int());
+    if (!moments.is(Kind::Dict)) throw std::runtime_error(path + ": '" + where + "' is not a dict");
+    const io::Value* step = moments.to_dict().find("step");
+    if (step == nullptr || !(step->is(Kind::Int) || (step->is(Kind::Tensor) && step->to_tensor().numel() == 1))) {
+      throw std::runtime_error(path + ": '" + where + ".step' is missing or not a step count");
+    }
     auto s = std::make_unique<torch::optim::AdamWParamState>();
-    const auto& m = moments.to_dict();
-    const auto* step = m.find("step");
-    s->step(step->is(io::Value::Kind::Tensor) ? static_cast<int64_t>(step->to_tensor().item<double>())
-                                              : step->to_int());
-    s->exp_avg(m.find("exp_avg")->to_tensor().to(p.options()).clone());
-    s->exp_avg_sq(m.find("exp_avg_sq")->to_tensor().to(p.options()).clone());
+    s->step(step->is(Kind::Tensor) ? static_cast<int64_t>(step->to_tensor().item<double>()) : step->to_int());
+    s->exp_avg(tensor_entry(moments, "exp_avg", where, path, p.sizes()).to(p.options()).clone());
+    s->exp_avg_sq(tensor_entry(moments, "exp_avg_sq", where, path, p.sizes()).to(p.options()).clone());
     optimizer_->state()[parameter_key(optimizer_->state(), p)] = std::move(s);
   }
   step_counts_.assign(parameters_.size(), torch::Tensor());
 
-  const auto& train_state = entry(root, "train_state", path);
-  train_steps_ = entry(train_state, "train_steps", path).to_int();
+  const auto& train_state = entry(root, "train_state", "", path, Kind::Dict);
+  train_steps_ = entry(train_state, "train_steps", "train_state", path, Kind::Int).to_int();
+  if (train_steps_ < 0) throw std::runtime_error(path + ": 'train_state.train_steps' is negative");
   at::Generator cpu_generator = at::detail::getDefaultCPUGenerator();
-  cpu_generator.set_state(entry(train_state, "cpu_rng_state", path).to_tensor());
+  try {
+    cpu_generator.set_state(entry(train_state, "cpu_rng_state", "train_state", path, Kind::Tensor).to_tensor());
+  } catch (const c10::Error&) {
+    throw std::runtime_error(path + ": 'train_state.cpu_rng_state' is not a CPU generator state");
+  }
   if (const auto* device_rng = train_state.to_dict().find("device_rng_state");
-      device_rng != nullptr && !device_.is_cpu()) {
+      device_rng != nullptr && device_rng->is(Kind::Tensor) && !device_.is_cpu()) {
     at::Generator device_generator = at::globalContext().defaultGenerator(device_);
     device_generator.set_state(device_rng->to_tensor());
   }
@@ -307,12 +289,9 @@ void Trainer::resume(const std::string& path) {
 }
 
 TrainConfig read_checkpoint_config(const std::string& path) {
-  auto root = io::torch_load(path);
-  nlohmann::json json = nlohmann::json::object();
-  for (const auto& [key, value] : entry(root, "args", path).to_dict().items) {
-    json[key.to_string()] = value_to_json(value);
-  }
-  return TrainConfig::from_json(json.dump());
+  auto config = saved_train_config(read_checkpoint(path), path);
+  if (!config) throw std::runtime_error(path + ": not a sit-train checkpoint (no saved configuration in 'args')");
+  return *config;
 }
 
 }  // namespace sit::train

@@ -4,12 +4,6 @@
 
 namespace sit::transport {
 
-Divergence parse_divergence(const std::string& name) {
-  if (name == "hutchinson") return Divergence::Hutchinson;
-  if (name == "exact") return Divergence::Exact;
-  TORCH_CHECK(false, "divergence: expected hutchinson or exact, but got '", name, "'");
-}
-
 namespace {
 
 std::vector<int64_t> non_batch_dims(const torch::Tensor& x) {

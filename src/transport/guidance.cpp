@@ -77,4 +77,21 @@ ModelFn classifier_free_guidance_doubled(LabelledForward forward, torch::Tensor 
   };
 }
 
+torch::Tensor ConditionedModel::initial_state(const torch::Tensor& z) const {
+  return doubled ? torch::cat({z, z}) : z;
+}
+
+torch::Tensor ConditionedModel::samples(const torch::Tensor& state) const {
+  return doubled ? state.narrow(0, 0, state.size(0) / 2) : state;
+}
+
+ConditionedModel condition(LabelledForward forward, torch::Tensor y,
+                           const std::optional<GuidanceOptions>& guidance) {
+  if (guidance) return {classifier_free_guidance_doubled(std::move(forward), std::move(y), *guidance), true};
+  return {[forward = std::move(forward), y = std::move(y)](const torch::Tensor& x, const torch::Tensor& t) {
+            return forward(x, t, y);
+          },
+          false};
+}
+
 }  // namespace sit::transport

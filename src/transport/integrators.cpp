@@ -14,12 +14,6 @@ torch::Tensor time_grid(double t0, double t1, int64_t num_steps) {
   return torch::linspace(t0, t1, num_steps, torch::kFloat32);
 }
 
-SdeMethod parse_sde_method(const std::string& name) {
-  if (name == "Euler") return SdeMethod::Euler;
-  if (name == "Heun") return SdeMethod::Heun;
-  TORCH_CHECK(false, "SDE method: expected Euler or Heun, but got '", name, "'");
-}
-
 NoiseFn gaussian_noise(std::optional<torch::Generator> generator) {
   return [generator](int64_t, const torch::Tensor& x) {
     return torch::randn(x.sizes(), detail::to_c10(generator), torch::kFloat32).to(x.options());

@@ -7,21 +7,6 @@
 
 namespace sit::transport {
 
-OdeMethod parse_ode_method(const std::string& name) {
-  if (name == "euler") return OdeMethod::Euler;
-  if (name == "midpoint") return OdeMethod::Midpoint;
-  if (name == "heun2") return OdeMethod::Heun2;
-  if (name == "heun3") return OdeMethod::Heun3;
-  if (name == "rk4") return OdeMethod::RK4;
-  if (name == "dopri5") return OdeMethod::Dopri5;
-  if (name == "bosh3") return OdeMethod::Bosh3;
-  if (name == "adaptive_heun") return OdeMethod::AdaptiveHeun;
-  TORCH_CHECK(false,
-              "ODE method: expected euler, midpoint, heun2, heun3, rk4, dopri5, bosh3 or "
-              "adaptive_heun, but got '",
-              name, "'");
-}
-
 bool is_adaptive(OdeMethod method) {
   return method == OdeMethod::Dopri5 || method == OdeMethod::Bosh3 ||
          method == OdeMethod::AdaptiveHeun;

@@ -6,21 +6,6 @@
 
 namespace sit::transport {
 
-DiffusionForm parse_diffusion_form(const std::string& name) {
-  if (name == "constant") return DiffusionForm::Constant;
-  if (name == "SBDM") return DiffusionForm::SBDM;
-  if (name == "sigma") return DiffusionForm::Sigma;
-  if (name == "linear") return DiffusionForm::Linear;
-  if (name == "decreasing") return DiffusionForm::Decreasing;
-  if (name == "increasing-decreasing" || name == "inccreasing-decreasing") {
-    return DiffusionForm::IncreasingDecreasing;
-  }
-  TORCH_CHECK(false,
-              "diffusion form: expected one of constant, SBDM, sigma, linear, decreasing, "
-              "increasing-decreasing, but got '",
-              name, "'");
-}
-
 torch::Tensor expand_t_like_x(const torch::Tensor& t, const torch::Tensor& x) {
   std::vector<int64_t> shape(x.dim(), 1);
   shape[0] = t.size(0);

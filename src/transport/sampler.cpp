@@ -4,14 +4,6 @@
 
 namespace sit::transport {
 
-LastStep parse_last_step(const std::string& name) {
-  if (name == "None") return LastStep::None;
-  if (name == "Mean") return LastStep::Mean;
-  if (name == "Tweedie") return LastStep::Tweedie;
-  if (name == "Euler") return LastStep::Euler;
-  TORCH_CHECK(false, "last step: expected None, Mean, Tweedie or Euler, but got '", name, "'");
-}
-
 torch::Tensor bits_per_dim(const torch::Tensor& logp, int64_t dimensions) {
   return -logp / (static_cast<double>(dimensions) * std::log(2.0));
 }

@@ -6,26 +6,6 @@
 
 namespace sit::transport {
 
-ModelType parse_model_type(const std::string& name) {
-  if (name == "velocity") return ModelType::Velocity;
-  if (name == "score") return ModelType::Score;
-  if (name == "noise") return ModelType::Noise;
-  TORCH_CHECK(false, "prediction: expected velocity, score or noise, but got '", name, "'");
-}
-
-PathType parse_path_type(const std::string& name) {
-  if (name == "Linear") return PathType::Linear;
-  if (name == "GVP") return PathType::GVP;
-  if (name == "VP") return PathType::VP;
-  TORCH_CHECK(false, "path type: expected Linear, GVP or VP, but got '", name, "'");
-}
-
-WeightType parse_weight_type(const std::string& name) {
-  if (name == "velocity") return WeightType::Velocity;
-  if (name == "likelihood") return WeightType::Likelihood;
-  return WeightType::None;
-}
-
 namespace {
 
 std::shared_ptr<const Path> make_path(PathType path_type) {
@@ -168,17 +148,6 @@ torch::Tensor Transport::prior_logp(const torch::Tensor& z) const {
   // -D/2 log(2 pi) - |z|^2 / 2, the constant rounded in z's precision as the official computes it.
   auto constant = torch::tensor(-dimension / 2.0, z.options()) * std::log(2 * M_PI);
   return constant - z.pow(2).sum(dims) / 2.0;
-}
-
-Transport create_transport(const std::string& path_type, const std::string& prediction,
-                           const std::string& loss_weight, std::optional<double> train_eps,
-                           std::optional<double> sample_eps) {
-  return Transport(TransportOptions()
-                       .path_type(parse_path_type(path_type))
-                       .prediction(parse_model_type(prediction))
-                       .loss_weight(parse_weight_type(loss_weight))
-                       .train_eps(train_eps)
-                       .sample_eps(sample_eps));
 }
 
 }  // namespace sit::transport

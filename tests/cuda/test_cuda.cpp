@@ -105,17 +105,17 @@ TEST_CASE("the loader pins its batches for non-blocking copies when asked", "[cu
 TEST_CASE("a training step on the GPU with bf16 autocast keeps fp32 weights and moves them", "[cuda]") {
   if (!have_gpu()) return;
   sit::train::TrainConfig config;
-  config.model = "";
-  config.patch_size = 2;
-  config.depth = 2;
-  config.hidden_size = 32;
-  config.num_heads = 2;
-  config.global_batch_size = 8;
-  config.max_steps = 3;
-  config.lr = 1e-3;
-  config.num_workers = 1;
-  config.device = "cuda";
-  config.precision = "bf16";
+  config.model.model = "";
+  config.model.patch_size = 2;
+  config.model.depth = 2;
+  config.model.hidden_size = 32;
+  config.model.num_heads = 2;
+  config.optim.global_batch_size = 8;
+  config.optim.max_steps = 3;
+  config.optim.lr = 1e-3;
+  config.data.num_workers = 1;
+  config.runtime.device = "cuda";
+  config.runtime.precision = sit::nn::Precision::BF16;
   sit::train::Trainer trainer(config, std::make_shared<ConstantData>());
   auto before = trainer.model()->blocks->ptr(0)->named_parameters()["attn.qkv.weight"].clone();
   for (int i = 0; i < 3; ++i) CHECK(std::isfinite(trainer.train_step()));

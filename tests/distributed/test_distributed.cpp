@@ -239,7 +239,8 @@ TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distri
   auto sample_args = [&](const std::string& out) {
     return "ODE --ckpt " + tmp.file("one") + "/checkpoints/0000004.pt --num-heads 2 --noise " +
            tmp.file("z.npy") + " --num-samples 5 --batch-size 2 --cfg-scale 1 --sampling-method euler"
-           " --num-sampling-steps 4 --threads 1 --out '' --out-npy " + out + ".npy --out-npz " + out + ".npz";
+           " --num-sampling-steps 4 --threads 1 --out '' --out-npy " + out + ".npy --out-npz " + out + ".npz"
+           " --vae " SIT_TEST_DATA_DIR "/vae/small/vae.pt";  // the ADM npz holds images: decoded latents
   };
   REQUIRE(wait_exit(start(SIT_SAMPLE_BIN, sample_args(tmp.file("s1")), 0, 1, 0, tmp.file("s1.txt")), 40) == 0);
   port = free_port();
@@ -254,7 +255,7 @@ TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distri
   }
   auto single_samples = sit::io::read_npy(tmp.file("s1.npy"));
   auto parallel_samples = sit::io::read_npy(tmp.file("s2.npy"));
-  REQUIRE(parallel_samples.sizes() == single_samples.sizes());
+  REQUIRE(parallel_samples.sizes() == single_samples.sizes());  // (5, 3, 16, 16) decoded
   CHECK((parallel_samples - single_samples).abs().max().item<double>() < 1e-5);
   auto npz = sit::io::read_npz(tmp.file("s2.npz"));
   CHECK(npz["arr_0"].size(0) == 5);

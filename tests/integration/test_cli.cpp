@@ -117,8 +117,8 @@ TEST_CASE("sit-train trains, checkpoints, samples, resumes and saves on SIGTERM"
   CHECK_THAT(bad_data.text, Catch::StartsWith("sit-train: error: ") && Catch::Contains("nowhere"));
   auto bad_patch = run(train + " --patch-size 5", tmp);
   CHECK(bad_patch.status == 1);
-  CHECK_THAT(bad_patch.text, Catch::Contains("not a multiple of the patch size 5"));
-  auto bad_preset = run(train + " --model SiT-M/2", tmp);
+  CHECK_THAT(bad_patch.text, Catch::Contains("divisible by the patch size 5"));
+  auto bad_preset = run(std::string(SIT_TRAIN_BIN) + " --model SiT-M/2 --results-dir " + results, tmp);
   CHECK(bad_preset.status == 1);
-  CHECK_THAT(bad_preset.text, Catch::Contains("unknown model preset 'SiT-M/2'"));
+  CHECK_THAT(bad_preset.text, Catch::Contains("--model 'SiT-M/2': not a preset; expected SiT-XL/2"));
 }

@@ -6,6 +6,7 @@
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/guidance.h>
 #include <sit/transport/sampler.h>
+#include <sit/transport/transport_config.h>
 
 #include <filesystem>
 
@@ -20,9 +21,15 @@ tr::Transport case_transport(const nlohmann::json& t) {
   auto eps = [&](const char* key) {
     return t[key].is_null() ? std::nullopt : std::optional<double>(t[key].get<double>());
   };
-  return tr::create_transport(t["path_type"].get<std::string>(), t["prediction"].get<std::string>(),
-                              t["loss_weight"].is_null() ? "None" : t["loss_weight"].get<std::string>(),
-                              eps("train_eps"), eps("sample_eps"));
+  tr::TransportConfig config;
+  config.path_type = sit::config::parse_enum<tr::PathType>(t["path_type"].get<std::string>());
+  config.prediction = sit::config::parse_enum<tr::ModelType>(t["prediction"].get<std::string>());
+  if (!t["loss_weight"].is_null()) {
+    config.loss_weight = sit::config::parse_enum<tr::WeightType>(t["loss_weight"].get<std::string>());
+  }
+  config.train_eps = eps("train_eps");
+  config.sample_eps = eps("sample_eps");
+  return tr::Transport(config.options());
 }
 
 struct CaseRun {
@@ -52,7 +59,7 @@ CaseRun run_case(const std::string& name) {
   if (s["mode"] == "ODE") {
     run.result = sampler.sample_ode(state, model_fn,
                                     tr::OdeSamplerOptions()
-                                        .sampling_method(tr::parse_ode_method(s["sampling_method"].get<std::string>()))
+                                        .sampling_method(sit::config::parse_enum<tr::OdeMethod>(s["sampling_method"].get<std::string>()))
                                         .num_steps(s["num_steps"].get<int64_t>())
                                         .atol(s["atol"].get<double>())
                                         .rtol(s["rtol"].get<double>())
@@ -62,10 +69,10 @@ CaseRun run_case(const std::string& name) {
     run.result = sampler.sample_sde(
         state, model_fn,
         tr::SdeSamplerOptions()
-            .sampling_method(tr::parse_sde_method(s["sampling_method"].get<std::string>()))
-            .diffusion_form(tr::parse_diffusion_form(s["diffusion_form"].get<std::string>()))
+            .sampling_method(sit::config::parse_enum<tr::SdeMethod>(s["sampling_method"].get<std::string>()))
+            .diffusion_form(sit::config::parse_enum<tr::DiffusionForm>(s["diffusion_form"].get<std::string>()))
             .diffusion_norm(s["diffusion_norm"].get<double>())
-            .last_step(tr::parse_last_step(s["last_step"].get<std::string>()))
+            .last_step(sit::config::parse_enum<tr::LastStep>(s["last_step"].get<std::string>()))
             .last_step_size(s["last_step_size"].get<double>())
             .num_steps(s["num_steps"].get<int64_t>()),
         tr::replayed_noise(read_case_npy(dir, "sde_noise")));

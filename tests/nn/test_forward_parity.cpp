@@ -2,6 +2,7 @@
 // loaded straight from its ckpt.pt (torch.save of the state_dict). Tolerance: relative L2 1e-5.
 #include "catch_torch.h"
 #include <sit/nn/sit_from_state_dict.h>
+#include <sit/transport/guidance.h>
 
 #include <filesystem>
 
@@ -41,7 +42,7 @@ TEST_CASE("forward and forward_full match the official model on every fixture", 
   }
 }
 
-TEST_CASE("forward_with_cfg matches the official model: batch [z; z], labels [y; null]",
+TEST_CASE("the doubled guidance is the official forward_with_cfg: batch [z; z], labels [y; null]",
           "[nn][parity]") {
   torch::NoGradGuard no_grad;
   auto dir = fixture_dir("ode_linear_velocity_heun2_cfg4");
@@ -50,10 +51,13 @@ TEST_CASE("forward_with_cfg matches the official model: batch [z; z], labels [y;
   auto z = read_case_npy(dir, "noise");
   auto y = read_case_npy(dir, "labels");
   auto t = torch::tensor(json["forward_t"].get<std::vector<float>>());
-  auto null_labels = torch::full_like(y, json["guidance"]["null_class"].get<int64_t>());
-  auto out = model->forward_with_cfg(torch::cat({z, z}), torch::cat({t, t}),
-                                     torch::cat({y, null_labels}),
-                                     json["guidance"]["cfg_scale"].get<double>());
+  sit::transport::LabelledForward forward = [&](const torch::Tensor& x, const torch::Tensor& tt,
+                                                const torch::Tensor& labels) { return model->forward(x, tt, labels); };
+  auto guided = sit::transport::classifier_free_guidance_doubled(
+      forward, y,
+      sit::transport::GuidanceOptions(json["guidance"]["cfg_scale"].get<double>(),
+                                      json["guidance"]["null_class"].get<int64_t>()));
+  auto out = guided(torch::cat({z, z}), torch::cat({t, t}));
   CHECK(relative_l2(out, read_case_npy(dir, "forward_cfg")) < 1e-5);
 }
 

@@ -160,8 +160,7 @@ TEST_CASE("state_dict keys follow the official names", "[nn]") {
   CHECK(keys == official);
 }
 
-TEST_CASE("forward drops the learned-sigma half; forward_with_cfg mixes the guided channels",
-          "[nn]") {
+TEST_CASE("forward drops the learned-sigma half", "[nn]") {
   torch::manual_seed(4);
   sit::nn::SiT model(tiny_options());
   randomize(model);
@@ -174,15 +173,4 @@ TEST_CASE("forward drops the learned-sigma half; forward_with_cfg mixes the guid
   auto full = model->forward_full(x, t, y);
   REQUIRE(full.size(1) == 8);
   CHECK(torch::equal(model->forward(x, t, y), full.slice(1, 0, 4)));
-
-  auto cond = full.slice(0, 0, 2).slice(1, 0, 4), uncond = full.slice(0, 2).slice(1, 0, 4);
-  auto guided = uncond + 4.0 * (cond - uncond);
-  auto official = model->forward_with_cfg(x, t, y, 4.0);
-  CHECK(relative_l2(official.slice(0, 0, 2).slice(1, 0, 3), guided.slice(1, 0, 3)) < 1e-6);
-  CHECK(relative_l2(official.slice(0, 2).slice(1, 0, 3), guided.slice(1, 0, 3)) < 1e-6);
-  CHECK(torch::equal(official.slice(0, 0, 2).slice(1, 3), cond.slice(1, 3)));
-  CHECK(torch::equal(official.slice(0, 2).slice(1, 3), uncond.slice(1, 3)));
-
-  auto all = model->forward_with_cfg(x, t, y, 4.0, sit::transport::GuidedChannels::All);
-  CHECK(relative_l2(all.slice(0, 0, 2), guided) < 1e-6);
 }

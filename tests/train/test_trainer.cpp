@@ -28,23 +28,23 @@ class TinyDataset : public sit::data::Dataset {
 
 sit::train::TrainConfig tiny_config(const std::string& results) {
   sit::train::TrainConfig c;
-  c.model = "";
-  c.patch_size = 4;
-  c.depth = 1;
-  c.hidden_size = 32;
-  c.num_heads = 2;
-  c.global_batch_size = 8;
-  c.num_workers = 1;
-  c.lr = 1e-3;
-  c.ema_decay = 0.9;
-  c.grad_clip = 1.0;
-  c.lr_schedule = "cosine";
-  c.warmup_steps = 2;
-  c.max_steps = 20;
-  c.results_dir = results;
-  c.sample_steps = 4;
-  c.sample_method = "euler";
-  c.cfg_scale = 2.0;
+  c.model.model = "";
+  c.model.patch_size = 4;
+  c.model.depth = 1;
+  c.model.hidden_size = 32;
+  c.model.num_heads = 2;
+  c.optim.global_batch_size = 8;
+  c.data.num_workers = 1;
+  c.optim.lr = 1e-3;
+  c.optim.ema_decay = 0.9;
+  c.optim.grad_clip = 1.0;
+  c.optim.lr_schedule = sit::train::LrSchedule::Cosine;
+  c.optim.warmup_steps = 2;
+  c.optim.max_steps = 20;
+  c.run.results_dir = results;
+  c.run.sample_steps = 4;
+  c.run.sample_method = sit::transport::OdeMethod::Euler;
+  c.run.cfg_scale = 2.0;
   return c;
 }
 
@@ -156,22 +156,28 @@ TEST_CASE("learning-rate schedules: linear warm-up, then constant or cosine to t
   CHECK(sit::train::learning_rate(options, 9) == Approx(1e-5 + (1e-3 - 1e-5) * 0.5));
   CHECK(sit::train::learning_rate(options, 14) == Approx(1e-5));
   CHECK(sit::train::learning_rate(options, 20) == Approx(1e-5));
-  CHECK_THROWS_WITH(sit::train::parse_lr_schedule("linear"), Catch::Contains("linear"));
+  CHECK_THROWS_WITH(sit::config::parse_enum<sit::train::LrSchedule>("linear"),
+                    Catch::Contains("'linear'") && Catch::Contains("constant or cosine"));
 }
 
 TEST_CASE("configuration: JSON round trip and clear errors", "[train]") {
   sit::train::TrainConfig config;
-  config.model = "SiT-S/4";
-  config.train_eps = 1e-3;
+  config.model.model = "SiT-S/4";
+  config.transport.train_eps = 1e-3;
+  config.transport.path_type = sit::transport::PathType::GVP;
+  config.run.sample_method = sit::transport::OdeMethod::Dopri5;
   auto back = sit::train::TrainConfig::from_json(config.to_json());
   CHECK(back.to_json() == config.to_json());
-  CHECK(back.train_eps.value() == 1e-3);
-  CHECK_FALSE(back.sample_eps.has_value());
+  CHECK(back.transport.train_eps.value() == 1e-3);
+  CHECK_FALSE(back.transport.sample_eps.has_value());
+  CHECK(back.transport.path_type == sit::transport::PathType::GVP);
+  CHECK_THAT(config.to_json(), Catch::Contains(R"("path_type":"GVP")") && Catch::Contains(R"("sample_method":"dopri5")"));
+  CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"loss_weight": "velocty"})"),
+                    Catch::Contains("velocty") && Catch::Contains("None, velocity or likelihood"));
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"lr": 1, "colour": 3})"),
                     Catch::Contains("colour"));
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"lr": "fast"})"), Catch::Contains("lr"));
   auto bad_patch = tiny_config("unused");
-  bad_patch.patch_size = 3;
-  CHECK_THROWS_WITH(sit::train::model_options(bad_patch, {1, 8, 8}, 4),
-                    Catch::Contains("not a multiple of the patch size 3"));
+  bad_patch.model.patch_size = 3;
+  CHECK_THROWS_WITH(bad_patch.model.options({1, 8, 8}, 4), Catch::Contains("divisible by the patch size 3"));
 }

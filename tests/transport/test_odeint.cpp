@@ -177,6 +177,6 @@ TEST_CASE("mixed_rms_norm takes the max of the parts' RMS", "[transport][odeint]
   auto norm = mixed_rms_norm({3, 1});
   auto value = norm(torch::tensor({3.0, 4.0, 0.0, 2.5}, torch::kFloat64)).item<double>();
   CHECK(value == Approx(std::max(std::sqrt(25.0 / 3.0), 2.5)));
-  CHECK(parse_ode_method("adaptive_heun") == OdeMethod::AdaptiveHeun);
-  CHECK_THROWS(parse_ode_method("rk45"));
+  CHECK(sit::config::parse_enum<OdeMethod>("adaptive_heun") == OdeMethod::AdaptiveHeun);
+  CHECK_THROWS_AS(sit::config::parse_enum<OdeMethod>("rk45"), sit::config::ConfigError);
 }

@@ -3,6 +3,7 @@
 // bf16 autocast (fp32 weights as master copies, matmuls and attention in bf16), as the official
 // train.py's `torch.backends.cuda.matmul.allow_tf32` and `torch.autocast` switches.
 
+#include <sit/config/enum_names.h>
 #include <torch/types.h>
 
 #include <string>
@@ -11,9 +12,9 @@ namespace sit::nn {
 
 enum class Precision { FP32, TF32, BF16 };
 
-/// "fp32", "tf32", "bf16".
-Precision parse_precision(const std::string& name);
-std::string precision_name(Precision precision);
+constexpr auto enum_table(Precision) {
+  return config::EnumTable<Precision, 3>{"precision", {{{Precision::FP32, "fp32"}, {Precision::TF32, "tf32"}, {Precision::BF16, "bf16"}}}};
+}
 
 /// Allows TF32 in cuBLAS and cuDNN for TF32 (and BF16, whose fp32 remainder then runs in TF32),
 /// forbids it for FP32. Process-wide, as in PyTorch.

@@ -6,7 +6,6 @@
 #include <sit/nn/patch_embed.h>
 #include <sit/nn/sit_block.h>
 #include <sit/nn/timestep_embedder.h>
-#include <sit/transport/guidance.h>
 
 namespace sit::nn {
 
@@ -42,19 +41,13 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
   /// out_channels = 2 C with learn_sigma (the learned-sigma half included). force_drop_ids: (N,),
   /// when given, says which labels become the null label instead of the embedder's own draws
   /// (LabelEmbedder.token_drop's argument), so a trainer can draw them per example.
+  /// (models.py's forward_with_cfg is transport::classifier_free_guidance_doubled.)
   torch::Tensor forward_full(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
                              const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt);
 
   /// As forward_full, without the learned-sigma half: (N, C, H, W).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
                         const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt);
-
-  /// The official classifier-free guidance forward: x is [z; z], y is [labels; null]. Runs the
-  /// model on [z; z] and returns (N, C, H, W) whose guided channels hold, in both halves,
-  /// uncond + cfg_scale (cond - uncond); the other channels keep each half's own output.
-  torch::Tensor forward_with_cfg(const torch::Tensor& x, const torch::Tensor& t,
-                                 const torch::Tensor& y, double cfg_scale,
-                                 transport::GuidedChannels guided = transport::GuidedChannels::FirstThree);
 
   int64_t out_channels() const;
 

@@ -2,6 +2,7 @@
 // Learning-rate schedules. The official train.py keeps lr constant; short runs (the Fashion-MNIST
 // quick start) learn faster with a linear warm-up and a cosine decay to a floor.
 
+#include <sit/config/enum_names.h>
 #include <torch/arg.h>
 
 #include <cstdint>
@@ -11,8 +12,9 @@ namespace sit::train {
 
 enum class LrSchedule { Constant, Cosine };
 
-/// "constant" or "cosine".
-LrSchedule parse_lr_schedule(const std::string& name);
+constexpr auto enum_table(LrSchedule) {
+  return config::EnumTable<LrSchedule, 2>{"learning-rate schedule", {{{LrSchedule::Constant, "constant"}, {LrSchedule::Cosine, "cosine"}}}};
+}
 
 struct LrScheduleOptions {
   TORCH_ARG(LrSchedule, schedule) = LrSchedule::Constant;

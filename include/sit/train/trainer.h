@@ -17,16 +17,12 @@
 
 namespace sit::train {
 
-/// The SiT a configuration trains on data of shape (C, H, W) with num_classes classes.
-nn::SiTOptions model_options(const TrainConfig& config, std::array<int64_t, 3> shape,
-                             int64_t num_classes);
-
 /// The configuration saved in a checkpoint's "args" (save_checkpoint's file).
 TrainConfig read_checkpoint_config(const std::string& path);
 
 class Trainer {
  public:
-  /// A new run: model initialised as the official initialize_weights (seeded by global_seed),
+  /// A new run (the configuration is validated first): model initialised as the official initialize_weights (seeded by global_seed),
   /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start. With config.vae the
   /// data are images that each step encodes, and the model works on their latents.
   ///

@@ -2,6 +2,7 @@
 // Divergence of a vector field, for the change of log-density along the probability-flow ODE:
 // d log p(x_t) / dt = -div v(x_t, t).
 
+#include <sit/config/enum_names.h>
 #include <torch/torch.h>
 
 #include <functional>
@@ -15,8 +16,9 @@ enum class Divergence {
   Exact        // the trace of dv/dx, one backward pass per dimension: for small dimensions
 };
 
-/// "hutchinson", "exact".
-Divergence parse_divergence(const std::string& name);
+constexpr auto enum_table(Divergence) {
+  return config::EnumTable<Divergence, 2>{"divergence", {{{Divergence::Hutchinson, "hutchinson"}, {Divergence::Exact, "exact"}}}};
+}
 
 /// A per-sample field v: (N, ...) -> (N, ...), differentiable in its argument.
 using FieldFn = std::function<torch::Tensor(const torch::Tensor& x)>;

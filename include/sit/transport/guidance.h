@@ -18,6 +18,8 @@
 
 #include <sit/transport/transport.h>
 
+#include <optional>
+
 namespace sit::transport {
 
 /// Which output channels guidance mixes: the official code guides the first 3 ("for exact
@@ -47,5 +49,21 @@ ModelFn classifier_free_guidance(LabelledForward forward, torch::Tensor y, Guida
 /// appended here).
 ModelFn classifier_free_guidance_doubled(LabelledForward forward, torch::Tensor y,
                                          GuidanceOptions options);
+
+/// What a sampler integrates to draw samples of classes y: the labelled model with y, or with
+/// guidance the official doubled form, whose state is [z; z] and whose samples are its first half.
+struct ConditionedModel {
+  ModelFn model;
+  bool doubled = false;
+
+  /// The initial state for noise z: (N, ...): z, or [z; z].
+  torch::Tensor initial_state(const torch::Tensor& z) const;
+  /// The N samples of a final state of initial_state's shape.
+  torch::Tensor samples(const torch::Tensor& state) const;
+};
+
+/// forward with labels y: (N,), guided as `guidance` says (nullopt: unguided).
+ConditionedModel condition(LabelledForward forward, torch::Tensor y,
+                           const std::optional<GuidanceOptions>& guidance);
 
 }  // namespace sit::transport

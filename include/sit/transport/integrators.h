@@ -2,6 +2,7 @@
 // The stochastic integrators of the official transport/integrators.py (`sde`) and the time grid
 // both samplers use. The ODE integrator is odeint (odeint.h).
 
+#include <sit/config/enum_names.h>
 #include <sit/transport/transport.h>
 
 #include <optional>
@@ -19,8 +20,9 @@ enum class SdeMethod {
   Heun    // stochastic Heun: noise first, then a Heun (trapezoidal) step of the drift
 };
 
-/// "Euler", "Heun".
-SdeMethod parse_sde_method(const std::string& name);
+constexpr auto enum_table(SdeMethod) {
+  return config::EnumTable<SdeMethod, 2>{"SDE method", {{{SdeMethod::Euler, "Euler"}, {SdeMethod::Heun, "Heun"}}}};
+}
 
 /// The standard Gaussian draw w of each stochastic step, shaped like the state x: (N, ...);
 /// `step` counts from 0.

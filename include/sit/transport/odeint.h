@@ -13,6 +13,7 @@
 //    ratios are computed in float64 whatever y's dtype.
 //  - A decreasing t integrates in negated time with the field negated.
 
+#include <sit/config/enum_names.h>
 #include <torch/torch.h>
 
 #include <functional>
@@ -23,9 +24,10 @@ namespace sit::transport {
 
 enum class OdeMethod { Euler, Midpoint, Heun2, Heun3, RK4, Dopri5, Bosh3, AdaptiveHeun };
 
-/// torchdiffeq's names: "euler", "midpoint", "heun2", "heun3", "rk4", "dopri5", "bosh3",
-/// "adaptive_heun".
-OdeMethod parse_ode_method(const std::string& name);
+/// torchdiffeq's names.
+constexpr auto enum_table(OdeMethod) {
+  return config::EnumTable<OdeMethod, 8>{"ODE method", {{{OdeMethod::Euler, "euler"}, {OdeMethod::Midpoint, "midpoint"}, {OdeMethod::Heun2, "heun2"}, {OdeMethod::Heun3, "heun3"}, {OdeMethod::RK4, "rk4"}, {OdeMethod::Dopri5, "dopri5"}, {OdeMethod::Bosh3, "bosh3"}, {OdeMethod::AdaptiveHeun, "adaptive_heun"}}}};
+}
 bool is_adaptive(OdeMethod method);
 
 /// dy/dt = func(t, y); t is a 0-dim tensor of y's dtype and device.

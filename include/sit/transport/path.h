@@ -6,6 +6,7 @@
 // Shapes: coefficient functions take t of any shape and work elementwise; functions that also take
 // x expect t: (N,) and x: (N, ...) and broadcast t over x's non-batch dimensions.
 
+#include <sit/config/enum_names.h>
 #include <torch/torch.h>
 
 #include <string>
@@ -22,9 +23,11 @@ enum class DiffusionForm {
   IncreasingDecreasing  // norm sin^2(pi t); path.py spells it "inccreasing-decreasing"
 };
 
-/// "constant", "SBDM", "sigma", "linear", "decreasing", "increasing-decreasing" (or path.py's
-/// misspelling "inccreasing-decreasing").
-DiffusionForm parse_diffusion_form(const std::string& name);
+/// sample.py's names (path.py itself tests for "inccreasing-decreasing", so the official
+/// increasing-decreasing form is unreachable there).
+constexpr auto enum_table(DiffusionForm) {
+  return config::EnumTable<DiffusionForm, 6>{"diffusion form", {{{DiffusionForm::Constant, "constant"}, {DiffusionForm::SBDM, "SBDM"}, {DiffusionForm::Sigma, "sigma"}, {DiffusionForm::Linear, "linear"}, {DiffusionForm::Decreasing, "decreasing"}, {DiffusionForm::IncreasingDecreasing, "increasing-decreasing"}}}};
+}
 
 /// A path coefficient and its time derivative, e.g. (alpha_t, d_alpha_t).
 struct Coefficient {

@@ -7,6 +7,7 @@
 // input (once for the drift, once for the score), so its evaluation count is twice ours for
 // stochastic steps and the Mean last step; the samples are the same.
 
+#include <sit/config/enum_names.h>
 #include <sit/transport/divergence.h>
 #include <sit/transport/integrators.h>
 #include <sit/transport/odeint.h>
@@ -25,8 +26,9 @@ enum class LastStep {
   Euler     // x + v h: an ODE step
 };
 
-/// "None", "Mean", "Tweedie", "Euler".
-LastStep parse_last_step(const std::string& name);
+constexpr auto enum_table(LastStep) {
+  return config::EnumTable<LastStep, 4>{"last step", {{{LastStep::None, "None"}, {LastStep::Mean, "Mean"}, {LastStep::Tweedie, "Tweedie"}, {LastStep::Euler, "Euler"}}}};
+}
 
 /// The sample_ode arguments. num_steps counts grid points of linspace(t0, t1): a fixed-step
 /// solver takes num_steps - 1 steps; an adaptive one returns the grid points by interpolation.

@@ -3,6 +3,7 @@
 // maps from a model output to the probability-flow drift and to the score (the official
 // transport/transport.py `Transport` and transport/__init__.py `create_transport`).
 
+#include <sit/config/enum_names.h>
 #include <sit/transport/path.h>
 
 #include <functional>
@@ -23,12 +24,16 @@ enum class PathType { Linear, GVP, VP };
 /// Loss weighting of score and noise models.
 enum class WeightType { None, Velocity, Likelihood };
 
-/// "velocity", "score", "noise".
-ModelType parse_model_type(const std::string& name);
-/// "Linear", "GVP", "VP".
-PathType parse_path_type(const std::string& name);
-/// "velocity", "likelihood"; anything else ("None", "") is WeightType::None, as create_transport.
-WeightType parse_weight_type(const std::string& name);
+constexpr auto enum_table(ModelType) {
+  return config::EnumTable<ModelType, 3>{"prediction", {{{ModelType::Velocity, "velocity"}, {ModelType::Score, "score"}, {ModelType::Noise, "noise"}}}};
+}
+constexpr auto enum_table(PathType) {
+  return config::EnumTable<PathType, 3>{"path type", {{{PathType::Linear, "Linear"}, {PathType::GVP, "GVP"}, {PathType::VP, "VP"}}}};
+}
+/// "None" is train.py's default (Python's None).
+constexpr auto enum_table(WeightType) {
+  return config::EnumTable<WeightType, 3>{"loss weight", {{{WeightType::None, "None"}, {WeightType::Velocity, "velocity"}, {WeightType::Likelihood, "likelihood"}}}};
+}
 
 /// The create_transport arguments. An unset eps takes the official default: VP 1e-5 (train) and
 /// 1e-3 (sample); score or noise on Linear/GVP 1e-3 and 1e-3; velocity on Linear/GVP is stable
@@ -115,12 +120,5 @@ class Transport {
   double sample_eps_;
   std::shared_ptr<const Path> path_sampler_;
 };
-
-/// create_transport with its arguments by name, as train.py and sample.py pass their flags:
-/// path_type "Linear", "GVP" or "VP"; prediction "velocity", "score" or "noise"; loss_weight
-/// "velocity", "likelihood", or anything else for none.
-Transport create_transport(const std::string& path_type, const std::string& prediction,
-                           const std::string& loss_weight, std::optional<double> train_eps = std::nullopt,
-                           std::optional<double> sample_eps = std::nullopt);
 
 }  // namespace sit::transport

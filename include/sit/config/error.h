@@ -1,0 +1,24 @@
+#pragma once
+// The one exception type for bad settings: a misspelt choice, a value out of range, settings that
+// contradict each other or a checkpoint. Its message is one line that names the setting.
+
+#include <stdexcept>
+#include <string>
+
+namespace sit::config {
+
+class ConfigError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// The command-line spelling of a setting: "cfg_scale" -> "--cfg-scale".
+std::string flag(const std::string& key);
+
+/// A number as a user wrote it: 0.04, 1e-06, 12.
+std::string text(double value);
+
+/// Throws ConfigError("<flag(key)> <value>: <problem>") unless `ok`.
+void require(bool ok, const std::string& key, const std::string& value, const std::string& problem);
+
+}  // namespace sit::config

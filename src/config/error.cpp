@@ -1,0 +1,34 @@
+#include <sit/config/enum_names.h>
+#include <sit/config/error.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace sit::config {
+
+std::string flag(const std::string& key) {
+  std::string name = "--" + key;
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
+std::string text(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+void require(bool ok, const std::string& key, const std::string& value, const std::string& problem) {
+  if (!ok) throw ConfigError(flag(key) + " " + value + ": " + problem);
+}
+
+std::string choice_list(const std::vector<std::string>& names) {
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) list += i + 1 == names.size() ? " or " : ", ";
+    list += names[i];
+  }
+  return list;
+}
+
+}  // namespace sit::config
