@@ -33,7 +33,10 @@ inline std::vector<std::string> sampler_case_names() {
           "ode_linear_velocity_dopri5", "ode_linear_velocity_heun2_nosigma",
           "ode_linear_velocity_heun2_cfg4", "ode_gvp_velocity_heun2",
           "ode_vp_velocity_euler",      "ode_linear_noise_heun2",
-          "sde_linear_velocity_euler"};
+          "sde_linear_velocity_euler",
+          // Adaptive solvers under CFG (make_guided_adaptive_cases.py).
+          "ode_linear_velocity_dopri5_cfg4", "ode_linear_velocity_bosh3_cfg4",
+          "ode_linear_velocity_adaptive_heun_cfg4", "ode_gvp_velocity_dopri5_cfg4"};
 }
 
 }  // namespace sit::testing

@@ -4,9 +4,11 @@ namespace sit::transport {
 
 namespace {
 
-// (N,) booleans: t inside [t_lo, t_hi].
+// (N,) booleans: t clamped to [0, 1] inside [t_lo, t_hi], so that the stages an adaptive solver
+// evaluates past t = 1 are guided under the default interval, as the official code guides them.
 torch::Tensor in_interval(const torch::Tensor& t, const GuidanceOptions& options) {
-  return t.ge(options.t_lo()).logical_and(t.le(options.t_hi()));
+  auto domain_t = t.clamp(0.0, 1.0);
+  return domain_t.ge(options.t_lo()).logical_and(domain_t.le(options.t_hi()));
 }
 
 int64_t guided_count(const GuidanceOptions& options, int64_t channels) {

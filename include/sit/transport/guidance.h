@@ -11,10 +11,13 @@
 //    output; the caller keeps the first half of the final state. With every channel guided both
 //    forms give the same samples; with the official first-3-channels guidance the second half's
 //    other channels follow the unconditional output, which an adaptive solver's error norm over
-//    the whole state sees, so only this form reproduces the official dopri5 steps exactly.
+//    the whole state sees, so only this form takes the official adaptive steps.
 //
 // Outside the guidance interval [t_lo, t_hi] a call runs the conditional forward alone (both
-// halves of the doubled form get the conditional output).
+// halves of the doubled form get the conditional output). The interval is tested on t clamped to
+// [0, 1]: adaptive solvers call the model past the ends of the span they integrate (dopri5 over
+// [0, 1] up to t ~ 3) and the official forward_with_cfg guides every call, so an interval that
+// reaches 0 or 1 goes on beyond it and the default [0, 1] guides every call.
 
 #include <sit/transport/transport.h>
 
