@@ -2,7 +2,7 @@
 // rate they reach.
 //
 //   sit-bench --task train --model SiT-S/2 --batch-size 8 --threads 2
-//   sit-bench --task sample --model SiT-XL/2 --device cuda --precision bf16 --cuda-graph
+//   sit-bench --task sample --model SiT-XL/2 --device cuda --precision bf16 --cuda-graph ODE --sampling-method heun2
 //   sit-bench --task train --model '' --patch-size 4 --depth 6 --hidden-size 256 --num-heads 4 \
 //             --input-size 28 --in-channels 1 --num-classes 10 --batch-size 64 --json out.json
 
@@ -268,6 +268,7 @@ int run(const CLI::App& app, BenchParams p) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sit-bench: time SiT training, forward passes and sampling"};
+  app.fallthrough();
   BenchParams params;
   add_options(app, params);
   CLI11_PARSE(app, argc, argv);

@@ -23,20 +23,21 @@ FASHION_MNIST = ["--model", "", "--patch-size", "4", "--depth", "6", "--hidden-s
 SIT_S2 = ["--model", "SiT-S/2", "--input-size", "32", "--in-channels", "4", "--num-classes", "1000"]
 SIT_XL2 = ["--model", "SiT-XL/2", "--input-size", "32", "--in-channels", "4", "--num-classes", "1000"]
 
-# (name, arguments common to both programs)
+# (name, arguments common to both programs, sampler flags: sit-bench takes them after its ODE
+# subcommand, as sit-sample)
+HEUN2 = ["--sampling-method", "heun2"]
 CPU_WORKLOADS = [
-    ("train Fashion-MNIST p4 d6 h256, batch 64", ["--task", "train", "--batch-size", "64"] + FASHION_MNIST),
-    ("train SiT-S/2 32x32x4, batch 8", ["--task", "train", "--batch-size", "8"] + SIT_S2),
-    ("forward SiT-S/2, batch 8", ["--task", "forward", "--batch-size", "8"] + SIT_S2),
+    ("train Fashion-MNIST p4 d6 h256, batch 64", ["--task", "train", "--batch-size", "64"] + FASHION_MNIST, []),
+    ("train SiT-S/2 32x32x4, batch 8", ["--task", "train", "--batch-size", "8"] + SIT_S2, []),
+    ("forward SiT-S/2, batch 8", ["--task", "forward", "--batch-size", "8"] + SIT_S2, []),
     ("sample SiT-S/2 ODE heun2 6 steps CFG 4, 4 images",
-     ["--task", "sample", "--batch-size", "4", "--sampling-method", "heun2", "--num-sampling-steps", "6",
-      "--cfg-scale", "4"] + SIT_S2),
+     ["--task", "sample", "--batch-size", "4", "--num-sampling-steps", "6", "--cfg-scale", "4"] + SIT_S2, HEUN2),
 ]
 CUDA_WORKLOADS = [
-    ("train SiT-XL/2 32x32x4, batch 256", ["--task", "train", "--batch-size", "256"] + SIT_XL2),
+    ("train SiT-XL/2 32x32x4, batch 256", ["--task", "train", "--batch-size", "256"] + SIT_XL2, []),
     ("sample SiT-XL/2 ODE heun2 50 steps CFG 4, 8 images",
-     ["--task", "sample", "--batch-size", "8", "--sampling-method", "heun2", "--num-sampling-steps", "50",
-      "--cfg-scale", "4"] + SIT_XL2),
+     ["--task", "sample", "--batch-size", "8", "--num-sampling-steps", "50", "--cfg-scale", "4"] + SIT_XL2,
+     HEUN2),
 ]
 
 
@@ -77,13 +78,14 @@ def main():
     workloads = CUDA_WORKLOADS if args.device.startswith("cuda") else CPU_WORKLOADS
     rows = []
     print(f"{'workload':<52} {'eager ms':>10} {'sit ms':>10} {'eager/sit':>10} {'sit TFLOP/s':>12} {'evals':>6}")
-    for name, workload in workloads:
+    for name, workload, sampler in workloads:
         if args.only and args.only not in name:
             continue
         eager_runs, sit_runs = [], []
         for _ in range(args.rounds):
-            eager_runs.append(run_json([args.python, os.path.join(HERE, "sit_eager.py")] + workload + common))
-            sit_runs.append(run_json([args.sit_bench] + workload + common + args.sit_extra.split()))
+            eager_runs.append(run_json([args.python, os.path.join(HERE, "sit_eager.py")] + workload + sampler + common))
+            sit_sampler = ["ODE"] + sampler if sampler else []
+            sit_runs.append(run_json([args.sit_bench] + workload + common + args.sit_extra.split() + sit_sampler))
         eager, sit = pooled(eager_runs), pooled(sit_runs)
         if eager["model_evaluations"] != sit["model_evaluations"]:
             raise SystemExit(f"{name}: eager ran {eager['model_evaluations']} model evaluations, "

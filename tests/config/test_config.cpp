@@ -1,0 +1,176 @@
+// The settings groups: every enum's name table round-trips and refuses misspellings naming the
+// choices; every group's validation names the setting it refuses; the field lists give each key
+// once; the groups turn into the options they stand for.
+#include "catch_torch.h"
+#include <sit/nn/model_config.h>
+#include <sit/nn/runtime_config.h>
+#include <sit/train/train_config.h>
+#include <sit/transport/divergence.h>
+#include <sit/transport/guidance_config.h>
+#include <sit/transport/sampler_config.h>
+#include <sit/transport/transport_config.h>
+
+#include <nlohmann/json.hpp>
+
+#include <set>
+
+using sit::config::ConfigError;
+namespace tr = sit::transport;
+
+namespace {
+
+template <typename E>
+void check_table(size_t expected_size) {
+  auto names = sit::config::enum_names<E>();
+  CHECK(names.size() == expected_size);
+  CHECK(std::set<std::string>(names.begin(), names.end()).size() == names.size());
+  for (const auto& name : names) {
+    INFO(name);
+    CHECK(sit::config::enum_name(sit::config::parse_enum<E>(name)) == name);
+  }
+  auto misspelt = names.front() + "x";
+  CHECK_THROWS_AS(sit::config::parse_enum<E>(misspelt), ConfigError);
+  CHECK_THROWS_WITH(sit::config::parse_enum<E>(misspelt),
+                    Catch::Contains("'" + misspelt + "'") && Catch::Contains(sit::config::choice_list(names)));
+}
+
+template <typename Group>
+void check_refused(const Group& group, const std::string& message) {
+  INFO(message);
+  CHECK_THROWS_AS(group.validate(), ConfigError);
+  CHECK_THROWS_WITH(group.validate(), Catch::Contains(message));
+}
+
+}  // namespace
+
+TEST_CASE("every enum has one name table: parse, print, choices", "[config]") {
+  check_table<tr::PathType>(3);
+  check_table<tr::ModelType>(3);
+  check_table<tr::WeightType>(3);
+  check_table<tr::OdeMethod>(8);
+  check_table<tr::SdeMethod>(2);
+  check_table<tr::DiffusionForm>(6);
+  check_table<tr::LastStep>(4);
+  check_table<tr::Divergence>(2);
+  check_table<tr::SamplerMode>(2);
+  check_table<sit::nn::Precision>(3);
+  check_table<sit::train::LrSchedule>(2);
+  check_table<sit::train::DataSource>(3);
+  // The official spellings, and no silent default for the loss weight.
+  CHECK(sit::config::parse_enum<tr::WeightType>("None") == tr::WeightType::None);
+  CHECK_THROWS_WITH(sit::config::parse_enum<tr::WeightType>("velocty"),
+                    Catch::Equals("loss weight 'velocty': expected None, velocity or likelihood"));
+  CHECK(sit::config::parse_enum<tr::OdeMethod>("adaptive_heun") == tr::OdeMethod::AdaptiveHeun);
+  CHECK(sit::config::flag("cfg_interval") == "--cfg-interval");
+}
+
+TEST_CASE("each group refuses bad settings naming them", "[config]") {
+  sit::nn::ModelConfig model;
+  model.model = "SiT-M/2";
+  check_refused(model, "--model 'SiT-M/2': not a preset");
+  model.model = "";
+  model.hidden_size = 100;
+  model.num_heads = 3;
+  check_refused(model, "--hidden-size 100: must be a positive multiple of --num-heads 3");
+  model.hidden_size = 96;
+  model.class_dropout_prob = 1;
+  check_refused(model, "--class-dropout-prob 1");
+
+  tr::TransportConfig transport;
+  transport.sample_eps = -0.1;
+  check_refused(transport, "--sample-eps -0.1");
+
+  tr::SamplerConfig sampler;
+  sampler.num_sampling_steps = 1;
+  check_refused(sampler, "--num-sampling-steps 1");
+  sampler.num_sampling_steps = 10;
+  sampler.rtol = 0;
+  check_refused(sampler, "--rtol 0");
+  sampler.mode = tr::SamplerMode::SDE;
+  sampler.last_step_size = 1.5;
+  check_refused(sampler, "--last-step-size 1.5");
+
+  tr::GuidanceConfig guidance;
+  for (auto interval : {std::vector<double>{0.5, 0.2}, {0.0, 1.5}, {-0.1, 0.5}, {0.3}}) {
+    guidance.cfg_interval = interval;
+    check_refused(guidance, "--cfg-interval");
+  }
+  guidance.cfg_interval = {0.2, 0.6};
+  CHECK_NOTHROW(guidance.validate());
+
+  sit::train::OptimConfig optim;
+  optim.lr = 0;
+  check_refused(optim, "--lr 0");
+  optim.lr = 1e-4;
+  optim.ema_decay = 1.5;
+  check_refused(optim, "--ema-decay 1.5");
+
+  sit::train::DataConfig data;
+  data.data = sit::train::DataSource::Folder;
+  check_refused(data, "--data folder: needs --data-path and --image-size");
+
+  sit::train::RunConfig run;
+  run.log_every = 0;
+  check_refused(run, "--log-every 0");
+
+  sit::nn::RuntimeConfig runtime;
+  runtime.device = "gpu";
+  check_refused(runtime, "--device gpu");
+}
+
+TEST_CASE("the groups become the options they stand for", "[config]") {
+  sit::nn::ModelConfig model;
+  model.model = "SiT-B/4";
+  auto preset = model.options({4, 32, 32}, 1000);
+  CHECK(preset.hidden_size() == 768);
+  CHECK(preset.num_heads() == 12);
+  CHECK(preset.patch_size() == 4);
+  CHECK(preset.input_size() == 32);
+  model.model = "";
+  model.patch_size = 4;
+  model.depth = 6;
+  model.hidden_size = 128;
+  model.num_heads = 4;
+  auto free = model.options({1, 28, 28}, 10);
+  CHECK(free.depth() == 6);
+  CHECK(free.in_channels() == 1);
+  CHECK(free.num_classes() == 10);
+  CHECK_THROWS_AS(model.options({1, 30, 30}, 10), ConfigError);
+
+  tr::GuidanceConfig guidance;
+  guidance.cfg_scale = 1.0;
+  CHECK_FALSE(guidance.options(1000).has_value());
+  guidance.cfg_scale = 4.0;
+  guidance.guide_all_channels = true;
+  guidance.cfg_interval = {0.1, 0.9};
+  auto options = guidance.options(1000).value();
+  CHECK(options.cfg_scale() == 4.0);
+  CHECK(options.null_label() == 1000);
+  CHECK(options.guided_channels() == tr::GuidedChannels::All);
+  CHECK(options.t_lo() == 0.1);
+
+  tr::SamplerConfig sampler;  // sample.py's defaults
+  CHECK(sampler.ode_options().sampling_method() == tr::OdeMethod::Dopri5);
+  CHECK(sampler.ode_options().num_steps() == 250);
+  CHECK(sampler.sde_options().diffusion_form() == tr::DiffusionForm::Sigma);
+  CHECK(sampler.sde_options().last_step() == tr::LastStep::Mean);
+}
+
+TEST_CASE("a training configuration lists each key once and round-trips through JSON", "[config]") {
+  sit::train::TrainConfig config;
+  std::set<std::string> keys;
+  size_t fields = 0;
+  sit::train::TrainConfig::fields(config, [&](const char* key, auto&, const char* help) {
+    ++fields;
+    keys.insert(key);
+    CHECK(std::string(help).size() > 0);
+  });
+  CHECK(keys.size() == fields);
+  auto json = nlohmann::json::parse(config.to_json());
+  CHECK(json.size() == fields);
+  CHECK(json["loss_weight"] == "None");
+  CHECK(json["train_eps"].is_null());
+  CHECK(json["precision"] == "fp32");
+  CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"sample_method": "rk45"})"),
+                    Catch::Contains("ODE method 'rk45'"));
+}
