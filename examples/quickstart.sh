@@ -19,7 +19,7 @@ cmake --build "$root/build" -j"$(nproc)" --target sit-train sit-sample
   --sample-steps 25 --sample-method euler --cfg-scale 2 --results-dir "$out"
 
 ckpt="$out/checkpoints/0000900.pt"
-sample=("$root/build/examples/sit-sample/sit-sample" ODE --ckpt "$ckpt" --num-heads 4
+sample=("$root/build/examples/sit-sample/sit-sample" ODE --ckpt "$ckpt"
         --sampling-method euler --num-sampling-steps 25 --cfg-scale 2)
 # One row per class: 10 samples of each of the 10 classes.
 "${sample[@]}" --class-labels "$(seq -s, 0 9 | sed 's/[0-9]\+/&,&,&,&,&,&,&,&,&,&/g')" \
