@@ -119,7 +119,7 @@ std::string models_dir(const SampleParams& p) {
 }
 
 // Checks the settings on their own, before anything is loaded.
-void validate(const CLI::App& app, const SampleParams& p, int64_t world_size) {
+void validate(const CLI::App& app, const SampleParams& p) {
   p.sampler.validate();
   p.guidance.validate();
   p.transport.validate();
@@ -128,9 +128,6 @@ void validate(const CLI::App& app, const SampleParams& p, int64_t world_size) {
   if (ode && p.sampler.likelihood) {
     if (p.noise.empty()) throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
     if (p.guidance.guided()) throw ConfigError("--likelihood needs --cfg-scale 1 (guidance has no likelihood)");
-  }
-  if (world_size > 1 && (p.sampler.likelihood || !p.sde_noise.empty())) {
-    throw ConfigError("--likelihood and --sde-noise run in one process (no torchrun)");
   }
   if (!p.labels.empty() && !p.class_labels.empty()) throw ConfigError("--labels and --class-labels exclude each other");
   if ((!p.labels.empty() || !p.class_labels.empty()) && sit::examples::given(app, "num_samples")) {
@@ -402,15 +399,41 @@ Sampled sample_shard(const SampleParams& p, const sit::nn::SiT& model, const tor
   return out;
 }
 
+// The log-likelihood of data x under the probability-flow ODE, printed per sample.
+int score_likelihood(const SampleParams& p, const sit::nn::SiT& model, const torch::Tensor& y, const torch::Tensor& x,
+                     const tr::TransportConfig& transport) {
+  tr::Sampler sampler{tr::Transport(transport.options())};
+  auto conditioned = tr::condition(
+      [&model](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return model->forward(x, t, y); },
+      y, std::nullopt);
+  auto result = sampler.sample_ode_likelihood(x, conditioned.model, p.sampler.likelihood_options());
+  print_likelihood(result, x[0].numel());
+  if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, result.prior_sample.cpu());
+  return 0;
+}
+
+// As sample.py: vae.decode(samples / 0.18215).sample, a slice of the batch at a time.
+torch::Tensor decode(const SampleParams& p, const sit::vae::AutoencoderKL& vae, const torch::Tensor& latents,
+                     const torch::Device& device) {
+  if (!p.out_latents.empty()) sit::io::write_npy(p.out_latents, latents);
+  torch::InferenceMode inference;
+  auto images = vae->decode((latents / vae->options.scaling_factor()).to(device), p.vae_slice_size).cpu();
+  fmt::print("decoded to images {}\n", images.sizes());
+  return images;
+}
+
 int run(const CLI::App& app, SampleParams p) {
   namespace ex = sit::examples;
   if (!p.sampler.likelihood && !ex::given(app, "out") && !ex::given(app, "out_npy") && !ex::given(app, "out_npz")) {
     p.out = "sample.png";  // sample.py's output
   }
+  validate(app, p);
   auto device = sit::examples::apply_runtime(p.runtime);
   auto group = sit::examples::join_process_group(p.distributed, device);
   const int64_t rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
-  validate(app, p, world_size);
+  if (world_size > 1 && (p.sampler.likelihood || !p.sde_noise.empty())) {
+    throw ConfigError("--likelihood and --sde-noise run in one process (no torchrun)");
+  }
 
   const auto ckpt = checkpoint_path(p);
   const auto checkpoint = sit::read_checkpoint(ckpt, sit::ReadOptions().entry(p.ckpt_entry));
@@ -424,10 +447,6 @@ int run(const CLI::App& app, SampleParams p) {
   }
   auto vae = p.sampler.likelihood ? sit::vae::AutoencoderKL{nullptr}
                                   : load_decoder(p, arch, !p.out.empty() || !p.out_npz.empty());
-  if (!p.out.empty() && !vae && arch.in_channels() != 1 && arch.in_channels() != 3) {
-    throw ConfigError(fmt::format("--out {}: the model has {} channels; a PNG needs a VAE (--vae)", p.out,
-                                  arch.in_channels()));
-  }
   if (vae) vae->to(device);
   auto labels = read_labels(p, arch.num_classes());
   const int64_t n = labels.size(0);
@@ -438,31 +457,13 @@ int run(const CLI::App& app, SampleParams p) {
   const uint64_t seed = p.seed * world_size + rank;
   NoiseSource noise(p, seed, arch, n);
 
-  if (p.sampler.likelihood) {
-    auto x = noise.batch(0, n).to(device);
-    tr::Sampler sampler{tr::Transport(transport.options())};
-    auto conditioned = tr::condition(
-        [&model](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return model->forward(x, t, y); },
-        labels.to(device), std::nullopt);
-    auto result = sampler.sample_ode_likelihood(x, conditioned.model, p.sampler.likelihood_options());
-    print_likelihood(result, x[0].numel());
-    if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, result.prior_sample.cpu());
-    return 0;
-  }
+  if (p.sampler.likelihood) return score_likelihood(p, model, labels.to(device), noise.batch(0, n).to(device), transport);
 
   auto sampled = sample_shard(p, model, labels, noise, group.get(), device, seed, transport);
   if (rank != 0) return 0;  // rank 0 alone writes, as sample_ddp.py
   fmt::print("{} samples, {} model evaluations{}\n", n, sampled.evaluations,
              world_size > 1 ? fmt::format(" on rank 0 of {}", world_size) : "");
-  auto samples = sampled.samples;
-  if (vae) {
-    if (!p.out_latents.empty()) sit::io::write_npy(p.out_latents, samples);
-    // As sample.py: vae.decode(samples / 0.18215).sample, a slice of the batch at a time.
-    torch::InferenceMode inference;
-    samples = vae->decode((samples / vae->options.scaling_factor()).to(device), p.vae_slice_size).cpu();
-    fmt::print("decoded to images {}\n", samples.sizes());
-  }
-  write_outputs(p, samples, labels);
+  write_outputs(p, vae ? decode(p, vae, sampled.samples, device) : sampled.samples, labels);
   return 0;
 }
 
