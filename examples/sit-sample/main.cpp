@@ -403,8 +403,9 @@ Sampled sample_shard(const SampleParams& p, const sit::nn::SiT& model, const tor
 int score_likelihood(const SampleParams& p, const sit::nn::SiT& model, const torch::Tensor& y, const torch::Tensor& x,
                      const tr::TransportConfig& transport) {
   tr::Sampler sampler{tr::Transport(transport.options())};
+  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
   auto conditioned = tr::condition(
-      [&model](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return model->forward(x, t, y); },
+      [sit](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return sit->forward(x, t, y); },
       y, std::nullopt);
   auto result = sampler.sample_ode_likelihood(x, conditioned.model, p.sampler.likelihood_options());
   print_likelihood(result, x[0].numel());
@@ -417,7 +418,7 @@ torch::Tensor decode(const SampleParams& p, const sit::vae::AutoencoderKL& vae, 
                      const torch::Device& device) {
   if (!p.out_latents.empty()) sit::io::write_npy(p.out_latents, latents);
   torch::InferenceMode inference;
-  auto images = vae->decode((latents / vae->options.scaling_factor()).to(device), p.vae_slice_size).cpu();
+  auto images = vae.ptr()->decode((latents / vae->options.scaling_factor()).to(device), p.vae_slice_size).cpu();
   fmt::print("decoded to images {}\n", images.sizes());
   return images;
 }
