@@ -136,6 +136,22 @@ def write_checkpoint_fixtures():
     torch.save(torch.ones(2), out("legacy.pt"), _use_new_zipfile_serialization=False)
 
 
+def write_train_py_checkpoint():
+    """train_py_checkpoint.pt: a checkpoint as the official train.py saves it, around the tiny model
+    of the sampler fixtures (ode_linear_velocity_euler/ckpt.pt: hidden 64, 4 heads, patch 4, 16x16x4
+    latents, 10 classes and the null row). Its args hold train.py's flags as parse_args() leaves them,
+    except "model": no preset has this model's dimensions, so the key is left out (the weights' shapes
+    give the architecture). image_size 128 is what 16x16 latents mean (8 x 16)."""
+    state_dict = torch.load(os.path.join(HERE, "../fixtures/cases/ode_linear_velocity_euler/ckpt.pt"),
+                            map_location="cpu")
+    args = argparse.Namespace(
+        data_path="/data/imagenet/train", results_dir="results", image_size=128, num_classes=10,
+        epochs=1, global_batch_size=256, global_seed=0, vae="ema", num_workers=4, log_every=100,
+        ckpt_every=50_000, sample_every=10_000, cfg_scale=4.0, wandb=False, ckpt=None,
+        path_type="GVP", prediction="velocity", loss_weight=None, sample_eps=None, train_eps=None)
+    torch.save({"model": state_dict, "ema": state_dict, "opt": {}, "args": args}, out("train_py_checkpoint.pt"))
+
+
 def write_official_checkpoint_reference():
     """Per-tensor statistics of ckpt.pt (copied from the official SiT fixtures), computed in float64:
     the sum and the index-weighted sum sum_i i * x_i (sensitive to order) of the flattened tensor."""
@@ -210,6 +226,7 @@ if __name__ == "__main__":
     write_zip64_fixture()
     write_tensors_fixture()
     write_checkpoint_fixtures()
+    write_train_py_checkpoint()
     write_official_checkpoint_reference()
     write_pickle_fixtures()
     write_safetensors_fixtures(os.path.join(HERE, "../../../../shared/fixtures/vae/small/vae.pt"))
