@@ -158,7 +158,7 @@ tr::TransportConfig resolve_transport(const CLI::App& app, const SampleParams& p
   tr::TransportConfig t = *saved.transport;
   auto same = [&](const char* key, const std::string& given, const std::string& trained) {
     if (sit::examples::given(app, key) && given != trained) {
-      throw ConfigError(fmt::format("{} {} contradicts {}: its {} say {}", sit::config::flag(key), given, ckpt,
+      throw ConfigError(fmt::format("{} {} contradicts {}; saved in {}: {}", sit::config::flag(key), given, ckpt,
                                     saved.origin, trained));
     }
   };
@@ -175,7 +175,7 @@ template <typename T>
 std::optional<T> agree(const char* flag, const std::optional<T>& given, const std::optional<T>& saved,
                        const std::string& ckpt, const std::string& origin) {
   if (given && saved && *given != *saved) {
-    throw ConfigError(fmt::format("{} {} contradicts {}: its {} say {}", flag, *given, ckpt, origin, *saved));
+    throw ConfigError(fmt::format("{} {} contradicts {}; saved in {}: {}", flag, *given, ckpt, origin, *saved));
   }
   return given ? given : saved;
 }

@@ -49,7 +49,7 @@ void check_error(const Output& out, const std::string& program, const std::vecto
   for (const auto& part : parts) CHECK_THAT(out.text, Catch::Contains(part));
 }
 
-// The message's last word: the value a checkpoint holds, in "... contradicts <ckpt>: its ... say 2".
+// The message's last word: the value a checkpoint holds, in "... contradicts <ckpt>; saved in <origin>: 2".
 std::string last_word(const std::string& text) {
   std::istringstream words(text);
   std::string word, last;
