@@ -28,7 +28,7 @@ struct TrainConfig {
     config::for_each_field(field, self.model, self.data, self.transport, self.optim, self.run, self.runtime);
   }
 
-  /// Every group's validate(), then what spans groups (--vae with latent shards).
+  /// Every group's validate().
   void validate() const;
 
   /// The configuration as a flat JSON object (every field; enums by name, unset eps as null).

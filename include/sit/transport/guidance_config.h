@@ -19,7 +19,9 @@ struct GuidanceConfig {
   static void fields(Self& self, Field&& field) {
     field("cfg_scale", self.cfg_scale, "classifier-free guidance scale (1: none)");
     field("guide_all_channels", self.guide_all_channels, "guide every channel (the official code guides the first 3)");
-    field("cfg_interval", self.cfg_interval, "guide only for t in [lo, hi] (lo,hi)");
+    field("cfg_interval", self.cfg_interval,
+          "guide only for t in [lo, hi], given as lo,hi (an end at 0 or 1 extends past it, as adaptive "
+          "solvers evaluate beyond t = 1)");
   }
 
   bool guided() const { return cfg_scale > 1.0; }
