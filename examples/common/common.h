@@ -22,11 +22,6 @@ namespace sit::examples {
 
 namespace detail {
 
-template <typename T>
-struct is_optional : std::false_type {};
-template <typename T>
-struct is_optional<std::optional<T>> : std::true_type {};
-
 // One setting as a flag: enums check their name table's choices; a bool that defaults to false
 // is a flag (--reverse), one that defaults to true takes a value (--learn-sigma false); vectors
 // take lo,hi.
@@ -43,7 +38,7 @@ void add_flag(CLI::App& app, const std::string& name, T& value, const std::strin
                    : app.add_flag(name, value, help);
   } else if constexpr (std::is_same_v<T, std::vector<double>>) {
     option = app.add_option(name, value, help)->delimiter(',')->capture_default_str();
-  } else if constexpr (is_optional<T>::value) {
+  } else if constexpr (config::is_optional<T>::value) {
     option = app.add_option(name, value, help);
   } else {
     option = app.add_option(name, value, help)->capture_default_str();
@@ -63,10 +58,8 @@ std::string field_text(const T& value) {
   } else if constexpr (std::is_same_v<T, std::string>) {
     return "'" + value + "'";
   } else if constexpr (std::is_same_v<T, std::vector<double>>) {
-    std::string text;
-    for (double v : value) text += (text.empty() ? "" : ",") + config::text(v);
-    return text;
-  } else if constexpr (detail::is_optional<T>::value) {
+    return config::text(value);
+  } else if constexpr (config::is_optional<T>::value) {
     return value ? field_text(*value) : "(unset)";
   } else if constexpr (std::is_floating_point_v<T>) {
     return config::text(value);

@@ -118,12 +118,14 @@ std::string models_dir(const SampleParams& p) {
   return env != nullptr && *env != '\0' ? env : "pretrained_models";
 }
 
-// Checks the settings on their own, before anything is loaded.
+// A model of SD-VAE latents rather than of images (1 or 3 channels).
+bool latent_space(const sit::nn::SiTOptions& model) { return model.in_channels() != 1 && model.in_channels() != 3; }
+
+// Checks the settings on their own, before anything is loaded (the runtime: apply_runtime).
 void validate(const CLI::App& app, const SampleParams& p) {
   p.sampler.validate();
   p.guidance.validate();
   p.transport.validate();
-  p.runtime.validate();
   const bool ode = p.sampler.mode == tr::SamplerMode::ODE;
   if (ode && p.sampler.likelihood) {
     if (p.noise.empty()) throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
@@ -150,6 +152,16 @@ std::string checkpoint_path(const SampleParams& p) {
   return path;
 }
 
+// A setting both the command line and the checkpoint give must agree.
+template <typename T>
+std::optional<T> agree(const std::string& flag, const std::optional<T>& given, const std::optional<T>& saved,
+                       const std::string& ckpt, const std::string& origin) {
+  if (given && saved && *given != *saved) {
+    throw ConfigError(fmt::format("{} {} contradicts {}; saved in {}: {}", flag, *given, ckpt, origin, *saved));
+  }
+  return given ? given : saved;
+}
+
 // The transport: the checkpoint's, with the sampling settings the command line gives. A model
 // trained on one path or prediction cannot sample another.
 tr::TransportConfig resolve_transport(const CLI::App& app, const SampleParams& p,
@@ -157,10 +169,8 @@ tr::TransportConfig resolve_transport(const CLI::App& app, const SampleParams& p
   if (!saved.transport) return p.transport;
   tr::TransportConfig t = *saved.transport;
   auto same = [&](const char* key, const std::string& given, const std::string& trained) {
-    if (sit::examples::given(app, key) && given != trained) {
-      throw ConfigError(fmt::format("{} {} contradicts {}; saved in {}: {}", sit::config::flag(key), given, ckpt,
-                                    saved.origin, trained));
-    }
+    agree(sit::config::flag(key), sit::examples::given(app, key) ? std::optional(given) : std::nullopt,
+          std::optional(trained), ckpt, saved.origin);
   };
   same("path_type", sit::config::enum_name(p.transport.path_type), sit::config::enum_name(t.path_type));
   same("prediction", sit::config::enum_name(p.transport.prediction), sit::config::enum_name(t.prediction));
@@ -168,16 +178,6 @@ tr::TransportConfig resolve_transport(const CLI::App& app, const SampleParams& p
   if (sit::examples::given(app, "train_eps")) t.train_eps = p.transport.train_eps;
   if (sit::examples::given(app, "sample_eps")) t.sample_eps = p.transport.sample_eps;
   return t;
-}
-
-// A setting both the command line and the checkpoint give must agree.
-template <typename T>
-std::optional<T> agree(const char* flag, const std::optional<T>& given, const std::optional<T>& saved,
-                       const std::string& ckpt, const std::string& origin) {
-  if (given && saved && *given != *saved) {
-    throw ConfigError(fmt::format("{} {} contradicts {}; saved in {}: {}", flag, *given, ckpt, origin, *saved));
-  }
-  return given ? given : saved;
 }
 
 // The SiT of the checkpoint, its architecture from what the checkpoint holds and the flags
@@ -202,7 +202,7 @@ sit::nn::SiT load_model(const SampleParams& p, const std::string& ckpt, const si
     }
   }
   if (image_size) {
-    const bool latent = options.in_channels() == 4;
+    const bool latent = latent_space(options);
     const int64_t expected = latent ? options.input_size() * 8 : options.input_size();
     if (*image_size != expected) {
       throw ConfigError(fmt::format("--image-size {} contradicts {}: its {}x{} {} mean {}", *image_size, ckpt,
@@ -220,8 +220,7 @@ sit::nn::SiT load_model(const SampleParams& p, const std::string& ckpt, const si
 // latent model asked for images, sample.py's default mse; null for pixel models.
 sit::vae::AutoencoderKL load_decoder(const SampleParams& p, const sit::nn::SiTOptions& arch, bool images_wanted) {
   std::string vae = p.vae;
-  const bool latent = arch.in_channels() != 1 && arch.in_channels() != 3;
-  if (vae.empty() && latent && images_wanted) vae = "mse";
+  if (vae.empty() && latent_space(arch) && images_wanted) vae = "mse";
   if (vae.empty()) {
     if (!p.out_latents.empty()) throw ConfigError("--out-latents needs --vae (without it --out-npy writes the latents)");
     return sit::vae::AutoencoderKL{nullptr};

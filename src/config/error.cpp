@@ -18,6 +18,12 @@ std::string text(double value) {
   return out.str();
 }
 
+std::string text(const std::vector<double>& values) {
+  std::string list;
+  for (double value : values) list += (list.empty() ? "" : ",") + text(value);
+  return list;
+}
+
 void require(bool ok, const std::string& key, const std::string& value, const std::string& problem) {
   if (!ok) throw ConfigError(flag(key) + " " + value + ": " + problem);
 }

@@ -2,22 +2,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include <type_traits>
 
 namespace sit::train {
 
 namespace {
 
 template <typename T>
-struct is_optional : std::false_type {};
-template <typename T>
-struct is_optional<std::optional<T>> : std::true_type {};
-
-template <typename T>
 nlohmann::json to_json_value(const T& value) {
   if constexpr (std::is_enum_v<T>) {
     return config::enum_name(value);
-  } else if constexpr (is_optional<T>::value) {
+  } else if constexpr (config::is_optional<T>::value) {
     return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
   } else {
     return value;
@@ -28,7 +22,7 @@ template <typename T>
 void from_json_value(const nlohmann::json& json, T& value) {
   if constexpr (std::is_enum_v<T>) {
     value = config::parse_enum<T>(json.get<std::string>());
-  } else if constexpr (is_optional<T>::value) {
+  } else if constexpr (config::is_optional<T>::value) {
     value = json.is_null() ? T() : T(json.get<typename T::value_type>());
   } else {
     value = json.get<T>();

@@ -2,21 +2,11 @@
 
 namespace sit::transport {
 
-namespace {
-
-std::string join(const std::vector<double>& values) {
-  std::string out;
-  for (double v : values) out += (out.empty() ? "" : ",") + config::text(v);
-  return out;
-}
-
-}  // namespace
-
 void GuidanceConfig::validate() const {
   config::require(cfg_scale >= 0, "cfg_scale", config::text(cfg_scale), "must not be negative");
   const bool pair = cfg_interval.size() == 2;
   config::require(pair && 0 <= cfg_interval[0] && cfg_interval[0] < cfg_interval[1] && cfg_interval[1] <= 1,
-                  "cfg_interval", join(cfg_interval),
+                  "cfg_interval", config::text(cfg_interval),
                   "expected lo,hi with 0 <= lo < hi <= 1");
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace sit::config {
 
@@ -17,6 +18,8 @@ std::string flag(const std::string& key);
 
 /// A number as a user wrote it: 0.04, 1e-06, 12.
 std::string text(double value);
+/// Numbers as a comma-separated flag takes them: "0,1".
+std::string text(const std::vector<double>& values);
 
 /// Throws ConfigError("<flag(key)> <value>: <problem>") unless `ok`.
 void require(bool ok, const std::string& key, const std::string& value, const std::string& problem);

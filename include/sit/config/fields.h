@@ -19,7 +19,16 @@
 #include <sit/config/enum_names.h>
 #include <sit/config/error.h>
 
+#include <optional>
+#include <type_traits>
+
 namespace sit::config {
+
+/// Whether a field's type is a std::optional (a setting that may be unset).
+template <typename T>
+struct is_optional : std::false_type {};
+template <typename T>
+struct is_optional<std::optional<T>> : std::true_type {};
 
 /// Calls field(key, value, help) for every setting of the groups, in order.
 template <typename Field, typename... Groups>
