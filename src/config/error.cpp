@@ -25,7 +25,7 @@ std::string text(const std::vector<double>& values) {
 }
 
 void require(bool ok, const std::string& key, const std::string& value, const std::string& problem) {
-  if (!ok) throw ConfigError(flag(key) + " " + value + ": " + problem);
+  if (!ok) throw ConfigError(flag(key) + (value.empty() ? "" : " " + value) + ": " + problem);
 }
 
 std::string choice_list(const std::vector<std::string>& names) {

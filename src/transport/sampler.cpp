@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "multistep.h"
+
 namespace sit::transport {
 
 torch::Tensor bits_per_dim(const torch::Tensor& logp, int64_t dimensions) {
@@ -21,17 +23,32 @@ torch::Tensor batch_time(const torch::Tensor& time, const torch::Tensor& x) {
 
 SampleResult Sampler::sample_ode(const torch::Tensor& x, const ModelFn& model,
                                  const OdeSamplerOptions& options) const {
+  const OdeMethod method = options.sampling_method();
+  TORCH_CHECK(!is_adaptive(method) || options.grid().is_uniform(),
+              "sample_ode: adaptive solvers choose their own steps; the time grid must be uniform");
   auto [t0, t1] =
       transport_.check_interval(IntervalOptions().eval(true).reverse(options.reverse()));
-  auto t = time_grid(t0, t1, options.num_steps());
+  const bool multistep = is_multistep(method);
+  auto t = sampling_grid(t0, t1, options.num_steps() + (multistep ? 1 : 0), options.grid());
+  torch::NoGradGuard no_grad;
+  if (multistep) {
+    detail::VelocityFn velocity = [&](double time, const torch::Tensor& y) {
+      auto tb = torch::full({y.size(0)}, time, y.options());
+      return transport_.drift_from_output(model(y, tb), y, tb);
+    };
+    auto t_cpu = t.to(torch::kFloat64).contiguous();
+    std::vector<double> times(t_cpu.data_ptr<double>(), t_cpu.data_ptr<double>() + t_cpu.numel());
+    auto solution = detail::integrate_multistep(method, transport_.path_sampler(), velocity, x, times,
+                                                options.trajectory());
+    return {solution.final, solution.trajectory, t, solution.function_evaluations};
+  }
   OdeFunc drift = [&](const torch::Tensor& time, const torch::Tensor& y) {
     auto tb = batch_time(time, y);
     return transport_.drift_from_output(model(y, tb), y, tb);
   };
-  torch::NoGradGuard no_grad;
   auto solution = odeint(drift, x, t.to(x.device()),
                          OdeintOptions()
-                             .method(options.sampling_method())
+                             .method(method)
                              .atol(options.atol())
                              .rtol(options.rtol())
                              .trajectory(options.trajectory()));

@@ -9,6 +9,7 @@
 // States are (N, D) float64.
 
 #include <sit/transport/path.h>
+#include <sit/transport/transport.h>
 
 #include <cmath>
 
@@ -82,6 +83,24 @@ struct GaussianOracle {
                                     const torch::Tensor& t) const {
     auto c = at(path, t);
     return ((c.alpha * c.d_alpha * lambda + c.sigma_d_sigma) / variance(c)).sum(1);
+  }
+
+  /// What a perfect network of the transport's prediction returns; counts its calls in `calls`
+  /// when given. The oracle and the transport must outlive the model.
+  sit::transport::ModelFn model(const sit::transport::Transport& transport, int64_t* calls = nullptr) const {
+    return [this, &transport, calls](const torch::Tensor& x, const torch::Tensor& t) {
+      if (calls) ++*calls;
+      const auto& path = transport.path_sampler();
+      switch (transport.model_type()) {
+        case sit::transport::ModelType::Velocity:
+          return velocity(path, x, t);
+        case sit::transport::ModelType::Score:
+          return score(path, x, t);
+        case sit::transport::ModelType::Noise:
+          return noise(path, x, t);
+      }
+      return torch::Tensor();
+    };
   }
 
   /// The exact probability-flow map from time s to time t (scalars).

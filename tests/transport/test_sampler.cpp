@@ -19,20 +19,7 @@ const sit_test::GaussianOracle& oracle() {
 }
 
 // The oracle's output for the transport's prediction: exactly what a perfect network returns.
-ModelFn oracle_model(const Transport& transport) {
-  return [&transport](const torch::Tensor& x, const torch::Tensor& t) {
-    const Path& path = transport.path_sampler();
-    switch (transport.model_type()) {
-      case ModelType::Velocity:
-        return oracle().velocity(path, x, t);
-      case ModelType::Score:
-        return oracle().score(path, x, t);
-      case ModelType::Noise:
-        return oracle().noise(path, x, t);
-    }
-    return torch::Tensor();
-  };
-}
+ModelFn oracle_model(const Transport& transport) { return oracle().model(transport); }
 
 torch::Tensor noise(int64_t n, uint64_t seed) {
   return torch::randn({n, 3}, at::detail::createCPUGenerator(seed), torch::kFloat64);

@@ -22,13 +22,21 @@
 
 namespace sit::transport {
 
-enum class OdeMethod { Euler, Midpoint, Heun2, Heun3, RK4, Dopri5, Bosh3, AdaptiveHeun };
+/// torchdiffeq's solvers, then the multistep solvers (DPM-Solver++, UniPC, Adams-Bashforth), which
+/// need the transport's path and so run through Sampler::sample_ode, not odeint.
+enum class OdeMethod {
+  Euler, Midpoint, Heun2, Heun3, RK4, Dopri5, Bosh3, AdaptiveHeun,
+  DpmSolver2M, DpmSolver3M, UniPC2, UniPC3, Adams2, Adams3, Adams4
+};
 
-/// torchdiffeq's names.
+/// torchdiffeq's names; diffusers' for the multistep ones.
 constexpr auto enum_table(OdeMethod) {
-  return config::EnumTable<OdeMethod, 8>{"ODE method", {{{OdeMethod::Euler, "euler"}, {OdeMethod::Midpoint, "midpoint"}, {OdeMethod::Heun2, "heun2"}, {OdeMethod::Heun3, "heun3"}, {OdeMethod::RK4, "rk4"}, {OdeMethod::Dopri5, "dopri5"}, {OdeMethod::Bosh3, "bosh3"}, {OdeMethod::AdaptiveHeun, "adaptive_heun"}}}};
+  return config::EnumTable<OdeMethod, 15>{"ODE method", {{{OdeMethod::Euler, "euler"}, {OdeMethod::Midpoint, "midpoint"}, {OdeMethod::Heun2, "heun2"}, {OdeMethod::Heun3, "heun3"}, {OdeMethod::RK4, "rk4"}, {OdeMethod::Dopri5, "dopri5"}, {OdeMethod::Bosh3, "bosh3"}, {OdeMethod::AdaptiveHeun, "adaptive_heun"},
+      {OdeMethod::DpmSolver2M, "dpmpp_2m"}, {OdeMethod::DpmSolver3M, "dpmpp_3m"}, {OdeMethod::UniPC2, "unipc"}, {OdeMethod::UniPC3, "unipc3"}, {OdeMethod::Adams2, "adams2"}, {OdeMethod::Adams3, "adams3"}, {OdeMethod::Adams4, "adams4"}}}};
 }
 bool is_adaptive(OdeMethod method);
+/// One model evaluation per step: the multistep solvers.
+bool is_multistep(OdeMethod method);
 
 /// dy/dt = func(t, y); t is a 0-dim tensor of y's dtype and device.
 using OdeFunc = std::function<torch::Tensor(const torch::Tensor& t, const torch::Tensor& y)>;
@@ -56,7 +64,7 @@ struct OdeintResult {
 };
 
 /// Solve dy/dt = func(t, y), y(t[0]) = y0 at the points of the 1-D, strictly monotone t.
-/// y0 must be float32 or float64.
+/// y0 must be float32 or float64; method one of torchdiffeq's.
 OdeintResult odeint(const OdeFunc& func, const torch::Tensor& y0, const torch::Tensor& t,
                     const OdeintOptions& options = {});
 

@@ -11,6 +11,7 @@
 #include <sit/transport/divergence.h>
 #include <sit/transport/integrators.h>
 #include <sit/transport/odeint.h>
+#include <sit/transport/time_grid.h>
 #include <sit/transport/transport.h>
 
 #include <optional>
@@ -30,11 +31,15 @@ constexpr auto enum_table(LastStep) {
   return config::EnumTable<LastStep, 4>{"last step", {{{LastStep::None, "None"}, {LastStep::Mean, "Mean"}, {LastStep::Tweedie, "Tweedie"}, {LastStep::Euler, "Euler"}}}};
 }
 
-/// The sample_ode arguments. num_steps counts grid points of linspace(t0, t1): a fixed-step
-/// solver takes num_steps - 1 steps; an adaptive one returns the grid points by interpolation.
+/// The sample_ode arguments. For torchdiffeq's solvers num_steps counts the points of the time
+/// grid: a fixed-step solver takes num_steps - 1 steps; an adaptive one returns the grid points
+/// by interpolation. A multistep solver takes num_steps steps of one model evaluation each, on a
+/// grid of num_steps + 1 points.
 struct OdeSamplerOptions {
   TORCH_ARG(OdeMethod, sampling_method) = OdeMethod::Dopri5;
   TORCH_ARG(int64_t, num_steps) = 50;
+  /// The fixed-step solvers' grid (time_grid.h); adaptive solvers take the uniform one.
+  TORCH_ARG(TimeGridOptions, grid) = {};
   TORCH_ARG(double, atol) = 1e-6;
   TORCH_ARG(double, rtol) = 1e-3;
   /// Data to noise.
@@ -72,7 +77,7 @@ struct SampleResult {
   /// When asked for: ODE (num_steps, ...), the state at every grid point, the initial one first;
   /// SDE (num_steps, ...), the state after each stochastic step, the last step's result last.
   torch::Tensor trajectory;
-  torch::Tensor time_grid;  // (num_steps,) float32
+  torch::Tensor time_grid;  // (points,) float32
   int64_t model_evaluations = 0;
 };
 
@@ -91,7 +96,7 @@ class Sampler {
 
   const Transport& transport() const { return transport_; }
 
-  /// Noise to data (data to noise with reverse) from x: (N, ...).
+  /// Noise to data (data to noise with reverse, torchdiffeq's and the Adams solvers) from x: (N, ...).
   SampleResult sample_ode(const torch::Tensor& x, const ModelFn& model,
                           const OdeSamplerOptions& options = {}) const;
 

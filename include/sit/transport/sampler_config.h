@@ -18,6 +18,9 @@ struct SamplerConfig {
   int64_t num_sampling_steps = 250;
   // ODE
   OdeMethod ode_method = OdeMethod::Dopri5;
+  TimeGrid time_grid = TimeGrid::Uniform;
+  double time_shift = 1.0;
+  double rho = 7.0;
   double atol = 1e-6;
   double rtol = 1e-3;
   bool reverse = false;
@@ -32,11 +35,20 @@ struct SamplerConfig {
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
     field("num_sampling_steps", self.num_sampling_steps,
-          "time grid points (fixed-step ODE solvers take one step fewer)");
+          "time grid points (fixed-step ODE solvers take one step fewer); the multistep ODE solvers' "
+          "steps, one model evaluation each");
   }
   template <typename Self, typename Field>
   static void ode_fields(Self& self, Field&& field) {
-    field("sampling_method", self.ode_method, "ODE solver (torchdiffeq's names)");
+    field("sampling_method", self.ode_method,
+          "ODE solver: torchdiffeq's (euler ... adaptive_heun) or multistep: DPM-Solver++ (dpmpp_2m, "
+          "dpmpp_3m), UniPC bh2 (unipc: order 2, unipc3), Adams-Bashforth (adams2-4)");
+    field("time_grid", self.time_grid,
+          "fixed-step time grid: uniform (the official) or edm (Karras' rho-schedule on the noise-to-signal ratio)");
+    field("time_shift", self.time_shift,
+          "SD3's shift s of the noise level sigma = 1 - t: s > 1 spends more steps near noise "
+          "(LightningDiT's timestep_shift a is s = 1/a)");
+    field("rho", self.rho, "rho of --time-grid edm");
     field("atol", self.atol, "absolute tolerance of the adaptive solvers");
     field("rtol", self.rtol, "relative tolerance of the adaptive solvers");
     field("reverse", self.reverse, "integrate from data to noise");
@@ -51,8 +63,10 @@ struct SamplerConfig {
     field("last_step_size", self.last_step_size, "size of the final step");
   }
 
-  /// Throws ConfigError: fewer than 2 grid points, non-positive tolerances, a last step size outside
-  /// (0, 1), a negative diffusion norm, --likelihood or --reverse with the SDE.
+  /// Throws ConfigError: fewer than 2 grid points (1 step for multistep solvers), non-positive
+  /// tolerances, shift or rho, a non-uniform grid with an adaptive solver, a multistep solver with
+  /// --likelihood or (DPM-Solver++, UniPC) --reverse, a last step size outside (0, 1), a negative
+  /// diffusion norm, --likelihood or --reverse with the SDE.
   void validate() const;
 
   OdeSamplerOptions ode_options() const;
