@@ -57,6 +57,7 @@ int train_classifier(const EvalParams& p) {
       train.images(), train.labels(), eval::ClassifierOptions(), p.train, [&](int64_t epoch, double loss) {
         std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
         fmt::print("epoch {}/{}: train loss {:.4f} ({:.0f} s)\n", epoch + 1, p.train.epochs(), loss, elapsed.count());
+        std::fflush(stdout);  // progress shows in a log file too
       });
   const double test_accuracy = eval::accuracy(eval::classify(classifier, test.images()).logits, test.labels());
   eval::save_classifier(classifier, p.out,

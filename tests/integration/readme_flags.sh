@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README and --help agree: every flag that a command line of the README's sh blocks gives to
-# sit-train, sit-sample or sit-bench is one that the program (or its ODE/SDE subcommand) has.
-#   readme_flags.sh README.md BIN_DIR   (BIN_DIR holds sit-train/, sit-sample/, sit-bench/)
+# sit-train, sit-sample, sit-bench or sit-eval is one that the program (or its subcommand) has.
+#   readme_flags.sh README.md BIN_DIR   (BIN_DIR holds sit-train/, sit-sample/, sit-bench/, sit-eval/)
 set -euo pipefail
 readme=$1
 bins=$2
@@ -11,11 +11,11 @@ missing=0
 lines=$(awk '/^```sh/{on=1; next} /^```/{on=0} on' "$readme" | sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
 while IFS= read -r line; do
   line=${line%%#*}  # comments
-  for program in sit-train sit-sample sit-bench; do
+  for program in sit-train sit-sample sit-bench sit-eval; do
     rest=$(grep -oE "(^|[ (])$program( .*|$)" <<<"$line" | head -n1) || continue
     rest=${rest#*"$program"}
     rest=${rest%%[;&|]*}
-    sub=$(grep -oE '(^| )(ODE|SDE)( |$)' <<<"$rest" | head -n1 | tr -d ' ') || true
+    sub=$(grep -oE '(^| )(ODE|SDE|train-classifier|score)( |$)' <<<"$rest" | head -n1 | tr -d ' ') || true
     help=$("$bins/$program/$program" --help; [ -n "$sub" ] && "$bins/$program/$program" "$sub" --help || true)
     for flag in $(grep -oE -- '(^| |\[)--[a-z][a-z0-9-]*' <<<"$rest" | tr -d ' ['); do
       checked=$((checked + 1))
