@@ -4,6 +4,8 @@
 //   sit-sample SDE --ckpt ckpt.pt --noise z.npy --labels y.npy --sde-noise w.npy --out-npy x.npy
 //   torchrun --no-python --nproc_per_node=8 sit-sample ODE --ckpt ckpt.pt --num-samples 50000 \
 //       --out-npz samples.npz --device cuda     # sample_ddp.py: the samples split across ranks
+//   sit-sample --preset sit-xl-sde --num-samples 50000 --out-npz samples.npz   # the paper's FID 2.06
+//   sit-sample ODE --ckpt ckpt.pt --guide-ckpt early.pt --cfg-scale 2   # autoguidance
 //
 // The model's architecture and transport come from the checkpoint (sit-train's configuration,
 // train.py's args, or the weights' shapes); a flag that contradicts them is an error.
@@ -21,6 +23,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -42,6 +45,8 @@ struct SampleParams {
   std::optional<int64_t> num_classes;
   std::optional<int64_t> image_size;
   std::string models_dir;  // --models-dir, else $SIT_MODELS_DIR, else pretrained_models
+  std::string guide_ckpt;  // autoguidance: a weaker checkpoint of the same data
+  std::string preset;      // a name of presets()
   tr::TransportConfig transport;
   tr::SamplerConfig sampler;
   tr::GuidanceConfig guidance;
@@ -67,8 +72,49 @@ struct SampleParams {
   std::string out_latents;
 };
 
+// A named command line: the settings behind a published number, applied as if typed.
+struct Preset {
+  const char* name;
+  tr::SamplerMode mode;
+  std::vector<std::pair<std::string, std::string>> flags;  // (flag, value)
+};
+
+// The SiT paper's headline ImageNet 256x256 numbers of SiT-XL/2 (Ma et al. 2024, with cfg 1.5):
+// FID 2.06 with the SDE, 2.15 with the ODE, sampled by sample_ddp.py with its defaults (--vae ema,
+// tf32 matmuls, 250 steps; parse_ode_args' dopri5 at atol 1e-6, rtol 1e-3; parse_sde_args' Euler
+// with the sigma diffusion of norm 1 and a last Mean step of 0.04). The sample count and outputs
+// are the caller's (--num-samples 50000 --out-npz for FID-50K).
+const std::vector<Preset>& presets() {
+  static const std::vector<std::pair<std::string, std::string>> common = {
+      {"--model", "SiT-XL/2"}, {"--image-size", "256"}, {"--num-classes", "1000"}, {"--vae", "ema"},
+      {"--cfg-scale", "1.5"},  {"--precision", "tf32"}, {"--num-sampling-steps", "250"}};
+  auto with = [](std::vector<std::pair<std::string, std::string>> mode_flags) {
+    auto flags = common;
+    flags.insert(flags.end(), mode_flags.begin(), mode_flags.end());
+    return flags;
+  };
+  static const std::vector<Preset> all = {
+      {"sit-xl-ode", tr::SamplerMode::ODE, with({{"--sampling-method", "dopri5"}, {"--atol", "1e-6"}, {"--rtol", "1e-3"}})},
+      {"sit-xl-sde", tr::SamplerMode::SDE,
+       with({{"--sampling-method", "Euler"}, {"--diffusion-form", "sigma"}, {"--diffusion-norm", "1"},
+             {"--last-step", "Mean"}, {"--last-step-size", "0.04"}})}};
+  return all;
+}
+
+std::vector<std::string> preset_names() {
+  std::vector<std::string> names;
+  for (const auto& preset : presets()) names.emplace_back(preset.name);
+  return names;
+}
+
 void add_options(CLI::App& app, SampleParams& p) {
   namespace ex = sit::examples;
+  std::string preset_help = "the settings of a published result, as if typed (flags given override them):";
+  for (const auto& preset : presets()) {
+    preset_help += fmt::format("\n  {}: {}", preset.name, sit::config::enum_name(preset.mode));
+    for (const auto& [flag, value] : preset.flags) preset_help += " " + flag + " " + value;
+  }
+  app.add_option("--preset", p.preset, preset_help)->check(CLI::IsMember(preset_names()));
   app.add_option("--ckpt", p.ckpt,
                  "checkpoint: torch.save (.pt) or safetensors (default: sample.py's "
                  "SiT-XL-2-<image-size>x<image-size>.pt in the models folder)");
@@ -77,6 +123,10 @@ void add_options(CLI::App& app, SampleParams& p) {
   app.add_option("--num-heads", p.num_heads, "attention heads (needed when neither a preset's width nor saved)");
   app.add_option("--num-classes", p.num_classes, "classes (the label table may add a null row)");
   app.add_option("--image-size", p.image_size, "image size (latent models: 8 x their input size)");
+  app.add_option("--guide-ckpt", p.guide_ckpt,
+                 "autoguidance: guide by this weaker checkpoint of the same data (read as --ckpt, with "
+                 "--ckpt-entry) instead of the null label, out = guide + cfg_scale (model - guide); needs "
+                 "--cfg-scale > 1");
   app.add_option("--models-dir", p.models_dir,
                  "where --vae ema|mse and the default checkpoint are looked up (default: $SIT_MODELS_DIR, "
                  "else pretrained_models)");
@@ -130,6 +180,10 @@ void validate(const CLI::App& app, const SampleParams& p) {
   if (ode && p.sampler.likelihood) {
     if (p.noise.empty()) throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
     if (p.guidance.guided()) throw ConfigError("--likelihood needs --cfg-scale 1 (guidance has no likelihood)");
+  }
+  if (!p.guide_ckpt.empty() && !p.guidance.guided()) {
+    throw ConfigError("--guide-ckpt needs --cfg-scale > 1, the weight w of guide + w (model - guide); --cfg-scale " +
+                      sit::config::text(p.guidance.cfg_scale) + " would sample the model alone");
   }
   if (!p.labels.empty() && !p.class_labels.empty()) throw ConfigError("--labels and --class-labels exclude each other");
   if ((!p.labels.empty() || !p.class_labels.empty()) && sit::examples::given(app, "num_samples")) {
@@ -214,6 +268,39 @@ sit::nn::SiT load_model(const SampleParams& p, const std::string& ckpt, const si
   sit::load_state_dict(*model, checkpoint.state_dict, ckpt);
   model->eval();
   return model;
+}
+
+// The guide of autoguidance: any checkpoint of ours, read as --ckpt is, its architecture from what
+// it holds (not from the model's flags); it must model the same data as the model (channels, size,
+// classes) with the same transport.
+sit::nn::SiT load_guide(const SampleParams& p, const sit::nn::SiTOptions& model, const tr::TransportConfig& transport) {
+  const auto& ckpt = p.guide_ckpt;
+  const auto checkpoint = sit::read_checkpoint(ckpt, sit::ReadOptions().entry(p.ckpt_entry));
+  const auto saved = sit::train::checkpoint_settings(checkpoint, ckpt);
+  auto options = sit::nn::infer_sit_options(
+      checkpoint.state_dict,
+      sit::nn::ArchitectureHints().num_heads(saved.num_heads).num_classes(saved.num_classes.value_or(model.num_classes())),
+      ckpt);
+  auto data = [](const sit::nn::SiTOptions& o) {
+    return fmt::format("{}x{}x{} inputs in {} classes", o.in_channels(), o.input_size(), o.input_size(), o.num_classes());
+  };
+  if (options.in_channels() != model.in_channels() || options.input_size() != model.input_size() ||
+      options.num_classes() != model.num_classes()) {
+    throw ConfigError(fmt::format("--guide-ckpt {}: its model takes {}, the model {}; a guide must model the same data",
+                                  ckpt, data(options), data(model)));
+  }
+  if (saved.transport && (saved.transport->path_type != transport.path_type ||
+                          saved.transport->prediction != transport.prediction)) {
+    throw ConfigError(fmt::format("--guide-ckpt {}: trained with --path-type {} --prediction {}, the model samples {} {}",
+                                  ckpt, sit::config::enum_name(saved.transport->path_type),
+                                  sit::config::enum_name(saved.transport->prediction),
+                                  sit::config::enum_name(transport.path_type),
+                                  sit::config::enum_name(transport.prediction)));
+  }
+  sit::nn::SiT guide(options);
+  sit::load_state_dict(*guide, checkpoint.state_dict, ckpt);
+  guide->eval();
+  return guide;
 }
 
 // The VAE that turns samples into images: --vae (ema and mse named as sample.py), or for a
@@ -352,18 +439,24 @@ struct Sampled {
   int64_t evaluations = 0;
 };
 
-Sampled sample_shard(const SampleParams& p, const sit::nn::SiT& model, const torch::Tensor& labels,
-                     NoiseSource& noise, sit::distributed::ProcessGroup* group, const torch::Device& device,
-                     uint64_t seed, const tr::TransportConfig& transport) {
+// The model as the guidance takes it: its output without the learned-sigma half, in the state's dtype.
+tr::LabelledForward labelled(const sit::nn::SiT& model) {
+  if (!model) return nullptr;
+  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
+  return [sit](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+    return sit->forward(x, t, y).to(x.scalar_type());  // bf16 under autocast: the state stays fp32
+  };
+}
+
+Sampled sample_shard(const SampleParams& p, const sit::nn::SiT& model, const sit::nn::SiT& guide,
+                     const torch::Tensor& labels, NoiseSource& noise, sit::distributed::ProcessGroup* group,
+                     const torch::Device& device, uint64_t seed, const tr::TransportConfig& transport) {
   const int64_t n = labels.size(0), rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
   const Shard shard = shard_of(n, p.batch_size, rank, world_size);
   const auto& arch = model->options;
   tr::Sampler sampler{tr::Transport(transport.options())};
   auto guidance = p.guidance.options(arch.num_classes());
-  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
-  tr::LabelledForward forward = [sit](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
-    return sit->forward(x, t, y).to(x.scalar_type());  // bf16 under autocast: the state stays fp32
-  };
+  auto forward = labelled(model), guide_forward = labelled(guide);
   auto sde_noise = p.sde_noise.empty() ? tr::gaussian_noise(at::detail::createCPUGenerator(seed + 1))
                                        : tr::replayed_noise(sit::io::read_npy(p.sde_noise));
   torch::InferenceMode inference;
@@ -375,7 +468,7 @@ Sampled sample_shard(const SampleParams& p, const sit::nn::SiT& model, const tor
     int64_t end = std::min(shard.end, begin + p.batch_size);
     torch::Tensor sample = torch::empty({0, arch.in_channels(), arch.input_size(), arch.input_size()}, device);
     if (begin < end) {  // a short shard has nothing to sample, but the gather needs this rank
-      auto conditioned = tr::condition(forward, labels.slice(0, begin, end).to(device), guidance);
+      auto conditioned = tr::condition(forward, labels.slice(0, begin, end).to(device), guidance, guide_forward);
       auto state = conditioned.initial_state(noise.batch(begin, end).to(device));
       auto result = p.sampler.mode == tr::SamplerMode::ODE
                         ? sampler.sample_ode(state, conditioned.model, p.sampler.ode_options())
@@ -427,6 +520,7 @@ int run(const CLI::App& app, SampleParams p) {
   if (!p.sampler.likelihood && !ex::given(app, "out") && !ex::given(app, "out_npy") && !ex::given(app, "out_npz")) {
     p.out = "sample.png";  // sample.py's output
   }
+  if (p.model && p.model->empty()) p.model.reset();  // --model '': no preset, as sit-train's free model
   validate(app, p);
   auto device = sit::examples::apply_runtime(p.runtime);
   auto group = sit::examples::join_process_group(p.distributed, device);
@@ -439,12 +533,16 @@ int run(const CLI::App& app, SampleParams p) {
   const auto checkpoint = sit::read_checkpoint(ckpt, sit::ReadOptions().entry(p.ckpt_entry));
   const auto saved = sit::train::checkpoint_settings(checkpoint, ckpt);
   const auto transport = resolve_transport(app, p, saved, ckpt);
+  p.guidance.validate_for(transport.prediction);
   auto model = load_model(p, ckpt, checkpoint, saved);
   model->to(device);
   const auto& arch = model->options;
-  if (p.guidance.guided() && arch.class_dropout_prob() <= 0) {
-    throw ConfigError("--cfg-scale > 1 needs a label table with a null row; this model has none (give --cfg-scale 1)");
+  if (p.guidance.guided() && p.guide_ckpt.empty() && arch.class_dropout_prob() <= 0) {
+    throw ConfigError("--cfg-scale > 1 needs a label table with a null row; this model has none (give --cfg-scale 1, "
+                      "or a guide with --guide-ckpt)");
   }
+  auto guide = p.guide_ckpt.empty() ? sit::nn::SiT{nullptr} : load_guide(p, arch, transport);
+  if (guide) guide->to(device);
   auto vae = p.sampler.likelihood ? sit::vae::AutoencoderKL{nullptr}
                                   : load_decoder(p, arch, !p.out.empty() || !p.out_npz.empty());
   if (vae) vae->to(device);
@@ -459,12 +557,72 @@ int run(const CLI::App& app, SampleParams p) {
 
   if (p.sampler.likelihood) return score_likelihood(p, model, labels.to(device), noise.batch(0, n).to(device), transport);
 
-  auto sampled = sample_shard(p, model, labels, noise, group.get(), device, seed, transport);
+  auto sampled = sample_shard(p, model, guide, labels, noise, group.get(), device, seed, transport);
   if (rank != 0) return 0;  // rank 0 alone writes, as sample_ddp.py
   fmt::print("{} samples, {} model evaluations{}\n", n, sampled.evaluations,
              world_size > 1 ? fmt::format(" on rank 0 of {}", world_size) : "");
   write_outputs(p, vae ? decode(p, vae, sampled.samples, device) : sampled.samples, labels);
   return 0;
+}
+
+// A value as a shell takes it: quoted when empty or holding anything but a plain word.
+std::string shell_word(const std::string& value) {
+  const bool plain = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string("-_./,:+=").find(c) != std::string::npos;
+  });
+  return plain ? value : "'" + value + "'";
+}
+
+// Whether two values of a flag say the same: 1e-6 and 0.000001 do.
+bool same_value(const std::string& a, const std::string& b) {
+  try {
+    size_t used_a = 0, used_b = 0;
+    const double x = std::stod(a, &used_a), y = std::stod(b, &used_b);
+    if (used_a == a.size() && used_b == b.size()) return x == y;
+  } catch (const std::exception&) {
+  }
+  return a == b;
+}
+
+// --preset: each of its flags the command line did not give is set as if typed (so it is checked
+// against the checkpoint like a typed flag); one given with another value keeps that value, with a
+// notice. The mode is the preset's, and a command line of the other mode is an error. Prints the
+// equivalent command line.
+void apply_preset(CLI::App& app, CLI::App& ode, CLI::App& sde, SampleParams& p) {
+  if (p.preset.empty()) {
+    if (!ode.parsed() && !sde.parsed()) throw ConfigError("give the mode, ODE or SDE, or a --preset");
+    return;
+  }
+  const auto& preset = *std::find_if(presets().begin(), presets().end(),
+                                     [&](const Preset& candidate) { return p.preset == candidate.name; });
+  const auto mode = sit::config::enum_name(preset.mode);
+  CLI::App& mode_app = preset.mode == tr::SamplerMode::ODE ? ode : sde;
+  if (ode.parsed() || sde.parsed()) {
+    if (!mode_app.parsed()) {
+      throw ConfigError(fmt::format("--preset {} samples with the {}, but the command line says {}", preset.name, mode,
+                                    sit::config::enum_name(p.sampler.mode)));
+    }
+  }
+  p.sampler.mode = preset.mode;
+  std::string line = "sit-sample " + mode;
+  for (const auto& [flag, value] : preset.flags) {
+    CLI::Option* option = app.get_option_no_throw(flag);
+    if (option == nullptr) option = mode_app.get_option_no_throw(flag);
+    std::string applied = value;
+    if (option->count() > 0) {
+      applied = option->results().back();
+      if (!same_value(applied, value)) {
+        fmt::print("--preset {}: {} {} given, instead of the preset's {}\n", preset.name, flag, shell_word(applied),
+                   value);
+      }
+    } else {
+      option->add_result(value);
+      option->run_callback();
+    }
+    line += " " + flag + " " + shell_word(applied);
+  }
+  fmt::print("--preset {}: {}\n", preset.name, line);
+  std::fflush(stdout);
 }
 
 }  // namespace
@@ -477,8 +635,11 @@ int main(int argc, char** argv) {
   auto* ode = app.add_subcommand("ODE", "probability-flow ODE sampler");
   auto* sde = app.add_subcommand("SDE", "reverse-time SDE sampler");
   add_mode_options(*ode, *sde, params);
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);  // none: the --preset's mode
   CLI11_PARSE(app, argc, argv);
   if (sde->parsed()) params.sampler.mode = tr::SamplerMode::SDE;
-  return sit::examples::run_main("sit-sample", [&] { return run(app, params); });
+  return sit::examples::run_main("sit-sample", [&] {
+    apply_preset(app, *ode, *sde, params);
+    return run(app, params);
+  });
 }

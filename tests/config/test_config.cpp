@@ -47,7 +47,8 @@ TEST_CASE("every enum has one name table: parse, print, choices", "[config]") {
   check_table<tr::PathType>(3);
   check_table<tr::ModelType>(3);
   check_table<tr::WeightType>(3);
-  check_table<tr::OdeMethod>(8);
+  check_table<tr::OdeMethod>(15);
+  check_table<tr::TimeGrid>(2);
   check_table<tr::SdeMethod>(2);
   check_table<tr::DiffusionForm>(6);
   check_table<tr::LastStep>(4);

@@ -8,6 +8,7 @@
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
+#include <sit/nn/sit.h>
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/sampler.h>
 #include <sit/transport/transport_config.h>
@@ -392,6 +393,113 @@ TEST_CASE("sit-sample on a sit-train checkpoint: its saved configuration, and fl
   check_error(run(sample + " --num-sampling-steps 0" + x, tmp), "sit-sample", {"--num-sampling-steps 0:"});
   check_error(run(sample + " --num-sampling-steps 1" + x, tmp), "sit-sample", {"--num-sampling-steps 1:"});
   CHECK_FALSE(fs::exists(tmp.file("bad.npy")));
+}
+
+// The noise, labels and sampler flags of short runs on the sit-train checkpoints (4 classes, 8x8x4).
+struct ShortRun {
+  sit::test::TempDir tmp;
+  std::string inputs;
+  ShortRun() {
+    auto generator = at::detail::createCPUGenerator(5);
+    sit::io::write_npy(tmp.file("z.npy"), torch::randn({4, 4, 8, 8}, generator));
+    sit::io::write_npy(tmp.file("y.npy"), torch::tensor({0, 1, 2, 3}, torch::kInt64));
+    inputs = " --noise " + tmp.file("z.npy") + " --labels " + tmp.file("y.npy");
+  }
+  torch::Tensor samples(const Output& out, const std::string& file) const {
+    INFO(out.text);
+    REQUIRE(out.status == 0);
+    return sit::io::read_npy(tmp.file(file));
+  }
+};
+
+TEST_CASE("sit-sample autoguidance, CFG-Zero* and rescale: --guide-ckpt, --cfg-zero-star, --guidance-rescale",
+          "[cli]") {
+  const auto& runs = trained_runs();
+  REQUIRE(runs.first.status == 0);
+  ShortRun r;
+  const auto ckpt = runs.checkpoint(runs.straight, 6), early = runs.checkpoint(runs.straight, 2);
+  const auto sample = kSample + " ODE --ckpt " + ckpt + r.inputs + " --sampling-method euler --num-sampling-steps 5";
+  auto out = [&](const std::string& name) { return " --out-npy " + r.tmp.file(name); };
+  auto unguided = r.samples(run(sample + " --cfg-scale 1" + out("unguided.npy"), r.tmp), "unguided.npy");
+  auto cfg = r.samples(run(sample + " --cfg-scale 4" + out("cfg.npy"), r.tmp), "cfg.npy");
+  // A guide equal to the model: the model's own samples, whatever the weight.
+  auto self = r.samples(run(sample + " --cfg-scale 4 --guide-ckpt " + ckpt + out("self.npy"), r.tmp), "self.npy");
+  CHECK(relative_l2(self, unguided) < 1e-6);
+  // An earlier checkpoint of the same run as the guide moves the samples elsewhere.
+  auto auto_guided = r.samples(run(sample + " --cfg-scale 4 --guide-ckpt " + early + out("auto.npy"), r.tmp), "auto.npy");
+  CHECK(relative_l2(auto_guided, unguided) > 1e-3);
+  CHECK(relative_l2(auto_guided, cfg) > 1e-3);
+  // CFG-Zero* and rescale on a model whose labels matter (this short run's barely do).
+  const auto fixture = kSample + " ODE --ckpt " + fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt --num-heads 4" +
+                       case_inputs("ode_linear_velocity_euler") + " --sampling-method euler --num-sampling-steps 5";
+  auto fixture_cfg = r.samples(run(fixture + " --cfg-scale 4" + out("fixture_cfg.npy"), r.tmp), "fixture_cfg.npy");
+  auto fixture_unguided = r.samples(run(fixture + " --cfg-scale 1" + out("fixture_1.npy"), r.tmp), "fixture_1.npy");
+  CHECK(relative_l2(fixture_cfg, fixture_unguided) > 1e-2);
+  for (const std::string flags : {"--cfg-zero-star", "--cfg-zero-star --zero-init-steps 0", "--guidance-rescale 0.7"}) {
+    INFO(flags);
+    auto varied = r.samples(run(fixture + " --cfg-scale 4 " + flags + out("varied.npy"), r.tmp), "varied.npy");
+    CHECK(relative_l2(varied, fixture_cfg) > 1e-4);  // float noise: ~1e-7
+  }
+
+  // A guide of other data, and settings that cannot apply: one-line errors before any sample.
+  sit::nn::SiT other(sit::nn::SiTOptions().input_size(16).patch_size(4).in_channels(4).hidden_size(384).depth(1)
+                         .num_heads(6).num_classes(4));
+  const auto other_ckpt = r.tmp.file("other.pt");
+  sit::save_state_dict(sit::state_dict(*other), other_ckpt);
+  check_error(run(sample + " --cfg-scale 4 --guide-ckpt " + other_ckpt + out("bad.npy"), r.tmp), "sit-sample",
+              {"--guide-ckpt " + other_ckpt + ": its model takes 4x16x16 inputs in 4 classes, the model 4x8x8"});
+  check_error(run(sample + " --cfg-scale 1 --guide-ckpt " + early + out("bad.npy"), r.tmp), "sit-sample",
+              {"--guide-ckpt needs --cfg-scale > 1"});
+  check_error(run(sample + " --cfg-scale 1 --cfg-zero-star" + out("bad.npy"), r.tmp), "sit-sample",
+              {"--cfg-zero-star: needs guidance"});
+  check_error(run(sample + " --cfg-scale 4 --guidance-rescale 2" + out("bad.npy"), r.tmp), "sit-sample",
+              {"--guidance-rescale 2:"});
+  // Zero-init is a zero velocity: a noise model is refused.
+  check_error(run(kSample + " ODE --ckpt " + fixture_dir("ode_linear_noise_heun2") + "/ckpt.pt --num-heads 4" +
+                      case_inputs("ode_linear_noise_heun2") + " --prediction noise --sampling-method euler"
+                      " --num-sampling-steps 3 --cfg-scale 4 --cfg-zero-star" + out("bad.npy"), r.tmp),
+              "sit-sample", {"--cfg-zero-star: zero-init returns a zero velocity, but this model predicts noise"});
+  CHECK_FALSE(fs::exists(r.tmp.file("bad.npy")));
+}
+
+TEST_CASE("sit-sample --preset: the paper's settings as flags, printed, and flags given over them", "[cli]") {
+  ShortRun r;
+  // The fixture model (its labels matter, so the preset's cfg 1.5 shows) with its own noise and labels.
+  const auto files = " --ckpt " + fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt --num-heads 4" +
+                     case_inputs("ode_linear_velocity_euler") + " --seed 1 --out-npy ";
+  auto help = run(kSample + " --help", r.tmp);
+  CHECK_THAT(help.text, Catch::Contains("sit-xl-ode: ODE --model SiT-XL/2") && Catch::Contains("sit-xl-sde: SDE"));
+
+  // As typed: the preset's --num-classes 1000 is checked against this small checkpoint.
+  auto as_typed = run(kSample + " --preset sit-xl-sde" + files + r.tmp.file("bad.npy"), r.tmp);
+  INFO(as_typed.text);
+  CHECK(as_typed.status == 1);
+  CHECK_THAT(as_typed.text,
+             Catch::Contains("--preset sit-xl-sde: sit-sample SDE --model SiT-XL/2 --image-size 256 --num-classes 1000 "
+                             "--vae ema --cfg-scale 1.5 --precision tf32 --num-sampling-steps 250 --sampling-method "
+                             "Euler --diffusion-form sigma --diffusion-norm 1 --last-step Mean --last-step-size 0.04") &&
+                 Catch::Contains("error: ") && Catch::Contains("neither 1000 classes"));
+
+  // Flags given override the preset's, each with a notice; the printed line runs the same samples.
+  const auto overrides = " --model '' --image-size 128 --num-classes 10 --vae '' --num-sampling-steps 4";
+  auto preset = run(kSample + " --preset sit-xl-sde" + overrides + files + r.tmp.file("preset.npy"), r.tmp);
+  auto from_preset = r.samples(preset, "preset.npy");
+  CHECK_THAT(preset.text, Catch::Contains("--preset sit-xl-sde: --num-sampling-steps 4 given, instead of the preset's 250") &&
+                              Catch::Contains("--preset sit-xl-sde: --vae '' given, instead of the preset's ema"));
+  std::smatch line;
+  REQUIRE(std::regex_search(preset.text, line, std::regex("--preset sit-xl-sde: sit-sample (SDE [^\\n]*)")));
+  const std::string printed = line[1];
+  CHECK_THAT(printed, Catch::Contains("--cfg-scale 1.5") && Catch::Contains("--num-sampling-steps 4"));
+  auto replayed = r.samples(run(kSample + " " + printed + files + r.tmp.file("replayed.npy"), r.tmp), "replayed.npy");
+  CHECK(torch::equal(replayed, from_preset));
+  // The preset did set what was not given: without it the SDE samples at sample.py's cfg 4.
+  auto without = r.samples(run(kSample + " SDE" + overrides + files + r.tmp.file("without.npy"), r.tmp), "without.npy");
+  CHECK(relative_l2(without, from_preset) > 1e-2);
+
+  check_error(run(kSample + " ODE --preset sit-xl-sde" + overrides + files + r.tmp.file("bad.npy"), r.tmp),
+              "sit-sample", {"--preset sit-xl-sde samples with the SDE, but the command line says ODE"});
+  check_error(run(kSample + files + r.tmp.file("bad.npy"), r.tmp), "sit-sample", {"give the mode, ODE or SDE"});
+  CHECK_FALSE(fs::exists(r.tmp.file("bad.npy")));
 }
 
 TEST_CASE("sit-train: a misspelt choice, and a resume that contradicts its checkpoint", "[cli]") {

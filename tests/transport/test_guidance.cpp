@@ -1,8 +1,11 @@
 // Classifier-free guidance on a labelled stand-in model: the guided channels, the interval (and
 // times past the ends of [0, 1]), one forward per call, the conditional and doubled (official)
-// forms giving the same samples, and an adaptive solver's steps over the doubled state.
+// forms giving the same samples, and an adaptive solver's steps over the doubled state; CFG-Zero*,
+// guidance rescale and autoguidance against hand computations, in both forms and the interval;
+// their settings' checks.
 #include "catch_torch.h"
 #include <sit/transport/guidance.h>
+#include <sit/transport/guidance_config.h>
 #include <sit/transport/sampler.h>
 
 using namespace sit::transport;
@@ -165,4 +168,246 @@ TEST_CASE("an adaptive solver's step control sees the whole doubled state",
       CHECK(torch::allclose(doubled.sample.narrow(0, 0, 2), conditional.sample, 1e-5, 1e-5));
     }
   }
+}
+
+namespace {
+
+// Hand computations, one sample and one number at a time.
+double hand_dot(const torch::Tensor& a, const torch::Tensor& b) {
+  double sum = 0;
+  auto fa = a.flatten(), fb = b.flatten();
+  for (int64_t i = 0; i < fa.numel(); ++i) sum += fa[i].item<double>() * fb[i].item<double>();
+  return sum;
+}
+
+double standard_deviation(const torch::Tensor& v) {  // unbiased, as torch.std
+  auto flat = v.flatten();
+  const int64_t n = flat.numel();
+  double mean = 0;
+  for (int64_t i = 0; i < n; ++i) mean += flat[i].item<double>() / n;
+  double squares = 0;
+  for (int64_t i = 0; i < n; ++i) squares += std::pow(flat[i].item<double>() - mean, 2);
+  return std::sqrt(squares / (n - 1));
+}
+
+// A label-dependent model with random weights: out = W[y] x + b[y] t per channel.
+struct RandomLabelledModel {
+  torch::Tensor weight, bias;  // (classes, C)
+  int64_t calls = 0;
+  explicit RandomLabelledModel(uint64_t seed, int64_t classes = 11, int64_t channels = 4) {
+    auto generator = at::detail::createCPUGenerator(seed);
+    weight = torch::randn({classes, channels}, generator, torch::kFloat64);
+    bias = torch::randn({classes, channels}, generator, torch::kFloat64);
+  }
+  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+    ++calls;
+    return x * weight.index_select(0, y).view({-1, x.size(1), 1, 1}) +
+           bias.index_select(0, y).view({-1, x.size(1), 1, 1}) * t.view({-1, 1, 1, 1});
+  }
+  LabelledForward forward() {
+    return [this](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return (*this)(x, t, y); };
+  }
+};
+
+// CFG-Zero*'s s* u + w (c - s* u) over the first k channels of each sample, by hand.
+torch::Tensor zero_star_by_hand(const torch::Tensor& cond, const torch::Tensor& uncond, double w, int64_t k) {
+  auto out = cond.clone();
+  for (int64_t i = 0; i < cond.size(0); ++i) {
+    auto c = cond[i].narrow(0, 0, k), u = uncond[i].narrow(0, 0, k);
+    const double s = hand_dot(c, u) / (hand_dot(u, u) + 1e-8);
+    out[i].narrow(0, 0, k).copy_(s * u + w * (c - s * u));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("CFG-Zero*: the per-sample optimised scale over the guided channels, after K zeroed calls",
+          "[transport][guidance]") {
+  RandomLabelledModel model(5);
+  auto x = torch::randn({3, 4, 2, 2}, at::detail::createCPUGenerator(6), torch::kFloat64);
+  auto t = torch::full({3}, 0.4, torch::kFloat64);
+  auto y = torch::tensor({2, 5, 7}, torch::kInt64);
+  auto cond = model(x, t, y), uncond = model(x, t, torch::full({3}, 10, torch::kInt64));
+  for (auto [channels, k] : {std::pair{GuidedChannels::All, int64_t{4}}, {GuidedChannels::FirstThree, int64_t{3}}}) {
+    INFO("guided channels " << k);
+    auto options = GuidanceOptions(3.0, 10).guided_channels(channels).optimized_scale(true).zero_init_steps(2);
+    auto expected = zero_star_by_hand(cond, uncond, 3.0, k);
+    // The optimised scale differs from 1 here, so the check can fail.
+    CHECK_FALSE(torch::allclose(expected, uncond + 3.0 * (cond - uncond)));
+
+    auto guided = classifier_free_guidance(model.forward(), y, options);
+    model.calls = 0;
+    for (int call = 0; call < 2; ++call) CHECK(torch::equal(guided(x, t), torch::zeros_like(x)));
+    CHECK(model.calls == 0);  // a zeroed call runs no forward
+    CHECK(torch::allclose(guided(x, t), expected, 1e-12, 1e-12));
+    CHECK(torch::allclose(guided(x, t), expected, 1e-12, 1e-12));  // and stays on
+
+    // The doubled form keeps [z; z]: zeros of the doubled shape, then both halves guided.
+    auto doubled = classifier_free_guidance_doubled(model.forward(), y, options);
+    auto zz = torch::cat({x, x});
+    auto tt = torch::cat({t, t});
+    for (int call = 0; call < 2; ++call) CHECK(torch::equal(doubled(zz, tt), torch::zeros_like(zz)));
+    auto out = doubled(zz, tt);
+    CHECK(torch::allclose(out.narrow(0, 0, 3), expected, 1e-12, 1e-12));
+    CHECK(torch::allclose(out.narrow(0, 3, 3).narrow(1, 0, k), expected.narrow(1, 0, k), 1e-12, 1e-12));
+  }
+  // Outside the interval a call is the conditional output; zeroed calls still count.
+  auto interval = GuidanceOptions(3.0, 10).optimized_scale(true).zero_init_steps(1).t_lo(0.5);
+  auto guided = classifier_free_guidance(model.forward(), y, interval);
+  CHECK(torch::equal(guided(x, t), torch::zeros_like(x)));
+  CHECK(torch::equal(guided(x, t), cond));
+  CHECK(torch::allclose(guided(x, torch::full({3}, 0.6, torch::kFloat64)),
+                        zero_star_by_hand(model(x, torch::full({3}, 0.6, torch::kFloat64), y),
+                                          model(x, torch::full({3}, 0.6, torch::kFloat64), torch::full({3}, 10, torch::kInt64)),
+                                          3.0, 3),
+                        1e-12, 1e-12));
+}
+
+TEST_CASE("guidance rescale: phi out std(cond) / std(out) + (1 - phi) out per sample; phi 0 is CFG",
+          "[transport][guidance]") {
+  RandomLabelledModel model(8);
+  auto x = torch::randn({2, 4, 3, 3}, at::detail::createCPUGenerator(9), torch::kFloat64);
+  auto t = torch::full({2}, 0.7, torch::kFloat64);
+  auto y = torch::tensor({1, 4}, torch::kInt64);
+  auto cond = model(x, t, y), uncond = model(x, t, torch::full({2}, 10, torch::kInt64));
+  auto cfg = uncond + 4.0 * (cond - uncond);
+  auto all = GuidanceOptions(4.0, 10).guided_channels(GuidedChannels::All);
+  CHECK(torch::equal(classifier_free_guidance(model.forward(), y, all.guidance_rescale(0.0))(x, t),
+                     classifier_free_guidance(model.forward(), y, all)(x, t)));
+  for (double phi : {0.7, 1.0}) {
+    INFO("phi " << phi);
+    auto expected = cfg.clone();
+    for (int64_t i = 0; i < 2; ++i) {
+      const double ratio = standard_deviation(cond[i]) / standard_deviation(cfg[i]);
+      expected[i].copy_(phi * cfg[i] * ratio + (1 - phi) * cfg[i]);
+    }
+    CHECK_FALSE(torch::allclose(expected, cfg));
+    auto options = GuidanceOptions(all).guidance_rescale(phi);
+    CHECK(torch::allclose(classifier_free_guidance(model.forward(), y, options)(x, t), expected, 1e-10, 1e-12));
+    auto doubled = classifier_free_guidance_doubled(model.forward(), y, options);
+    auto out = doubled(torch::cat({x, x}), torch::cat({t, t}));
+    CHECK(torch::allclose(out, torch::cat({expected, expected}), 1e-10, 1e-12));
+  }
+  // phi = 1 gives each sample the conditional output's standard deviation.
+  auto full = classifier_free_guidance(model.forward(), y, GuidanceOptions(all).guidance_rescale(1.0))(x, t);
+  for (int64_t i = 0; i < 2; ++i) CHECK(standard_deviation(full[i]) == Approx(standard_deviation(cond[i])));
+}
+
+TEST_CASE("autoguidance: guide + w (main - guide), both on the labels y; a guide equal to the model is the model",
+          "[transport][guidance]") {
+  RandomLabelledModel main_model(12, 10), weak(13, 10);  // no null row: labels 0-9 only
+  std::vector<torch::Tensor> guide_labels;
+  LabelledForward guide = [&](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+    guide_labels.push_back(y);
+    return weak(x, t, y);
+  };
+  auto x = torch::randn({2, 4, 2, 2}, at::detail::createCPUGenerator(14), torch::kFloat64);
+  auto t = torch::full({2}, 0.3, torch::kFloat64);
+  auto y = torch::tensor({3, 9}, torch::kInt64);
+  auto m = main_model(x, t, y), g = weak(x, t, y);
+  auto options = GuidanceOptions(2.5, /*null_label, unused*/ 1000);
+  auto out = classifier_free_guidance(main_model.forward(), y, options, guide)(x, t);
+  auto expected = m.clone();
+  expected.narrow(1, 0, 3).copy_(g.narrow(1, 0, 3) + 2.5 * (m.narrow(1, 0, 3) - g.narrow(1, 0, 3)));
+  CHECK(torch::allclose(out, expected, 1e-12, 1e-12));
+  REQUIRE(guide_labels.size() == 1);
+  CHECK(torch::equal(guide_labels[0], y));
+
+  // The doubled form: the second half's unguided channel is the guide's.
+  auto doubled = classifier_free_guidance_doubled(main_model.forward(), y, options, guide)(
+      torch::cat({x, x}), torch::cat({t, t}));
+  CHECK(torch::allclose(doubled.narrow(0, 0, 2), expected, 1e-12, 1e-12));
+  CHECK(torch::equal(doubled.narrow(0, 2, 2).narrow(1, 3, 1), g.narrow(1, 3, 1)));
+
+  // Outside the interval the guide is not called.
+  guide_labels.clear();
+  auto late = torch::full({2}, 0.9, torch::kFloat64);
+  auto interval = classifier_free_guidance(main_model.forward(), y, GuidanceOptions(options).t_hi(0.5), guide);
+  CHECK(torch::equal(interval(x, late), main_model(x, late, y)));
+  CHECK(guide_labels.empty());
+
+  // A guide equal to the model: the model's own output, whatever the weight and variant.
+  for (double w : {1.5, 4.0, 12.0}) {
+    INFO("w " << w);
+    auto same = GuidanceOptions(w, 1000).guided_channels(GuidedChannels::All);
+    CHECK(torch::equal(classifier_free_guidance(main_model.forward(), y, same, main_model.forward())(x, t), m));
+    auto conditioned = condition(main_model.forward(), y, same, main_model.forward());
+    REQUIRE(conditioned.doubled);
+    CHECK(torch::equal(conditioned.samples(conditioned.model(torch::cat({x, x}), torch::cat({t, t}))), m));
+  }
+  CHECK_THROWS(condition(main_model.forward(), y, std::nullopt, guide));
+}
+
+TEST_CASE("CFG-Zero*, rescale and autoguidance sample alike in the conditional and doubled forms",
+          "[transport][guidance]") {
+  RandomLabelledModel model(21), weak(22);
+  auto z = torch::randn({2, 4, 3, 3}, at::detail::createCPUGenerator(23), torch::kFloat64);
+  auto y = torch::tensor({1, 6}, torch::kInt64);
+  Sampler sampler{Transport()};
+  auto ode = OdeSamplerOptions().sampling_method(OdeMethod::Euler).num_steps(9);
+  auto options = GuidanceOptions(3.0, 10)
+                     .guided_channels(GuidedChannels::All)
+                     .optimized_scale(true)
+                     .zero_init_steps(2)
+                     .guidance_rescale(0.5)
+                     .t_lo(0.1)
+                     .t_hi(0.8);
+  for (bool autoguided : {false, true}) {
+    INFO("autoguidance " << autoguided);
+    LabelledForward guide = autoguided ? weak.forward() : nullptr;
+    auto conditioned = condition(model.forward(), y, options, guide);
+    auto doubled = sampler.sample_ode(conditioned.initial_state(z), conditioned.model, ode);
+    auto conditional = sampler.sample_ode(z, classifier_free_guidance(model.forward(), y, options, guide), ode);
+    CHECK(doubled.model_evaluations == conditional.model_evaluations);
+    CHECK(torch::allclose(conditioned.samples(doubled.sample), conditional.sample, 1e-10, 1e-12));
+    // Zero-init changed the run: the same guidance without it samples elsewhere.
+    auto unzeroed = sampler.sample_ode(
+        z, classifier_free_guidance(model.forward(), y, GuidanceOptions(options).zero_init_steps(0), guide), ode);
+    CHECK_FALSE(torch::allclose(unzeroed.sample, conditional.sample, 1e-6, 1e-6));
+  }
+}
+
+TEST_CASE("guidance settings: CFG-Zero*, zero-init and rescale checked naming their flags", "[transport][guidance]") {
+  using sit::config::ConfigError;
+  GuidanceConfig config;
+  CHECK(config.zero_init_calls() == 0);
+  config.cfg_zero_star = true;
+  CHECK(config.zero_init_calls() == 1);  // the paper's zero-init of the first step
+  auto options = config.options(1000).value();
+  CHECK(options.optimized_scale());
+  CHECK(options.zero_init_steps() == 1);
+  config.zero_init_steps = 0;
+  CHECK(config.options(1000)->zero_init_steps() == 0);
+
+  auto refused = [](const GuidanceConfig& c, const std::string& message) {
+    INFO(message);
+    CHECK_THROWS_AS(c.validate(), ConfigError);
+    CHECK_THROWS_WITH(c.validate(), Catch::StartsWith(message));
+  };
+  GuidanceConfig bad;
+  bad.zero_init_steps = -1;
+  refused(bad, "--zero-init-steps -1: must not be negative");
+  bad = {};
+  bad.guidance_rescale = 1.5;
+  refused(bad, "--guidance-rescale 1.5: expected phi in [0, 1]");
+  bad = {};
+  bad.cfg_scale = 1;
+  bad.cfg_zero_star = true;
+  refused(bad, "--cfg-zero-star: needs guidance, which --cfg-scale 1 turns off");
+  bad = {};
+  bad.cfg_scale = 1;
+  bad.guidance_rescale = 0.5;
+  refused(bad, "--guidance-rescale 0.5: needs guidance");
+
+  // Zero-init is a zero velocity: other predictions are refused, naming the flag that asked for it.
+  GuidanceConfig star;
+  star.cfg_zero_star = true;
+  CHECK_NOTHROW(star.validate_for(ModelType::Velocity));
+  CHECK_THROWS_WITH(star.validate_for(ModelType::Noise),
+                    Catch::StartsWith("--cfg-zero-star: zero-init returns a zero velocity, but this model predicts noise"));
+  star.zero_init_steps = 3;
+  CHECK_THROWS_WITH(star.validate_for(ModelType::Score), Catch::StartsWith("--zero-init-steps 3: zero-init"));
+  star.zero_init_steps = 0;
+  CHECK_NOTHROW(star.validate_for(ModelType::Noise));  // the optimised scale alone
 }
