@@ -15,7 +15,7 @@ void GuidanceConfig::validate() const {
   config::require(0 <= guidance_rescale && guidance_rescale <= 1, "guidance_rescale",
                   config::text(guidance_rescale), "expected phi in [0, 1]");
   const std::string unguided = "needs guidance, which --cfg-scale " + config::text(cfg_scale) + " turns off (give > 1)";
-  if (cfg_zero_star && !guided()) throw config::ConfigError("--cfg-zero-star: " + unguided);
+  config::require(!cfg_zero_star || guided(), "cfg_zero_star", "", unguided);
   if (zero_init_steps && *zero_init_steps > 0) {
     config::require(guided(), "zero_init_steps", std::to_string(*zero_init_steps), unguided);
   }
@@ -27,7 +27,7 @@ void GuidanceConfig::validate_for(ModelType prediction) const {
   const std::string problem = "zero-init returns a zero velocity, but this model predicts " +
                               config::enum_name(prediction) + " (velocity models only)";
   if (zero_init_steps) config::require(false, "zero_init_steps", std::to_string(*zero_init_steps), problem);
-  throw config::ConfigError("--cfg-zero-star: " + problem + "; give --zero-init-steps 0 for the optimised scale alone");
+  config::require(false, "cfg_zero_star", "", problem + "; give --zero-init-steps 0 for the optimised scale alone");
 }
 
 std::optional<GuidanceOptions> GuidanceConfig::options(int64_t null_label) const {

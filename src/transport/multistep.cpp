@@ -223,13 +223,15 @@ OdeintResult integrate_multistep(OdeMethod method, const Path& path, const Veloc
   }
   const int order = solver_order(method);
   const size_t steps = times.size() - 1;
+  std::vector<PathPoint> points;
+  for (double time : times) points.push_back(path_point(path, time));
   std::vector<Evaluation> history;
   std::vector<torch::Tensor> states{x0};
   auto x = x0;
   torch::Tensor x_before;  // UniPC: the state the last predictor started from
   int last_order = 0;
   for (size_t i = 0; i < steps; ++i) {
-    const PathPoint s = path_point(path, times[i]), t = path_point(path, times[i + 1]);
+    const PathPoint &s = points[i], &t = points[i + 1];
     auto v = velocity(s.t, x);
     history.push_back({s, s.lambda(), adams ? v : data_prediction(s, x, v)});
     if (history.size() > static_cast<size_t>(order) + 1) history.erase(history.begin());
