@@ -1,9 +1,17 @@
-// sit-eval: the quick start's quality metric, until a full evaluation lands.
+// sit-eval: sample quality. The ADM evaluator's metrics on the FID Inception-v3, and the quick
+// start's own Fashion-MNIST classifier.
 //
+//   sit-eval stats --inception pt_inception.pth --images ref.npz|folder --out ref_stats.npz
+//   sit-eval compare --inception pt_inception.pth --ref ref.npz --samples samples.npz [--json F]
+//   sit-eval features --inception pt_inception.pth --images samples.npz --out-npz features.npz
 //   sit-eval train-classifier --out classifier.safetensors [--seed 0 --epochs 4 --threads 2]
 //   sit-eval score --classifier classifier.safetensors --samples samples.npz \
 //       [--reference x_ref.npy --candidate x.npy] [--json score.json]
 //
+// stats writes a reference's statistics in the layout of ADM's reference batches (plus its pool_3
+// features and input mode); compare prints FID, sFID, Inception Score, precision and recall of
+// samples (ADM's .npz, arr_0) against a reference (images, statistics or both); features writes
+// pool_3 (N, 2048), logits (N, 1008) and spatial (N, 2023) as float32.
 // train-classifier fits a small CNN to the Fashion-MNIST train split and reports its accuracy on
 // the test split. score gives the class accuracy of the samples' images (the ADM .npz of
 // sit-sample --out-npz: arr_0 uint8 (N, H, W, C), arr_1 int64 labels), the Fréchet distance of
@@ -13,13 +21,22 @@
 #include <sit/data/fashion_mnist.h>
 #include <sit/eval/classifier.h>
 #include <sit/eval/frechet.h>
+#include <sit/eval/inception.h>
+#include <sit/eval/inception_config.h>
+#include <sit/eval/inception_score.h>
+#include <sit/eval/precision_recall.h>
+#include <sit/eval/statistics_file.h>
+#include <sit/image/codec.h>
 #include <sit/io/npy.h>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 
 #include "common.h"
@@ -41,6 +58,11 @@ struct EvalParams {
   std::string reference;
   std::string candidate;
   std::string json;
+  // stats, compare, features
+  eval::InceptionConfig inception;
+  std::string images;
+  std::string ref;
+  std::string out_npz;
 };
 
 sit::data::FashionMNIST fashion_mnist(const EvalParams& p, bool train) {
@@ -103,6 +125,11 @@ double relative_l2(const std::string& reference_path, const std::string& candida
   return ((c - r).norm() / r.norm()).item<double>();
 }
 
+void write_json(const std::string& path, const nlohmann::json& out) {
+  std::ofstream file(path);
+  if (!(file << out.dump(2) << "\n")) throw std::runtime_error("--json " + path + ": cannot write it");
+}
+
 int score(const EvalParams& p) {
   sit::examples::apply_runtime(p.runtime);
   nlohmann::json out;
@@ -125,10 +152,146 @@ int score(const EvalParams& p) {
     out.update({{"reference", p.reference}, {"candidate", p.candidate}, {"relative_l2", distance},
                 {"relative_l2_samples", compared}});
   }
-  if (!p.json.empty()) {
-    std::ofstream file(p.json);
-    if (!(file << out.dump(2) << "\n")) throw std::runtime_error("--json " + p.json + ": cannot write it");
+  if (!p.json.empty()) write_json(p.json, out);
+  return 0;
+}
+
+// Images as uint8 (N, H, W, C): arr_0 of an .npz (ADM's layout, what sit-sample --out-npz writes),
+// or the image files of a folder (sorted by name, all of one size, decoded as RGB).
+torch::Tensor read_images(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::is_directory(path)) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(path)) {
+      auto extension = entry.path().extension().string();
+      std::transform(extension.begin(), extension.end(), extension.begin(), ::tolower);
+      const std::vector<std::string> known = {".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tga"};
+      if (entry.is_regular_file() && std::count(known.begin(), known.end(), extension)) {
+        files.push_back(entry.path().string());
+      }
+    }
+    if (files.empty()) throw std::invalid_argument(path + ": no .png, .jpg, .jpeg, .bmp, .ppm, .pgm or .tga files");
+    std::sort(files.begin(), files.end());
+    std::vector<torch::Tensor> images;
+    for (const auto& file : files) {
+      images.push_back(sit::image::read_rgb(file));
+      if (images.back().sizes() != images.front().sizes()) {
+        throw std::invalid_argument(fmt::format("{}: {} is {}, but {} is {}: the images of a folder must share a size",
+                                                path, file, images.back().sizes(), files.front(),
+                                                images.front().sizes()));
+      }
+    }
+    return torch::stack(images);
   }
+  auto arrays = sit::io::read_npz(path);
+  if (!arrays.contains("arr_0")) throw std::invalid_argument(path + ": no 'arr_0' array (the images, uint8 (N, H, W, C))");
+  auto images = arrays["arr_0"];
+  if (images.scalar_type() != torch::kUInt8 || images.dim() != 4 || (images.size(3) != 1 && images.size(3) != 3) ||
+      images.size(0) == 0) {
+    throw std::invalid_argument(fmt::format("{}: arr_0 is {} {}, expected uint8 (N, H, W, C) with N >= 1, C = 1 or 3",
+                                            path, c10::toString(images.scalar_type()), images.sizes()));
+  }
+  return images;
+}
+
+eval::InceptionFeatures inception_features(const EvalParams& p, eval::FidInceptionV3& network,
+                                           const torch::Tensor& images, const std::string& source) {
+  const auto start = std::chrono::steady_clock::now();
+  auto features = eval::inception_features(network, images, p.inception.input_mode, p.inception.batch_size);
+  std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  fmt::print("{}: Inception features of {} images {}x{} (input mode {}, {:.1f} s)\n", source, images.size(0),
+             images.size(1), images.size(2), sit::config::enum_name(p.inception.input_mode), elapsed.count());
+  std::fflush(stdout);
+  return features;
+}
+
+eval::FidInceptionV3 inception_network(const EvalParams& p) {
+  p.runtime.validate();
+  p.inception.validate();
+  const auto device = sit::examples::apply_runtime(p.runtime);
+  auto network = eval::load_fid_inception(p.inception.inception);
+  network->to(device);
+  return network;
+}
+
+int stats(const EvalParams& p) {
+  auto network = inception_network(p);
+  const auto images = read_images(p.images);
+  const auto statistics =
+      eval::inception_statistics(inception_features(p, network, images, p.images), p.inception.input_mode);
+  eval::write_statistics(p.out, statistics);
+  fmt::print("wrote {} (mu, sigma, mu_s, sigma_s, pool_3 of {} images)\n", p.out, images.size(0));
+  return 0;
+}
+
+int features(const EvalParams& p) {
+  auto network = inception_network(p);
+  const auto images = read_images(p.images);
+  const auto features = inception_features(p, network, images, p.images);
+  sit::io::NamedArrays arrays;
+  arrays.insert("pool_3", features.pool_3);
+  arrays.insert("logits", features.logits);
+  arrays.insert("spatial", features.spatial);
+  sit::io::write_npz(p.out_npz, arrays);
+  fmt::print("wrote {} (pool_3, logits, spatial of {} images)\n", p.out_npz, images.size(0));
+  return 0;
+}
+
+// The reference of compare: its statistics (from the file when it holds them, as ADM reads its
+// reference batches) and its pool_3 features (the file's, or computed from its images) when known.
+eval::InceptionStatistics reference_statistics(const EvalParams& p, eval::FidInceptionV3& network) {
+  auto statistics = eval::read_statistics(p.ref);
+  const auto mode = p.inception.input_mode;
+  if (statistics) {
+    const auto made = statistics->input_mode.value_or(eval::InputMode::ADM);
+    if (made != mode) {
+      throw ConfigError(fmt::format("--ref {}: its statistics were computed in input mode {}{}, but --input-mode is {}",
+                                    p.ref, sit::config::enum_name(made),
+                                    statistics->input_mode ? "" : " (an ADM reference batch, made by TensorFlow)",
+                                    sit::config::enum_name(mode)));
+    }
+    statistics->input_mode = made;
+  }
+  const auto arrays = sit::io::read_npz(p.ref);
+  if (arrays.contains("arr_0") && !(statistics && statistics->pool_3.defined())) {
+    auto computed = eval::inception_statistics(inception_features(p, network, read_images(p.ref), p.ref), mode);
+    if (!statistics) return computed;
+    statistics->pool_3 = computed.pool_3;
+  }
+  if (!statistics) {
+    throw std::invalid_argument("--ref " + p.ref + ": holds neither images (arr_0) nor statistics (mu, sigma, mu_s, sigma_s)");
+  }
+  return *statistics;
+}
+
+int compare(const EvalParams& p) {
+  auto network = inception_network(p);
+  const auto images = read_images(p.samples);
+  const auto reference = reference_statistics(p, network);
+  const auto sampled = inception_features(p, network, images, p.samples);
+  const auto samples = eval::inception_statistics(sampled, p.inception.input_mode);
+  const double fid = eval::frechet_distance(samples.pool, reference.pool);
+  const double sfid = eval::frechet_distance(samples.spatial, reference.spatial);
+  const double inception_score = eval::inception_score(sampled.logits);
+  const std::string mode = sit::config::enum_name(p.inception.input_mode);
+  nlohmann::json out = {{"fid", fid},
+                        {"sfid", sfid},
+                        {"inception_score", inception_score},
+                        {"input_mode", mode},
+                        {"num_samples", images.size(0)},
+                        {"samples", p.samples},
+                        {"ref", p.ref}};
+  fmt::print("FID {:.4f}  sFID {:.4f}  IS {:.4f}", fid, sfid, inception_score);
+  if (reference.pool_3.defined()) {
+    const auto pr = eval::precision_recall(reference.pool_3, sampled.pool_3);
+    fmt::print("  precision {:.4f}  recall {:.4f}", pr.precision, pr.recall);
+    out.update({{"precision", pr.precision}, {"recall", pr.recall}});
+  } else {
+    fmt::print("  precision and recall: n/a (--ref holds statistics without features)");
+    out.update({{"precision", nullptr}, {"recall", nullptr}});
+  }
+  fmt::print("  ({} samples, input mode {})\n", images.size(0), mode);
+  if (!p.json.empty()) write_json(p.json, out);
   return 0;
 }
 
@@ -141,7 +304,7 @@ void add_common_options(CLI::App& app, EvalParams& p) {
 
 int main(int argc, char** argv) {
   EvalParams p;
-  CLI::App app{"sit-eval: a Fashion-MNIST classifier, and sample scores in its label and feature spaces"};
+  CLI::App app{"sit-eval: FID, sFID, IS, precision and recall on the FID Inception; the Fashion-MNIST classifier's scores"};
   app.require_subcommand(1);
 
   auto* train = app.add_subcommand("train-classifier", "train the classifier on the train split, test it");
@@ -164,9 +327,35 @@ int main(int argc, char** argv) {
   reference->needs(candidate);
   candidate->needs(reference);
 
+  auto add_inception_options = [&](CLI::App* command) {
+    add_common_options(*command, p);
+    sit::examples::bind(*command, p.inception);
+  };
+  auto* stats_app = app.add_subcommand("stats", "a reference's statistics (ADM's reference batch layout)");
+  add_inception_options(stats_app);
+  stats_app->add_option("--images", p.images, "ADM .npz (arr_0 uint8 (N, H, W, C)) or a folder of images")->required();
+  stats_app->add_option("--out", p.out, "statistics .npz to write")->required();
+
+  auto* compare_app = app.add_subcommand("compare", "FID, sFID, IS, precision and recall of samples against a reference");
+  add_inception_options(compare_app);
+  compare_app->add_option("--ref", p.ref, "reference .npz: images (arr_0), statistics (mu, sigma, mu_s, sigma_s) or both")
+      ->required();
+  compare_app->add_option("--samples", p.samples, "ADM .npz of samples (arr_0 uint8 (N, H, W, C)) or a folder")
+      ->required();
+  compare_app->add_option("--json", p.json, "also write the scores here");
+
+  auto* features_app = app.add_subcommand("features", "pool_3, logits and spatial features of images");
+  add_inception_options(features_app);
+  features_app->add_option("--images", p.images, "ADM .npz (arr_0 uint8 (N, H, W, C)) or a folder of images")
+      ->required();
+  features_app->add_option("--out-npz", p.out_npz, "features .npz to write")->required();
+
   CLI11_PARSE(app, argc, argv);
   return sit::examples::run_main("sit-eval", [&] {
     if (train->parsed()) return train_classifier(p);
+    if (stats_app->parsed()) return stats(p);
+    if (compare_app->parsed()) return compare(p);
+    if (features_app->parsed()) return features(p);
     if (p.samples.empty() && p.reference.empty()) {
       throw ConfigError("nothing to score: give --samples (with --classifier) or --reference and --candidate");
     }

@@ -15,8 +15,9 @@ struct GaussianStatistics {
 /// The mean and covariance of features (N, D), N >= 2.
 GaussianStatistics gaussian_statistics(const torch::Tensor& features);
 
-/// The square root of a symmetric positive semi-definite matrix (D, D): V diag(sqrt(max(l, 0))) V^T
-/// from its eigendecomposition (rounding can make tiny eigenvalues negative; they count as 0).
+/// The square root of a symmetric positive semi-definite matrix (D, D): V diag(sqrt(l)) V^T from its
+/// eigendecomposition, eigenvalues up to D * eps(float64) * the largest counted as 0 (rounding
+/// leaves such values, of either sign, where the matrix is singular).
 torch::Tensor sqrt_psd(const torch::Tensor& matrix);
 
 /// The Fréchet distance between N(a.mean, a.covariance) and N(b.mean, b.covariance).
