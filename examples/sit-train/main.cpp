@@ -11,10 +11,12 @@
 #include <sit/image/grid.h>
 #include <sit/io/state_dict.h>
 #include <sit/train/checkpoint_settings.h>
+#include <sit/train/sample_evaluator.h>
 #include <sit/train/trainer.h>
 
 #include <fmt/chrono.h>
 #include <fmt/core.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <unistd.h>
 
@@ -154,6 +157,31 @@ std::string save_checkpoint(const sit::train::Trainer& trainer, const fs::path& 
   return path.string();
 }
 
+// Scores the EMA model (every rank takes part) and logs them (rank 0): a log line and a line of
+// <results>/metrics.jsonl.
+void evaluate(sit::train::SampleEvaluator& evaluator, const sit::train::Trainer& trainer,
+              sit::distributed::ProcessGroup* group, const fs::path& results, Logger& log) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto scores = evaluator.evaluate(trainer, group);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (group != nullptr && group->rank() != 0) return;
+  nlohmann::json json = {{"step", trainer.train_steps()}, {"samples", scores.samples}};
+  std::string line;
+  for (const auto& [key, value] : {std::pair{"fid", scores.fid}, {"sfid", scores.sfid},
+                                   {"inception_score", scores.inception_score}, {"precision", scores.precision},
+                                   {"recall", scores.recall}, {"accuracy", scores.accuracy},
+                                   {"classifier_fd", scores.classifier_fd}}) {
+    if (!value) continue;
+    json[key] = *value;
+    line += fmt::format(" {} {:.4f},", key, *value);
+  }
+  if (scores.input_mode) json["input_mode"] = sit::config::enum_name(*scores.input_mode);
+  log("(step={:07d}) Eval of {} samples:{} ({:.0f} s)", trainer.train_steps(), scores.samples,
+      line.substr(0, line.size() - 1), seconds);
+  std::ofstream metrics(results / "metrics.jsonl", std::ios::app);
+  if (!(metrics << json.dump() << '\n')) throw std::runtime_error("cannot write " + (results / "metrics.jsonl").string());
+}
+
 // The mean of `value` over the ranks.
 double mean_over_ranks(sit::distributed::ProcessGroup* group, double value, const torch::Device& device) {
   if (group == nullptr) return value;
@@ -180,6 +208,9 @@ int run(const CLI::App& app, TrainParams p) {
     throw sit::config::ConfigError(fmt::format("--num-classes {}: the data has {} classes",
                                                config.data.num_classes, dataset->num_classes()));
   }
+  // Before anything is written: an evaluation that cannot run stops the run here.
+  std::optional<sit::train::SampleEvaluator> evaluator;
+  if (config.eval.enabled()) evaluator.emplace(config, dataset->shape(), dataset->num_classes(), device);
   fs::path results(config.run.results_dir);
   if (main_rank) {
     fs::create_directories(results / "checkpoints");
@@ -231,6 +262,7 @@ int run(const CLI::App& app, TrainParams p) {
       log_steps = 0;
       start = std::chrono::steady_clock::now();
     }
+    if (evaluator && step % config.eval.eval_every == 0) evaluate(*evaluator, trainer, group.get(), results, log);
     if (!main_rank) continue;
     if (step % config.run.ckpt_every == 0) last_checkpoint = save_checkpoint(trainer, results / "checkpoints", log);
     if (step % config.run.sample_every == 0) save_samples(trainer, results / "samples", log);

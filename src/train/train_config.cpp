@@ -37,6 +37,7 @@ void TrainConfig::validate() const {
   transport.validate();
   optim.validate();
   run.validate();
+  eval.validate();
   runtime.validate();
 }
 
@@ -83,6 +84,7 @@ TrainConfig TrainConfig::resumed_from(const TrainConfig& saved) const {
   resumed.optim.max_steps = optim.max_steps;
   resumed.data.num_workers = data.num_workers;
   resumed.run = run;
+  resumed.eval = eval;
   resumed.runtime = runtime;
   return resumed;
 }

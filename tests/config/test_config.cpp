@@ -54,6 +54,7 @@ TEST_CASE("every enum has one name table: parse, print, choices", "[config]") {
   check_table<tr::LastStep>(4);
   check_table<tr::Divergence>(2);
   check_table<tr::SamplerMode>(2);
+  check_table<sit::eval::InputMode>(2);
   check_table<sit::nn::Precision>(3);
   check_table<sit::train::LrSchedule>(2);
   check_table<sit::train::DataSource>(3);

@@ -1,7 +1,8 @@
 // sit-eval stats / compare / features end to end on pytorch-fid's network with random weights
 // (tests/data/eval/inception_random.pt): the numbers it prints and writes against the library's
-// own computation, a set against itself, and the one-line errors.
+// own computation, a set against itself, and the one-line errors; sit-train --eval-every.
 
+#include <sit/eval/classifier.h>
 #include <sit/eval/frechet.h>
 #include <sit/eval/inception.h>
 #include <sit/eval/inception_score.h>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "catch_torch.h"
@@ -41,10 +43,11 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
-void check_error(const Output& out, const std::vector<std::string>& parts) {
+// One of our one-line errors: exit status 1, "<program>: error: ..." naming each of `parts`.
+void check_error(const Output& out, const std::vector<std::string>& parts, const std::string& program = "sit-eval") {
   INFO(out.text);
   CHECK(out.status == 1);
-  CHECK_THAT(out.text, Catch::StartsWith("sit-eval: error: "));
+  CHECK_THAT(out.text, Catch::StartsWith(program + ": error: "));
   CHECK(std::count(out.text.begin(), out.text.end(), '\n') == 1);
   for (const auto& part : parts) CHECK_THAT(out.text, Catch::Contains(part));
 }
@@ -153,4 +156,49 @@ TEST_CASE("sit-eval stats / compare: bad input is a one-line error", "[cli][eval
   check_error(sit::test::run_program(with_network("stats --images " + dir.file("absent.npz") + " --out " + dir.file("s.npz")), dir),
               {"absent.npz"});
   CHECK(!std::filesystem::exists(dir.file("s.npz")));
+}
+
+TEST_CASE("sit-train --eval-every: a log line and a metrics.jsonl line per evaluation, both networks",
+          "[cli][eval]") {
+  sit::test::TempDir dir;
+  // The reference: statistics of 12 random 28x28 grey images; an untrained classifier.
+  torch::manual_seed(2);
+  const auto reference = eval_cli::write_images(dir, "ref_images.npz", torch::randint(0, 256, {12, 28, 28, 1}, torch::kUInt8));
+  auto out = sit::test::run_program(with_network("stats --images " + reference + " --out " + dir.file("ref.npz")), dir);
+  REQUIRE(out.status == 0);
+  sit::eval::Classifier classifier;
+  sit::eval::save_classifier(classifier, dir.file("classifier.safetensors"));
+
+  const std::string train = std::string(SIT_TRAIN_BIN) +
+                            " --model '' --patch-size 4 --depth 1 --hidden-size 32 --num-heads 2 --global-batch-size 8"
+                            " --max-steps 4 --sample-steps 3 --sample-method euler --threads 2 --eval-samples 8"
+                            " --inception " + eval_cli::kInception + " --eval-ref " + dir.file("ref.npz") +
+                            " --eval-classifier " + dir.file("classifier.safetensors") + " --results-dir " + dir.file("run");
+  out = sit::test::run_program(train + " --eval-every 2", dir);
+  INFO(out.text);
+  REQUIRE(out.status == 0);
+  CHECK_THAT(out.text, Catch::Contains("(step=0000002) Eval of 8 samples: fid "));
+  std::ifstream metrics(dir.file("run/metrics.jsonl"));
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(metrics, line);) lines.push_back(nlohmann::json::parse(line));
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["step"] == 2);
+  CHECK(lines[1]["step"] == 4);
+  for (const auto& line : lines) {
+    for (const auto* key : {"fid", "sfid", "inception_score", "precision", "recall", "accuracy", "classifier_fd"}) {
+      CAPTURE(key);
+      REQUIRE(line.contains(key));
+      CHECK(std::isfinite(line[key].get<double>()));
+    }
+    CHECK(line["samples"] == 8);
+    CHECK(line["input_mode"] == "adm");
+  }
+
+  // Settings that cannot be evaluated stop the run before it starts.
+  check_error(sit::test::run_program(train + " --eval-every 2 --input-mode pytorch-fid", dir),
+              {"--eval-ref", "ref.npz", "input mode adm", "--input-mode is pytorch-fid"}, "sit-train");
+  sit::eval::Classifier wide(sit::eval::ClassifierOptions().image_size(32));
+  sit::eval::save_classifier(wide, dir.file("wide.safetensors"));
+  check_error(sit::test::run_program(train + " --eval-every 2 --eval-classifier " + dir.file("wide.safetensors"), dir),
+              {"--eval-classifier", "wide.safetensors", "32x32x1 images of 10 classes", "28x28x1"}, "sit-train");
 }

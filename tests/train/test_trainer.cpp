@@ -9,8 +9,11 @@
 #include <fstream>
 
 #include "temp_dir.h"
+#include "train/tiny_config.h"
 
 namespace {
+
+using train_test::tiny_config;
 
 // 64 examples of (1, 8, 8) in 4 classes, each a deterministic function of its index.
 class TinyDataset : public sit::data::Dataset {
@@ -25,28 +28,6 @@ class TinyDataset : public sit::data::Dataset {
   int64_t num_classes() const override { return 4; }
   std::array<int64_t, 3> shape() const override { return {1, 8, 8}; }
 };
-
-sit::train::TrainConfig tiny_config(const std::string& results) {
-  sit::train::TrainConfig c;
-  c.model.model = "";
-  c.model.patch_size = 4;
-  c.model.depth = 1;
-  c.model.hidden_size = 32;
-  c.model.num_heads = 2;
-  c.optim.global_batch_size = 8;
-  c.data.num_workers = 1;
-  c.optim.lr = 1e-3;
-  c.optim.ema_decay = 0.9;
-  c.optim.grad_clip = 1.0;
-  c.optim.lr_schedule = sit::train::LrSchedule::Cosine;
-  c.optim.warmup_steps = 2;
-  c.optim.max_steps = 20;
-  c.run.results_dir = results;
-  c.run.sample_steps = 4;
-  c.run.sample_method = sit::transport::OdeMethod::Euler;
-  c.run.cfg_scale = 2.0;
-  return c;
-}
 
 std::shared_ptr<const sit::data::Dataset> tiny_data() { return std::make_shared<TinyDataset>(); }
 

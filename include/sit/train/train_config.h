@@ -7,6 +7,7 @@
 #include <sit/nn/model_config.h>
 #include <sit/nn/runtime_config.h>
 #include <sit/train/data_config.h>
+#include <sit/train/eval_config.h>
 #include <sit/train/optim_config.h>
 #include <sit/train/run_config.h>
 #include <sit/transport/transport_config.h>
@@ -21,11 +22,12 @@ struct TrainConfig {
   transport::TransportConfig transport;
   OptimConfig optim;
   RunConfig run;
+  EvalConfig eval;
   nn::RuntimeConfig runtime;
 
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
-    config::for_each_field(field, self.model, self.data, self.transport, self.optim, self.run, self.runtime);
+    config::for_each_field(field, self.model, self.data, self.transport, self.optim, self.run, self.eval, self.runtime);
   }
 
   /// Every group's validate().
@@ -38,7 +40,7 @@ struct TrainConfig {
   static TrainConfig from_json(const std::string& json);
 
   /// The run a resume continues: model, data, transport and optimisation from `saved`; the
-  /// run's length, cadence, output and runtime from this configuration (the command line).
+  /// run's length, cadence, output, evaluation and runtime from this configuration (the command line).
   TrainConfig resumed_from(const TrainConfig& saved) const;
 };
 

@@ -1,0 +1,48 @@
+#pragma once
+// Sample quality of a training run (EvalConfig, sit-train --eval-every): the feature networks and
+// reference statistics, loaded once; evaluate() samples with the trainer's EMA model, shares the
+// samples out over the data-parallel ranks and returns the scores (the same on every rank).
+
+#include <sit/distributed/process_group.h>
+#include <sit/eval/classifier.h>
+#include <sit/eval/inception.h>
+#include <sit/eval/statistics_file.h>
+#include <sit/train/trainer.h>
+
+#include <array>
+#include <optional>
+
+namespace sit::train {
+
+struct SampleScores {
+  int64_t samples = 0;
+  // Inception (precision and recall when the reference holds pool_3 features)
+  std::optional<double> fid, sfid, inception_score, precision, recall;
+  std::optional<eval::InputMode> input_mode;
+  // classifier
+  std::optional<double> accuracy, classifier_fd;
+};
+
+class SampleEvaluator {
+ public:
+  /// Loads --inception and --eval-ref, or --eval-classifier with the Fashion-MNIST test split's
+  /// statistics (from the run's --data-path); checks that they fit the run's images, whose data
+  /// set has examples of `shape` (C, H, W) in `num_classes` classes (extracted latents are
+  /// decoded into 3 x 8H x 8W images). Throws ConfigError naming the flag when they do not.
+  SampleEvaluator(const TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes, torch::Device device);
+
+  /// The scores of eval_samples samples of the trainer's EMA model. Sample i has label i % num_classes;
+  /// samples are drawn in chunks of 100 whose noise is seeded by the chunk's index, chunk c on
+  /// rank c % world_size, so the samples do not depend on the number of ranks.
+  SampleScores evaluate(const Trainer& trainer, distributed::ProcessGroup* group);
+
+ private:
+  EvalConfig config_;
+  torch::Device device_;
+  std::optional<eval::FidInceptionV3> inception_;
+  std::optional<eval::InceptionStatistics> reference_;
+  std::optional<eval::Classifier> classifier_;
+  eval::GaussianStatistics classifier_reference_;
+};
+
+}  // namespace sit::train

@@ -1,0 +1,18 @@
+#include <sit/train/eval_config.h>
+
+namespace sit::train {
+
+void EvalConfig::validate() const {
+  using config::require;
+  require(eval_every >= 0, "eval_every", std::to_string(eval_every), "must be 0 (no evaluation) or positive");
+  if (!enabled()) return;
+  require(eval_samples >= 4, "eval_samples", std::to_string(eval_samples),
+          "must be 4 or more (precision and recall compare each sample with its 3 nearest)");
+  require(inception.empty() || !eval_ref.empty(), "inception", inception,
+          "needs --eval-ref: the statistics to compare with (sit-eval stats)");
+  require(eval_ref.empty() || !inception.empty(), "eval_ref", eval_ref, "needs --inception: the network of its statistics");
+  require(!inception.empty() || !eval_classifier.empty(), "eval_every", std::to_string(eval_every),
+          "needs a feature network: --inception with --eval-ref, or --eval-classifier");
+}
+
+}  // namespace sit::train

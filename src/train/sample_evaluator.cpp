@@ -1,0 +1,142 @@
+#include <sit/train/sample_evaluator.h>
+
+#include <sit/config/error.h>
+#include <sit/data/fashion_mnist.h>
+#include <sit/eval/inception_score.h>
+#include <sit/eval/precision_recall.h>
+#include <sit/image/quantize.h>
+
+#include <string>
+
+namespace sit::train {
+
+namespace {
+
+constexpr int64_t kChunk = 100;  // samples drawn (and noise seeded) together
+constexpr uint64_t kNoiseSeed = 0;
+
+// Rows [begin, end) of a (total, D) matrix whose other rows are 0, summed over the ranks: every
+// rank ends with the whole matrix.
+torch::Tensor gather_rows(distributed::ProcessGroup* group, const std::vector<std::pair<int64_t, torch::Tensor>>& parts,
+                          int64_t total, int64_t dim, const torch::Device& device) {
+  auto full = torch::zeros({total, dim}, torch::kFloat32);
+  for (const auto& [begin, rows] : parts) full.slice(0, begin, begin + rows.size(0)).copy_(rows);
+  if (group == nullptr) return full;
+  auto on_device = full.to(device);
+  group->all_reduce_sum({on_device});
+  return on_device.cpu();
+}
+
+}  // namespace
+
+SampleEvaluator::SampleEvaluator(const TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes,
+                                 torch::Device device)
+    : config_(config.eval), device_(device) {
+  if (config.data.data == DataSource::Latents && config.data.vae.empty()) {
+    throw config::ConfigError("--eval-every: samples of a run on extracted latents need --vae to be decoded into images");
+  }
+  const bool latent = config.data.data == DataSource::Latents;
+  const int64_t channels = latent ? 3 : shape[0];
+  const int64_t side = latent ? shape[1] * 8 : shape[1];
+  if (!config_.inception.empty()) {
+    if (channels != 1 && channels != 3) {
+      throw config::ConfigError("--inception: the Inception takes 1 or 3 channels; this run's images have " +
+                                std::to_string(channels));
+    }
+    inception_ = eval::load_fid_inception(config_.inception);
+    (*inception_)->to(device_);
+    reference_ = eval::read_statistics(config_.eval_ref);
+    if (!reference_) {
+      throw config::ConfigError("--eval-ref " + config_.eval_ref +
+                                ": holds no statistics (mu, sigma, mu_s, sigma_s); make them with sit-eval stats");
+    }
+    const auto made = reference_->input_mode.value_or(eval::InputMode::ADM);
+    if (made != config_.input_mode) {
+      throw config::ConfigError("--eval-ref " + config_.eval_ref + ": its statistics were computed in input mode " +
+                                config::enum_name(made) + ", but --input-mode is " +
+                                config::enum_name(config_.input_mode));
+    }
+  }
+  if (!config_.eval_classifier.empty()) {
+    if (config.data.data != DataSource::FashionMNIST) {
+      throw config::ConfigError("--eval-classifier " + config_.eval_classifier +
+                                ": the classifier scores Fashion-MNIST runs (its reference is the test split)");
+    }
+    classifier_ = eval::load_classifier(config_.eval_classifier);
+    const auto& o = (*classifier_)->options;
+    if (o.in_channels() != channels || o.image_size() != side || o.num_classes() != num_classes) {
+      auto describe = [](int64_t side, int64_t channels, int64_t classes) {
+        return std::to_string(side) + "x" + std::to_string(side) + "x" + std::to_string(channels) + " images of " +
+               std::to_string(classes) + " classes";
+      };
+      throw config::ConfigError("--eval-classifier " + config_.eval_classifier + ": it takes " +
+                                describe(o.image_size(), o.in_channels(), o.num_classes()) + "; this run makes " +
+                                describe(side, channels, num_classes));
+    }
+    data::FashionMNISTOptions options;
+    if (!config.data.data_path.empty()) options.root(config.data.data_path);
+    const data::FashionMNIST test(options.train(false));
+    classifier_reference_ = eval::gaussian_statistics(eval::classify(*classifier_, test.images()).features);
+  }
+}
+
+SampleScores SampleEvaluator::evaluate(const Trainer& trainer, distributed::ProcessGroup* group) {
+  const auto& m = trainer.ema()->options;
+  const int64_t total = config_.eval_samples;
+  const int64_t rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
+  std::vector<std::pair<int64_t, torch::Tensor>> pool_3, logits, spatial, class_logits, class_features;
+  // Chunk i (noise seeded kNoiseSeed + i, labels cycling through the classes) belongs to rank i % world.
+  for (int64_t begin = 0, chunk = 0; begin < total; begin += kChunk, ++chunk) {
+    if (chunk % world != rank) continue;
+    const int64_t n = std::min(kChunk, total - begin);
+    auto generator = at::detail::createCPUGenerator(kNoiseSeed + static_cast<uint64_t>(chunk));
+    auto z = torch::randn({n, m.in_channels(), m.input_size(), m.input_size()}, generator);
+    auto y = torch::arange(begin, begin + n, torch::kInt64) % m.num_classes();
+    auto samples = trainer.sample(z, y);
+    if (trainer.vae()) {
+      torch::NoGradGuard no_grad;
+      const auto& vae = trainer.vae().ptr();
+      samples = vae->decode(samples.to(device_) / vae->options.scaling_factor(), /*slice_size=*/8).cpu();
+    }
+    const auto images = image::to_uint8_nhwc(samples);
+    if (inception_) {
+      auto f = eval::inception_features(*inception_, images, config_.input_mode, kChunk);
+      pool_3.emplace_back(begin, f.pool_3);
+      logits.emplace_back(begin, f.logits);
+      spatial.emplace_back(begin, f.spatial);
+    }
+    if (classifier_) {
+      auto c = eval::classify(*classifier_, images);
+      class_logits.emplace_back(begin, c.logits);
+      class_features.emplace_back(begin, c.features);
+    }
+  }
+  SampleScores scores;
+  scores.samples = total;
+  if (inception_) {
+    const auto p = gather_rows(group, pool_3, total, 2048, device_);
+    const auto l = gather_rows(group, logits, total, 1008, device_);
+    const auto s = gather_rows(group, spatial, total, 2023, device_);
+    const auto statistics = eval::inception_statistics({p, l, s}, config_.input_mode);
+    scores.fid = eval::frechet_distance(statistics.pool, reference_->pool);
+    scores.sfid = eval::frechet_distance(statistics.spatial, reference_->spatial);
+    scores.inception_score = eval::inception_score(l);
+    if (reference_->pool_3.defined()) {
+      const auto pr = eval::precision_recall(reference_->pool_3, p);
+      scores.precision = pr.precision;
+      scores.recall = pr.recall;
+    }
+    scores.input_mode = config_.input_mode;
+  }
+  if (classifier_) {
+    const auto& o = (*classifier_)->options;
+    const auto l = gather_rows(group, class_logits, total, o.num_classes(), device_);
+    const auto f = gather_rows(group, class_features, total, o.feature_dim(), device_);
+    const auto labels = torch::arange(total, torch::kInt64) % m.num_classes();
+    scores.accuracy = eval::accuracy(l, labels);
+    scores.classifier_fd = eval::frechet_distance(eval::gaussian_statistics(f), classifier_reference_);
+  }
+  return scores;
+}
+
+}  // namespace sit::train
