@@ -327,8 +327,9 @@ int main(int argc, char** argv) {
   reference->needs(candidate);
   candidate->needs(reference);
 
+  // The Inception's subcommands: --device too (features are float32 on the CPU or CUDA; no --precision).
   auto add_inception_options = [&](CLI::App* command) {
-    add_common_options(*command, p);
+    sit::examples::bind(*command, p.runtime, {"precision"});
     sit::examples::bind(*command, p.inception);
   };
   auto* stats_app = app.add_subcommand("stats", "a reference's statistics (ADM's reference batch layout)");

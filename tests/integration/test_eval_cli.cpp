@@ -149,6 +149,11 @@ TEST_CASE("sit-eval stats / compare: bad input is a one-line error", "[cli][eval
   check_error(sit::test::run_program(with_network("stats --images " + floats + " --out " + dir.file("s.npz")) +
                                          " --batch-size 0", dir),
               {"--batch-size 0", "must be 1 or more"});
+  if (!torch::cuda::is_available()) {
+    check_error(sit::test::run_program(with_network("stats --images " + images + " --out " + dir.file("s.npz")) +
+                                           " --device cuda", dir),
+                {"--device cuda", "CUDA is not available"});
+  }
   check_error(sit::test::run_program(with_network("stats --images " + floats + " --out " + dir.file("s.npz")), dir),
               {"floats.npz", "arr_0 is Float", "expected uint8 (N, H, W, C)"});
   check_error(sit::test::run_program(with_network("compare --ref " + dir.file("nothing.npz") + " --samples " + images), dir),
