@@ -15,7 +15,7 @@ while IFS= read -r line; do
     rest=$(grep -oE "(^|[ (])$program( .*|$)" <<<"$line" | head -n1) || continue
     rest=${rest#*"$program"}
     rest=${rest%%[;&|]*}
-    sub=$(grep -oE '(^| )(ODE|SDE|train-classifier|score)( |$)' <<<"$rest" | head -n1 | tr -d ' ') || true
+    sub=$(grep -oE '(^| )(ODE|SDE|train-classifier|score|stats|compare|features)( |$)' <<<"$rest" | head -n1 | tr -d ' ') || true
     help=$("$bins/$program/$program" --help; [ -n "$sub" ] && "$bins/$program/$program" "$sub" --help || true)
     for flag in $(grep -oE -- '(^| |\[)--[a-z][a-z0-9-]*' <<<"$rest" | tr -d ' ['); do
       checked=$((checked + 1))
