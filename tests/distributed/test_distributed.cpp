@@ -15,6 +15,7 @@
 #include "catch_torch.h"
 #include <sit/distributed/gradient_sync.h>
 #include <sit/distributed/process_group.h>
+#include <sit/eval/classifier.h>
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
@@ -260,6 +261,48 @@ TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distri
   auto npz = sit::io::read_npz(tmp.file("s2.npz"));
   CHECK(npz["arr_0"].size(0) == 5);
   CHECK(torch::equal(npz["arr_1"], sit::io::read_npz(tmp.file("s1.npz"))["arr_1"]));
+}
+
+TEST_CASE("--eval-every on 2 ranks: each rank samples its chunks, the scores are the single process's",
+          "[distributed][eval]") {
+  if (!sit::distributed::distributed_available()) {
+    WARN("this build has no c10d/gloo: nothing to test");
+    return;
+  }
+  sit::test::TempDir tmp;
+  sit::eval::Classifier classifier;  // untrained: its scores only have to agree
+  sit::eval::save_classifier(classifier, tmp.file("classifier.safetensors"));
+  // 150 samples: chunk 0 (100) on rank 0, chunk 1 (50) on rank 1.
+  auto args = [&](const std::string& results) {
+    return "--model '' --patch-size 4 --depth 1 --hidden-size 32 --num-heads 2 --lr 1e-3 --ema-decay 0.5"
+           " --num-workers 1 --threads 1 --log-every 1 --ckpt-every 100000 --sample-every 100000 --dist-timeout 20"
+           " --global-batch-size 16 --max-steps 2 --sample-steps 3 --sample-method euler --eval-every 2"
+           " --eval-samples 150 --eval-classifier " + tmp.file("classifier.safetensors") + " --results-dir " + results;
+  };
+  auto one = start_sit_train(args(tmp.file("one")), 0, 1, 0, tmp.file("one.txt"));
+  INFO(read_text(tmp.file("one.txt")));
+  REQUIRE(wait_exit(one, 60) == 0);
+  int port = free_port();
+  std::vector<pid_t> ranks;
+  for (int rank = 0; rank < 2; ++rank) {
+    ranks.push_back(start_sit_train(args(tmp.file("two")), rank, 2, port, tmp.file("rank" + std::to_string(rank) + ".txt")));
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    INFO(read_text(tmp.file("rank" + std::to_string(rank) + ".txt")));
+    CHECK(wait_exit(ranks[rank], 60) == 0);
+  }
+  auto score = [&](const std::string& results, const std::string& key) {
+    std::smatch match;
+    const auto text = read_text(results + "/metrics.jsonl");
+    REQUIRE(std::regex_search(text, match, std::regex("\"" + key + "\":([-0-9.e+]+)")));
+    return std::stod(match[1]);
+  };
+  // The weights agree to ~1e-5 (the test above), so the samples and their scores agree closely;
+  // a chunk lost or sampled twice would move the feature FD far more.
+  const double single = score(tmp.file("one"), "classifier_fd"), parallel = score(tmp.file("two"), "classifier_fd");
+  CHECK(parallel == Approx(single).epsilon(1e-3));
+  CHECK(score(tmp.file("two"), "accuracy") == Approx(score(tmp.file("one"), "accuracy")).margin(0.02));
+  CHECK(score(tmp.file("two"), "samples") == 150);
 }
 
 TEST_CASE("a rank that dies or hangs ends the other with an error within the timeout", "[distributed]") {
