@@ -156,8 +156,21 @@ int score(const EvalParams& p) {
   return 0;
 }
 
-// Images as uint8 (N, H, W, C): arr_0 of an .npz (ADM's layout, what sit-sample --out-npz writes),
-// or the image files of a folder (sorted by name, all of one size, decoded as RGB).
+// arr_0 of an .npz's arrays (ADM's layout, what sit-sample --out-npz writes): uint8 (N, H, W, C).
+torch::Tensor npz_images(const sit::io::NamedArrays& arrays, const std::string& path) {
+  const auto* found = arrays.find("arr_0");
+  if (found == nullptr) throw std::invalid_argument(path + ": no 'arr_0' array (the images, uint8 (N, H, W, C))");
+  const auto& images = *found;
+  if (images.scalar_type() != torch::kUInt8 || images.dim() != 4 || (images.size(3) != 1 && images.size(3) != 3) ||
+      images.size(0) == 0) {
+    throw std::invalid_argument(fmt::format("{}: arr_0 is {} {}, expected uint8 (N, H, W, C) with N >= 1, C = 1 or 3",
+                                            path, c10::toString(images.scalar_type()), images.sizes()));
+  }
+  return images;
+}
+
+// Images as uint8 (N, H, W, C): arr_0 of an .npz, or the image files of a folder (sorted by name,
+// all of one size, decoded as RGB).
 torch::Tensor read_images(const std::string& path) {
   namespace fs = std::filesystem;
   if (fs::is_directory(path)) {
@@ -183,15 +196,7 @@ torch::Tensor read_images(const std::string& path) {
     }
     return torch::stack(images);
   }
-  auto arrays = sit::io::read_npz(path);
-  if (!arrays.contains("arr_0")) throw std::invalid_argument(path + ": no 'arr_0' array (the images, uint8 (N, H, W, C))");
-  auto images = arrays["arr_0"];
-  if (images.scalar_type() != torch::kUInt8 || images.dim() != 4 || (images.size(3) != 1 && images.size(3) != 3) ||
-      images.size(0) == 0) {
-    throw std::invalid_argument(fmt::format("{}: arr_0 is {} {}, expected uint8 (N, H, W, C) with N >= 1, C = 1 or 3",
-                                            path, c10::toString(images.scalar_type()), images.sizes()));
-  }
-  return images;
+  return npz_images(sit::io::read_npz(path), path);
 }
 
 eval::InceptionFeatures inception_features(const EvalParams& p, eval::FidInceptionV3& network,
@@ -240,21 +245,15 @@ int features(const EvalParams& p) {
 // The reference of compare: its statistics (from the file when it holds them, as ADM reads its
 // reference batches) and its pool_3 features (the file's, or computed from its images) when known.
 eval::InceptionStatistics reference_statistics(const EvalParams& p, eval::FidInceptionV3& network) {
-  auto statistics = eval::read_statistics(p.ref);
+  const auto arrays = sit::io::read_npz(p.ref);
+  auto statistics = eval::read_statistics(arrays, p.ref);
   const auto mode = p.inception.input_mode;
   if (statistics) {
-    const auto made = statistics->input_mode.value_or(eval::InputMode::ADM);
-    if (made != mode) {
-      throw ConfigError(fmt::format("--ref {}: its statistics were computed in input mode {}{}, but --input-mode is {}",
-                                    p.ref, sit::config::enum_name(made),
-                                    statistics->input_mode ? "" : " (an ADM reference batch, made by TensorFlow)",
-                                    sit::config::enum_name(mode)));
-    }
-    statistics->input_mode = made;
+    eval::require_input_mode(*statistics, mode, "--ref " + p.ref);
+    statistics->input_mode = mode;
   }
-  const auto arrays = sit::io::read_npz(p.ref);
   if (arrays.contains("arr_0") && !(statistics && statistics->pool_3.defined())) {
-    auto computed = eval::inception_statistics(inception_features(p, network, read_images(p.ref), p.ref), mode);
+    auto computed = eval::inception_statistics(inception_features(p, network, npz_images(arrays, p.ref), p.ref), mode);
     if (!statistics) return computed;
     statistics->pool_3 = computed.pool_3;
   }

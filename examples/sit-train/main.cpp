@@ -137,12 +137,7 @@ std::pair<torch::Tensor, torch::Tensor> grid_inputs(const sit::nn::SiTOptions& m
 
 void save_samples(const sit::train::Trainer& trainer, const fs::path& dir, Logger& log) {
   auto [z, y] = grid_inputs(trainer.ema()->options);
-  auto samples = trainer.sample(z, y);
-  if (trainer.vae()) {
-    torch::NoGradGuard no_grad;
-    const auto& vae = trainer.vae().ptr();
-    samples = vae->decode(samples.to(trainer.device()) / vae->options.scaling_factor(), /*slice_size=*/8).cpu();
-  }
+  auto samples = trainer.decode(trainer.sample(z, y));
   auto path = dir / fmt::format("{:07d}.png", trainer.train_steps());
   if (samples.size(1) == 1 || samples.size(1) == 3) {
     sit::image::save_image(path.string(), samples);

@@ -19,7 +19,7 @@ std::string array_text(const torch::Tensor& array) {
 }
 
 // arrays[key], checked to be a float array of `dims` dimensions whose sizes equal `sizes` where given (>= 0).
-torch::Tensor checked(const io::NamedArrays& arrays, const std::string& path, const std::string& key,
+const torch::Tensor& checked(const io::NamedArrays& arrays, const std::string& path, const std::string& key,
                       std::vector<int64_t> sizes) {
   const auto* array = arrays.find(key);
   if (array == nullptr) throw std::invalid_argument(path + ": no '" + key + "' array");
@@ -33,7 +33,7 @@ torch::Tensor checked(const io::NamedArrays& arrays, const std::string& path, co
     message << ")";
     throw std::invalid_argument(message.str());
   }
-  return array->to(torch::kFloat64);
+  return *array;
 }
 
 }  // namespace
@@ -55,15 +55,18 @@ void write_statistics(const std::string& path, const InceptionStatistics& statis
 }
 
 std::optional<InceptionStatistics> read_statistics(const std::string& path) {
-  const auto arrays = io::read_npz(path);
+  return read_statistics(io::read_npz(path), path);
+}
+
+std::optional<InceptionStatistics> read_statistics(const io::NamedArrays& arrays, const std::string& path) {
   if (!arrays.contains("mu") && !arrays.contains("sigma") && !arrays.contains("mu_s") && !arrays.contains("sigma_s")) {
     return std::nullopt;
   }
   InceptionStatistics statistics;
-  const auto mu = checked(arrays, path, "mu", {-1});
-  statistics.pool = {mu, checked(arrays, path, "sigma", {mu.size(0), mu.size(0)})};
-  const auto mu_s = checked(arrays, path, "mu_s", {-1});
-  statistics.spatial = {mu_s, checked(arrays, path, "sigma_s", {mu_s.size(0), mu_s.size(0)})};
+  const auto mu = checked(arrays, path, "mu", {-1}).to(torch::kFloat64);
+  statistics.pool = {mu, checked(arrays, path, "sigma", {mu.size(0), mu.size(0)}).to(torch::kFloat64)};
+  const auto mu_s = checked(arrays, path, "mu_s", {-1}).to(torch::kFloat64);
+  statistics.spatial = {mu_s, checked(arrays, path, "sigma_s", {mu_s.size(0), mu_s.size(0)}).to(torch::kFloat64)};
   if (arrays.contains("pool_3")) statistics.pool_3 = checked(arrays, path, "pool_3", {-1, mu.size(0)}).to(torch::kFloat32);
   if (const auto* mode = arrays.find("input_mode")) {
     if (mode->scalar_type() != torch::kUInt8 || mode->dim() != 1) {
@@ -76,6 +79,14 @@ std::optional<InceptionStatistics> read_statistics(const std::string& path) {
     }
   }
   return statistics;
+}
+
+void require_input_mode(const InceptionStatistics& statistics, InputMode mode, const std::string& source) {
+  const auto made = statistics.input_mode.value_or(InputMode::ADM);
+  if (made == mode) return;
+  throw config::ConfigError(source + ": its statistics were computed in input mode " + config::enum_name(made) +
+                            (statistics.input_mode ? "" : " (an ADM reference batch, made by TensorFlow)") +
+                            ", but --input-mode is " + config::enum_name(mode));
 }
 
 }  // namespace sit::eval

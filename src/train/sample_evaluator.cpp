@@ -50,12 +50,7 @@ SampleEvaluator::SampleEvaluator(const TrainConfig& config, std::array<int64_t, 
       throw config::ConfigError("--eval-ref " + config_.eval_ref +
                                 ": holds no statistics (mu, sigma, mu_s, sigma_s); make them with sit-eval stats");
     }
-    const auto made = reference_->input_mode.value_or(eval::InputMode::ADM);
-    if (made != config_.input_mode) {
-      throw config::ConfigError("--eval-ref " + config_.eval_ref + ": its statistics were computed in input mode " +
-                                config::enum_name(made) + ", but --input-mode is " +
-                                config::enum_name(config_.input_mode));
-    }
+    eval::require_input_mode(*reference_, config_.input_mode, "--eval-ref " + config_.eval_ref);
   }
   if (!config_.eval_classifier.empty()) {
     if (config.data.data != DataSource::FashionMNIST) {
@@ -92,13 +87,7 @@ SampleScores SampleEvaluator::evaluate(const Trainer& trainer, distributed::Proc
     auto generator = at::detail::createCPUGenerator(kNoiseSeed + static_cast<uint64_t>(chunk));
     auto z = torch::randn({n, m.in_channels(), m.input_size(), m.input_size()}, generator);
     auto y = torch::arange(begin, begin + n, torch::kInt64) % m.num_classes();
-    auto samples = trainer.sample(z, y);
-    if (trainer.vae()) {
-      torch::NoGradGuard no_grad;
-      const auto& vae = trainer.vae().ptr();
-      samples = vae->decode(samples.to(device_) / vae->options.scaling_factor(), /*slice_size=*/8).cpu();
-    }
-    const auto images = image::to_uint8_nhwc(samples);
+    const auto images = image::to_uint8_nhwc(trainer.decode(trainer.sample(z, y)));
     if (inception_) {
       auto f = eval::inception_features(*inception_, images, config_.input_mode, kChunk);
       pool_3.emplace_back(begin, f.pool_3);

@@ -196,6 +196,13 @@ torch::Tensor Trainer::sample(const torch::Tensor& z, const torch::Tensor& y) co
   return conditioned.samples(result.sample).cpu();
 }
 
+torch::Tensor Trainer::decode(const torch::Tensor& samples) const {
+  if (!vae_) return samples;
+  torch::NoGradGuard no_grad;
+  const auto& vae = vae_.ptr();
+  return vae->decode(samples.to(device_) / vae->options.scaling_factor(), /*slice_size=*/8).cpu();
+}
+
 void Trainer::save_checkpoint(const std::string& path) const {
   auto state = io::Value::dict();
   for (size_t i = 0; i < parameters_.size(); ++i) {

@@ -10,6 +10,7 @@
 
 #include <sit/eval/frechet.h>
 #include <sit/eval/inception.h>
+#include <sit/io/npy.h>
 
 #include <optional>
 #include <string>
@@ -32,5 +33,12 @@ void write_statistics(const std::string& path, const InceptionStatistics& statis
 /// The statistics of a .npz holding mu, sigma, mu_s and sigma_s (and pool_3, input_mode when there);
 /// std::nullopt when it holds none of them. Shapes and dtypes are checked, naming file and key.
 std::optional<InceptionStatistics> read_statistics(const std::string& path);
+/// The same from the arrays of `path`, already read.
+std::optional<InceptionStatistics> read_statistics(const io::NamedArrays& arrays, const std::string& path);
+
+/// Throws ConfigError("<source>: its statistics were computed in input mode A, but --input-mode is
+/// B") unless the statistics were made in `mode` (a file without input_mode counts as adm: ADM's
+/// reference batches, made by TensorFlow).
+void require_input_mode(const InceptionStatistics& statistics, InputMode mode, const std::string& source);
 
 }  // namespace sit::eval

@@ -50,6 +50,9 @@ class Trainer {
   /// Samples of the EMA model for labels y: (N,) from noise z: (N, C, H, W), with the ODE sampler
   /// of the configuration and classifier-free guidance at cfg_scale (latents with a VAE).
   torch::Tensor sample(const torch::Tensor& z, const torch::Tensor& y) const;
+  /// Images of sample() output: the VAE's decode of latents (divided by its scaling factor, in
+  /// slices of 8) with a VAE, else the samples themselves; on the CPU.
+  torch::Tensor decode(const torch::Tensor& samples) const;
 
   int64_t train_steps() const { return train_steps_; }
   /// max_steps, or epochs of the data set when max_steps is 0.
