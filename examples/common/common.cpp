@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <thread>
 
 #if defined(__GLIBC__)
@@ -56,7 +58,7 @@ torch::Device apply_runtime(const nn::RuntimeConfig& runtime) {
 void add_distributed_options(CLI::App& app, DistributedParams& params) {
   app.add_option("--dist-timeout", params.timeout_seconds,
                  "seconds a rank waits for the others before failing (torchrun launches)")
-      ->check(CLI::PositiveNumber)
+      ->check(kPositive)
       ->capture_default_str()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
@@ -85,7 +87,63 @@ std::string first_line(const std::string& message) {
 }
 }  // namespace
 
-int run_main(const std::string& program, const std::function<int()>& body) {
+namespace {
+// A number flag's bound: "" when `text` is a number that passes, else what is wrong.
+std::string check_number(const std::string& text, bool zero_allowed) {
+  double value = 0;
+  try {
+    size_t end = 0;
+    value = std::stod(text, &end);
+    if (end != text.size()) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    return "'" + text + "' is not a number";
+  }
+  if (zero_allowed ? value >= 0 : value > 0) return "";
+  return text + (zero_allowed ? ": must not be negative" : ": must be positive");
+}
+}  // namespace
+
+const CLI::Validator kPositive([](std::string& text) { return check_number(text, false); }, "POSITIVE");
+const CLI::Validator kNonNegative([](std::string& text) { return check_number(text, true); }, "NONNEGATIVE");
+
+const CLI::Validator kOutputFile(
+    [](std::string& text) -> std::string {
+      const std::filesystem::path path(text);
+      if (std::filesystem::is_directory(path)) return text + ": is a folder, not a file";
+      const auto folder = path.parent_path();
+      if (!folder.empty() && !std::filesystem::is_directory(folder)) {
+        return text + ": its folder " + folder.string() + " does not exist";
+      }
+      return "";
+    },
+    "");
+
+const CLI::Validator kOutputDir(
+    [](std::string& text) -> std::string {
+      for (auto path = std::filesystem::path(text); !path.empty(); path = path.parent_path()) {
+        if (std::filesystem::exists(path) && !std::filesystem::is_directory(path)) {
+          return path.string() == text ? text + ": is a file, not a folder"
+                                       : text + ": " + path.string() + " is a file, not a folder";
+        }
+        if (path == path.parent_path()) break;
+      }
+      return "";
+    },
+    "");
+
+int run_main(const std::string& program, CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    fmt::print(stderr, "{}: error: {}\n", program, message);
+    return 1;
+  }
   try {
     return body();
   } catch (const c10::Error& e) {

@@ -105,8 +105,15 @@ void add_distributed_options(CLI::App& app, DistributedParams& params);
 std::shared_ptr<distributed::ProcessGroup> join_process_group(const DistributedParams& params,
                                                               torch::Device& device);
 
-/// Runs body, printing any exception as "<program>: error: <one line>" and returning 1;
-/// CLI11 parse errors keep CLI11's own exit codes and messages.
-int run_main(const std::string& program, const std::function<int()>& body);
+/// Flag checks that fail as our other errors do, one line naming the flag and the value.
+extern const CLI::Validator kPositive;     // a number > 0
+extern const CLI::Validator kNonNegative;  // a number >= 0
+extern const CLI::Validator kOutputFile;   // a file to write: not a folder, and its folder exists
+extern const CLI::Validator kOutputDir;    // a folder to write into: not an existing file
+
+/// Parses the command line, then runs body. --help prints the help and returns 0; a flag the
+/// parser rejects, or any exception from body, is printed as "<program>: error: <one line>" and
+/// returns 1.
+int run_main(const std::string& program, CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
 }  // namespace sit::examples

@@ -56,19 +56,19 @@ void add_options(CLI::App& app, BenchParams& p) {
   app.add_option("--task", p.task, "train, forward or sample")
       ->check(CLI::IsMember({"train", "forward", "sample"}))->capture_default_str();
   ex::bind(app, p.model);
-  app.add_option("--input-size", p.input_size, "input height and width")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--in-channels", p.in_channels)->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--num-classes", p.num_classes)->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch-size", p.batch_size)->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--input-size", p.input_size, "input height and width")->check(sit::examples::kPositive)->capture_default_str();
+  app.add_option("--in-channels", p.in_channels)->check(sit::examples::kPositive)->capture_default_str();
+  app.add_option("--num-classes", p.num_classes)->check(sit::examples::kPositive)->capture_default_str();
+  app.add_option("--batch-size", p.batch_size)->check(sit::examples::kPositive)->capture_default_str();
   ex::bind(app, p.sampler);
   ex::bind(app, p.guidance);
   app.add_flag("--cuda-graph", p.cuda_graph, "replay the sampler's model call from a CUDA graph");
   ex::bind(app, p.runtime);
-  app.add_option("--warmup", p.warmup)->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--repeats", p.repeats)->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--json", p.json, "also write the result here");
+  app.add_option("--warmup", p.warmup)->check(sit::examples::kNonNegative)->capture_default_str();
+  app.add_option("--repeats", p.repeats)->check(sit::examples::kPositive)->capture_default_str();
+  app.add_option("--json", p.json, "also write the result here")->check(sit::examples::kOutputFile);
   app.add_option("--profile", p.profile,
-                 "write the timed repeats' operator trace here (Chrome trace JSON; profile_summary.py reads it)");
+                 "write the timed repeats' operator trace here (Chrome trace JSON->check(sit::examples::kOutputFile); profile_summary.py reads it)");
   // The sampler of --task sample: sit-sample's subcommands and flags (default: ODE heun2).
   auto* ode = app.add_subcommand("ODE", "--task sample: the probability-flow ODE");
   auto* sde = app.add_subcommand("SDE", "--task sample: the reverse-time SDE");
@@ -271,7 +271,8 @@ int main(int argc, char** argv) {
   app.fallthrough();
   BenchParams params;
   add_options(app, params);
-  CLI11_PARSE(app, argc, argv);
-  if (app.got_subcommand("SDE")) params.sampler.mode = sit::transport::SamplerMode::SDE;
-  return sit::examples::run_main("sit-bench", [&] { return run(app, params); });
+  return sit::examples::run_main("sit-bench", app, argc, argv, [&] {
+    if (app.got_subcommand("SDE")) params.sampler.mode = sit::transport::SamplerMode::SDE;
+    return run(app, params);
+  });
 }

@@ -308,11 +308,11 @@ int main(int argc, char** argv) {
 
   auto* train = app.add_subcommand("train-classifier", "train the classifier on the train split, test it");
   add_common_options(*train, p);
-  train->add_option("--out", p.out, "classifier weights (.safetensors)")->required();
+  train->add_option("--out", p.out, "classifier weights (.safetensors)")->required()->check(sit::examples::kOutputFile);
   train->add_option_function<uint64_t>("--seed", [&](uint64_t v) { p.train.seed(v); }, "initial weights and batch order")
       ->default_str(std::to_string(p.train.seed()));
   train->add_option_function<int64_t>("--epochs", [&](int64_t v) { p.train.epochs(v); }, "passes over the train split")
-      ->check(CLI::PositiveNumber)
+      ->check(sit::examples::kPositive)
       ->default_str(std::to_string(p.train.epochs()));
 
   auto* score_app = app.add_subcommand("score", "class accuracy, feature FD and relative L2 of samples");
@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
   auto* samples = score_app->add_option("--samples", p.samples, "ADM .npz: arr_0 uint8 (N, H, W, C), arr_1 labels");
   auto* reference = score_app->add_option("--reference", p.reference, ".npy samples to measure --candidate against");
   auto* candidate = score_app->add_option("--candidate", p.candidate, ".npy samples from the reference's noise");
-  score_app->add_option("--json", p.json, "also write the scores here");
+  score_app->add_option("--json", p.json, "also write the scores here")->check(sit::examples::kOutputFile);
   samples->needs(classifier);
   reference->needs(candidate);
   candidate->needs(reference);
@@ -334,7 +334,7 @@ int main(int argc, char** argv) {
   auto* stats_app = app.add_subcommand("stats", "a reference's statistics (ADM's reference batch layout)");
   add_inception_options(stats_app);
   stats_app->add_option("--images", p.images, "ADM .npz (arr_0 uint8 (N, H, W, C)) or a folder of images")->required();
-  stats_app->add_option("--out", p.out, "statistics .npz to write")->required();
+  stats_app->add_option("--out", p.out, "statistics .npz to write")->required()->check(sit::examples::kOutputFile);
 
   auto* compare_app = app.add_subcommand("compare", "FID, sFID, IS, precision and recall of samples against a reference");
   add_inception_options(compare_app);
@@ -342,16 +342,15 @@ int main(int argc, char** argv) {
       ->required();
   compare_app->add_option("--samples", p.samples, "ADM .npz of samples (arr_0 uint8 (N, H, W, C)) or a folder")
       ->required();
-  compare_app->add_option("--json", p.json, "also write the scores here");
+  compare_app->add_option("--json", p.json, "also write the scores here")->check(sit::examples::kOutputFile);
 
   auto* features_app = app.add_subcommand("features", "pool_3, logits and spatial features of images");
   add_inception_options(features_app);
   features_app->add_option("--images", p.images, "ADM .npz (arr_0 uint8 (N, H, W, C)) or a folder of images")
       ->required();
-  features_app->add_option("--out-npz", p.out_npz, "features .npz to write")->required();
+  features_app->add_option("--out-npz", p.out_npz, "features .npz to write")->required()->check(sit::examples::kOutputFile);
 
-  CLI11_PARSE(app, argc, argv);
-  return sit::examples::run_main("sit-eval", [&] {
+  return sit::examples::run_main("sit-eval", app, argc, argv, [&] {
     if (train->parsed()) return train_classifier(p);
     if (stats_app->parsed()) return stats(p);
     if (compare_app->parsed()) return compare(p);

@@ -40,14 +40,14 @@ struct ExtractParams {
 
 void add_options(CLI::App& app, ExtractParams& p) {
   app.add_option("--data-path", p.data_path, "image folder, one sub-folder per class")->required();
-  app.add_option("--image-size", p.image_size, "side of the ADM center crop")->check(CLI::PositiveNumber);
+  app.add_option("--image-size", p.image_size, "side of the ADM center crop")->check(sit::examples::kPositive);
   app.add_option("--vae", p.vae, "weights file or diffusers folder (e.g. sd-vae-ft-ema)")->required();
   app.add_option("--vae-config", p.vae_config, "the VAE's config.json (default: beside the weights, else SD-VAE)");
-  app.add_option("--out-dir", p.out_dir, "where the shards go")->required();
+  app.add_option("--out-dir", p.out_dir, "where the shards go")->required()->check(sit::examples::kOutputDir);
   app.add_flag("--flip", p.flip, "also store each image's horizontal mirror");
   app.add_flag("--mean-only", p.mean_only, "store the posterior mean alone (latents_*.npy)");
-  app.add_option("--shard-size", p.shard_size, "images per shard")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", p.batch_size, "images per VAE batch")->check(CLI::PositiveNumber);
+  app.add_option("--shard-size", p.shard_size, "images per shard")->check(sit::examples::kPositive);
+  app.add_option("--batch-size", p.batch_size, "images per VAE batch")->check(sit::examples::kPositive);
   sit::examples::bind(app, p.runtime, {"precision"});
 }
 
@@ -136,6 +136,5 @@ int main(int argc, char** argv) {
   ExtractParams params;
   CLI::App app{"sit-extract-latents: an image folder to VAE latent shards for sit-train --data latents"};
   add_options(app, params);
-  CLI11_PARSE(app, argc, argv);
-  return sit::examples::run_main("sit-extract-latents", [&] { return run(params); });
+  return sit::examples::run_main("sit-extract-latents", app, argc, argv, [&] { return run(params); });
 }

@@ -139,21 +139,21 @@ void add_options(CLI::App& app, SampleParams& p) {
   app.add_option("--labels", p.labels, "class labels (N,) int64 .npy");
   app.add_option("--class-labels", p.class_labels, "class labels, e.g. 3,7,1")->delimiter(',');
   app.add_option("--num-samples", p.num_samples, "samples with class-balanced labels (no labels given)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--batch-size", p.batch_size, "samples per sampler run")->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(sit::examples::kPositive)->capture_default_str();
+  app.add_option("--batch-size", p.batch_size, "samples per sampler run")->check(sit::examples::kPositive)->capture_default_str();
   app.add_option("--seed", p.seed, "seed of the noise draws")->capture_default_str();
-  app.add_option("--out-npy", p.out_npy, "write the samples (N, C, H, W) as .npy (images with a VAE)");
+  app.add_option("--out-npy", p.out_npy, "write the samples (N, C, H, W) as .npy (images with a VAE)")->check(sit::examples::kOutputFile);
   app.add_option("--out-npz", p.out_npz,
-                 "write the ADM evaluation .npz: arr_0 uint8 (N, H, W, C), arr_1 int64 labels");
-  app.add_option("--out", p.out, "write a PNG grid of the samples (without any --out*: sample.png)");
-  app.add_option("--nrow", p.nrow, "images per row of the PNG grid")->check(CLI::PositiveNumber)->capture_default_str();
+                 "write the ADM evaluation .npz: arr_0 uint8 (N, H, W, C), arr_1 int64 labels")->check(sit::examples::kOutputFile);
+  app.add_option("--out", p.out, "write a PNG grid of the samples (without any --out*: sample.png)")->check(sit::examples::kOutputFile);
+  app.add_option("--nrow", p.nrow, "images per row of the PNG grid")->check(sit::examples::kPositive)->capture_default_str();
   app.add_option("--vae", p.vae,
                  "decode latents with this VAE: ema or mse (sd-vae-ft-ema/-mse in the models folder, as "
                  "sample.py), a diffusers folder or a weights file; latent models default to mse for images");
   app.add_option("--vae-config", p.vae_config, "the VAE's config.json (default: beside the weights, else SD-VAE)");
   app.add_option("--vae-slice-size", p.vae_slice_size, "decode in batch slices of this size (0: all at once)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--out-latents", p.out_latents, "with a VAE: also write the latents (N, C, h, w) as .npy");
+      ->check(sit::examples::kNonNegative)->capture_default_str();
+  app.add_option("--out-latents", p.out_latents, "with a VAE: also write the latents (N, C, h, w) as .npy")->check(sit::examples::kOutputFile);
 }
 
 void add_mode_options(CLI::App& ode, CLI::App& sde, SampleParams& p) {
@@ -334,7 +334,12 @@ sit::vae::AutoencoderKL load_decoder(const SampleParams& p, const sit::nn::SiTOp
 torch::Tensor read_labels(const SampleParams& p, int64_t num_classes) {
   torch::Tensor y;
   if (!p.labels.empty()) {
-    y = sit::io::read_npy(p.labels).to(torch::kInt64).reshape({-1});
+    y = sit::io::read_npy(p.labels);
+    if (!c10::isIntegralType(y.scalar_type(), /*includeBool=*/false) || y.dim() != 1) {
+      throw std::invalid_argument(fmt::format("{}: labels are {} {}, expected integers (N,)", p.labels,
+                                              c10::toString(y.scalar_type()), y.sizes()));
+    }
+    y = y.to(torch::kInt64);
   } else if (!p.class_labels.empty()) {
     y = torch::tensor(p.class_labels, torch::kInt64);
   } else {
@@ -636,9 +641,8 @@ int main(int argc, char** argv) {
   auto* sde = app.add_subcommand("SDE", "reverse-time SDE sampler");
   add_mode_options(*ode, *sde, params);
   app.require_subcommand(0, 1);  // none: the --preset's mode
-  CLI11_PARSE(app, argc, argv);
-  if (sde->parsed()) params.sampler.mode = tr::SamplerMode::SDE;
-  return sit::examples::run_main("sit-sample", [&] {
+  return sit::examples::run_main("sit-sample", app, argc, argv, [&] {
+    if (sde->parsed()) params.sampler.mode = tr::SamplerMode::SDE;
     apply_preset(app, *ode, *sde, params);
     return run(app, params);
   });

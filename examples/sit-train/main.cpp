@@ -45,6 +45,7 @@ struct TrainParams {
 
 void add_options(CLI::App& app, TrainParams& p) {
   sit::examples::bind(app, p.config);
+  app.get_option("--results-dir")->check(sit::examples::kOutputDir);
   app.add_option("--ckpt", p.ckpt, "resume from this sit-train checkpoint");
   sit::examples::add_distributed_options(app, p.distributed);
 }
@@ -206,15 +207,14 @@ int run(const CLI::App& app, TrainParams p) {
   // Before anything is written: an evaluation that cannot run stops the run here.
   std::optional<sit::train::SampleEvaluator> evaluator;
   if (config.eval.enabled()) evaluator.emplace(config, dataset->shape(), dataset->num_classes(), device);
+  sit::nn::set_matmul_precision(config.runtime.precision);
+  sit::train::Trainer trainer(config, dataset, group);  // loads the --vae: before anything is written
   fs::path results(config.run.results_dir);
   if (main_rank) {
     fs::create_directories(results / "checkpoints");
     fs::create_directories(results / "samples");
   }
   Logger log(results / "log.txt", main_rank);
-
-  sit::nn::set_matmul_precision(config.runtime.precision);
-  sit::train::Trainer trainer(config, dataset, group);
   if (group) {
     fmt::print("Starting rank={}, seed={}, world_size={}.\n", group->rank(),
                config.optim.global_seed * group->world_size() + group->rank(), group->world_size());
@@ -281,6 +281,5 @@ int main(int argc, char** argv) {
   TrainParams params;
   CLI::App app{"sit-train: train a SiT (the official train.py)"};
   add_options(app, params);
-  CLI11_PARSE(app, argc, argv);
-  return sit::examples::run_main("sit-train", [&] { return run(app, params); });
+  return sit::examples::run_main("sit-train", app, argc, argv, [&] { return run(app, params); });
 }

@@ -35,9 +35,9 @@ void add_common_options(CLI::App& app, VaeParams& p) {
       ->required();
   app.add_option("--config", p.config, "diffusers config.json (default: the one beside the weights, else SD-VAE)");
   app.add_option("--in", p.in, "input .npy (N, C, H, W)")->required();
-  app.add_option("--out-npy", p.out_npy, "output .npy");
+  app.add_option("--out-npy", p.out_npy, "output .npy")->check(sit::examples::kOutputFile);
   app.add_option("--slice-size", p.slice_size, "run the VAE on batch slices of this size (0: whole batch)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(sit::examples::kNonNegative);
   sit::examples::bind(app, p.runtime, {"precision"});
 }
 
@@ -81,10 +81,11 @@ int main(int argc, char** argv) {
   auto* decode = app.add_subcommand("decode", "latents (already / scaling factor) -> images in [-1, 1]");
   add_common_options(*encode, params);
   add_common_options(*decode, params);
-  encode->add_option("--out-logvar", params.out_logvar, "also write the posterior's log-variance .npy");
-  decode->add_option("--out", params.out, "also write a PNG grid of the images");
+  encode->add_option("--out-logvar", params.out_logvar, "also write the posterior's log-variance .npy")->check(sit::examples::kOutputFile);
+  decode->add_option("--out", params.out, "also write a PNG grid of the images")->check(sit::examples::kOutputFile);
   app.require_subcommand(1);
-  CLI11_PARSE(app, argc, argv);
-  params.mode = encode->parsed() ? "encode" : "decode";
-  return sit::examples::run_main("sit-vae", [&] { return run(params); });
+  return sit::examples::run_main("sit-vae", app, argc, argv, [&] {
+    params.mode = encode->parsed() ? "encode" : "decode";
+    return run(params);
+  });
 }

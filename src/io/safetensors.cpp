@@ -98,6 +98,9 @@ void check_tiling(std::vector<TensorEntry> entries, uint64_t data_size, const st
 
 // The parsed header; *data_start receives the file offset of the data section.
 Json read_header(detail::InputFile& file, uint64_t* data_start) {
+  if (file.size() < 8) {
+    detail::fail(file.path(), std::to_string(file.size()) + " bytes, too short for safetensors (an 8-byte header length, then the header)");
+  }
   const std::vector<uint8_t> length_bytes = file.read(0, 8, "header length");
   detail::ByteReader length_reader(length_bytes.data(), length_bytes.size(), file.path());
   const uint64_t header_size = length_reader.u64("header length");
