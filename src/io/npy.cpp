@@ -201,8 +201,8 @@ std::string encode_npy(const torch::Tensor& array, const std::string& path) {
 
 torch::Tensor decode_npy(const uint8_t* data, size_t size, const std::string& source) {
   detail::ByteReader reader(data, size, source);
-  if (std::memcmp(reader.take(kMagicSize, ".npy magic"), kMagic, kMagicSize) != 0) {
-    reader.fail("not a .npy file (bad magic)");
+  if (size < kMagicSize || std::memcmp(reader.take(kMagicSize, ".npy magic"), kMagic, kMagicSize) != 0) {
+    reader.fail("not a .npy file (" + (size < kMagicSize ? std::to_string(size) + " bytes)" : "bad magic)"));
   }
   const uint8_t major = reader.u8(".npy version");
   reader.u8(".npy version");

@@ -296,7 +296,12 @@ void Trainer::resume(const std::string& path) {
 }
 
 TrainConfig read_checkpoint_config(const std::string& path) {
-  auto config = saved_train_config(read_checkpoint(path), path);
+  const auto checkpoint = read_checkpoint(path);
+  if (checkpoint.metadata.count(kConfigMetadataKey) != 0) {
+    throw std::runtime_error(path + ": holds the weights only (sit-train's safetensors); a resume needs a checkpoint "
+                                    "with the optimizer state, <results>/checkpoints/<step>.pt");
+  }
+  auto config = saved_train_config(checkpoint, path);
   if (!config) throw std::runtime_error(path + ": not a sit-train checkpoint (no saved configuration in 'args')");
   return *config;
 }

@@ -3,6 +3,7 @@
 // row's text, leaving the folder's files as they were (no output, complete or partial).
 #include "catch_torch.h"
 
+#include <sit/eval/classifier.h>
 #include <sit/io/npy.h>
 
 #include <torch/torch.h>
@@ -95,7 +96,14 @@ void make_files(const fs::path& dir, const sit::test::TempDir& scratch) {
   sit::io::write_npz((dir / "nothing.npz").string(), nothing);
   sit::io::NamedArrays images;
   images.insert("arr_0", torch::zeros({2, 28, 28, 1}, torch::kUInt8));
+  images.insert("arr_1", torch::zeros({2}));
   sit::io::write_npz((dir / "images.npz").string(), images);
+  fs::create_directory(dir / "vae");
+  const fs::path vae = SIT_TEST_DATA_DIR "/vae/small";
+  fs::copy_file(vae / "config.json", dir / "vae/config.json");
+  fs::copy_file(vae / "vae.safetensors", dir / "vae/diffusion_pytorch_model.safetensors");
+  sit::eval::Classifier classifier;
+  sit::eval::save_classifier(classifier, (dir / "classifier.safetensors").string(), {});
 }
 
 }  // namespace bad_input
