@@ -277,7 +277,9 @@ TEST_CASE("sit-train on SIGTERM saves a checkpoint that resumes to the uninterru
   pid = start(r.args(starting, 100000, 1), starting_log);
   while (!catches_sigterm(pid) && !exited(pid, status)) {
   }
+  const bool started = read_text(starting + "/log.txt").find("Training for") != std::string::npos;
   kill(pid, SIGTERM);
+  CHECK_FALSE(started);  // the handler was in place before the start-up ended
   status = wait_for(pid, 60);
   INFO(read_text(starting_log));
   CHECK(status == 130);
