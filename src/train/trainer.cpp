@@ -185,11 +185,11 @@ double Trainer::train_step() {
     ++train_steps_;
     ++bad_steps_;
     if (++consecutive_bad_steps_ >= config_.run.max_bad_steps) {
-      throw std::runtime_error(
-          "steps " + std::to_string(train_steps_ - consecutive_bad_steps_ + 1) + " to " +
-          std::to_string(train_steps_) + " all had a non-finite loss or gradient (" + config::flag("max_bad_steps") + " " +
-          std::to_string(config_.run.max_bad_steps) + "): stopping with the weights of step " +
-          std::to_string(train_steps_ - consecutive_bad_steps_));
+      const int64_t last_good = train_steps_ - consecutive_bad_steps_;
+      throw std::runtime_error("steps " + std::to_string(last_good + 1) + " to " + std::to_string(train_steps_) +
+                               " all had a non-finite loss or gradient (" + config::flag("max_bad_steps") + " " +
+                               std::to_string(config_.run.max_bad_steps) + "): stopping with the weights of step " +
+                               std::to_string(last_good));
     }
     return loss_value;
   }

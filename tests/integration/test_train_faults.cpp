@@ -350,7 +350,8 @@ TEST_CASE("--auto-resume starts fresh, continues the newest checkpoint, and refu
   omitted.erase(omitted.find(" --ema-decay 0.9"), std::string(" --ema-decay 0.9").size());
   for (const auto& [args, message] :
        std::vector<std::pair<std::string, std::string>>{
-           {r.args(results, 6, 2) + " --lr 5e-4", "--lr 0.0005 contradicts " + checkpoint(results, 4) + ", saved with 0.001"},
+           {r.args(results, 6, 2) + " --lr 5e-4",
+            "--lr 0.0005 contradicts " + checkpoint(results, 4) + ", saved with 0.001"},
            {omitted, "--ema-decay 0.9999 contradicts " + checkpoint(results, 4) + ", saved with 0.9"}}) {
     auto refused = r.run(args + " --auto-resume");
     INFO(refused.text);
