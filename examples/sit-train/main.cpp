@@ -2,6 +2,7 @@
 //
 //   sit-train --model SiT-S/2 --data folder --data-path /imagenet/train --image-size 256
 //   sit-train --ckpt results/run/checkpoints/0005000.pt --max-steps 10000   # resume
+//   sit-train --auto-resume ...   # the same command again continues from its newest checkpoint
 //   torchrun --no-python --nproc_per_node=2 sit-train --threads 1 ...      # data-parallel ranks
 //   sit-train --data folder --data-path /imagenet/train --image-size 256 --vae sd-vae-ft-ema
 
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 #include <unistd.h>
 
@@ -51,22 +53,44 @@ void add_options(CLI::App& app, TrainParams& p) {
 }
 
 // A resume continues the saved run: a flag that sets the model, data, transport or optimisation
-// differently from the checkpoint is an error, not silently overridden.
+// differently from the checkpoint is an error, not silently overridden. Only the flags given are
+// compared, unless `every_field` (--auto-resume: the command is the saved run's, so a setting it
+// leaves at its default must match too).
 void check_resume_flags(const CLI::App& app, const sit::train::TrainConfig& flags,
-                        const sit::train::TrainConfig& saved, const std::string& ckpt) {
+                        const sit::train::TrainConfig& saved, const std::string& ckpt, bool every_field) {
   const std::set<std::string> per_run = {"epochs", "max_steps", "num_workers"};
   std::map<std::string, std::string> saved_text;
   sit::config::for_each_field([&](const char* key, const auto& value, const char*) {
     saved_text[key] = sit::examples::field_text(value);
   }, saved.model, saved.data, saved.transport, saved.optim);
   sit::config::for_each_field([&](const char* key, const auto& value, const char*) {
-    if (per_run.count(key) || !sit::examples::given(app, key)) return;
+    if (per_run.count(key) || !(every_field || sit::examples::given(app, key))) return;
     auto text = sit::examples::field_text(value);
     if (text != saved_text[key]) {
       throw sit::config::ConfigError(sit::config::flag(key) + " " + text + " contradicts " + ckpt + ", saved with " +
                                      saved_text[key] + " (a resume continues the saved run)");
     }
   }, flags.model, flags.data, flags.transport, flags.optim);
+}
+
+// The newest checkpoint save_checkpoint wrote in `dir` (<step>.pt; a .tmp is an unfinished write),
+// if any.
+std::optional<std::string> newest_checkpoint(const fs::path& dir) {
+  std::optional<std::string> newest;
+  int64_t newest_step = -1;
+  std::error_code error;
+  if (!fs::is_directory(dir, error)) return newest;
+  const std::regex name("[0-9]{7,}\\.pt");
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const auto file = entry.path().filename().string();
+    if (!entry.is_regular_file() || !std::regex_match(file, name)) continue;
+    const int64_t step = std::stoll(file.substr(0, file.size() - 3));
+    if (step > newest_step) {
+      newest_step = step;
+      newest = entry.path().string();
+    }
+  }
+  return newest;
 }
 
 std::shared_ptr<const sit::data::Dataset> make_dataset(const sit::train::DataConfig& c) {
@@ -125,6 +149,20 @@ class Logger {
   std::ofstream out_;
   bool progress_shown_ = false;
 };
+
+// A write that a killed run left unfinished (AtomicFile's .tmp): removed, so that nothing stale
+// lies next to the checkpoints.
+void remove_unfinished_writes(const fs::path& results, Logger& log) {
+  std::vector<fs::path> unfinished;
+  for (const auto& entry : fs::directory_iterator(results / "checkpoints")) {
+    if (entry.path().extension() == ".tmp") unfinished.push_back(entry.path());
+  }
+  if (fs::exists(results / "ema.safetensors.tmp")) unfinished.push_back(results / "ema.safetensors.tmp");
+  for (const auto& path : unfinished) {
+    fs::remove(path);
+    log("Removed {}, the unfinished write of an earlier run", path.string());
+  }
+}
 
 // The fixed noise and labels of the periodic sample grids: 8 per class, one row per class (the
 // first 10 classes when there are more).
@@ -189,10 +227,21 @@ double mean_over_ranks(sit::distributed::ProcessGroup* group, double value, cons
 int run(const CLI::App& app, TrainParams p) {
   auto config = p.config;
   sit::examples::resolve_model(app, config.model);
+  std::string resume_from = p.ckpt;
   if (!p.ckpt.empty()) {
     auto saved = sit::train::read_checkpoint_config(p.ckpt);
-    check_resume_flags(app, config, saved, p.ckpt);
+    check_resume_flags(app, config, saved, p.ckpt, false);
     config = config.resumed_from(saved);
+  }
+  // After a preemption or a crash the same command continues the run (its newest checkpoint);
+  // before the first checkpoint it starts as the command says.
+  if (config.run.auto_resume) {
+    if (auto newest = newest_checkpoint(fs::path(config.run.results_dir) / "checkpoints")) {
+      auto saved = sit::train::read_checkpoint_config(*newest);
+      check_resume_flags(app, config, saved, *newest, true);
+      config = config.resumed_from(saved);
+      resume_from = *newest;
+    }
   }
   config.validate();  // before anything is loaded or written
   auto device = sit::examples::apply_runtime(config.runtime);
@@ -215,14 +264,16 @@ int run(const CLI::App& app, TrainParams p) {
     fs::create_directories(results / "samples");
   }
   Logger log(results / "log.txt", main_rank);
+  if (main_rank) remove_unfinished_writes(results, log);
   if (group) {
     fmt::print("Starting rank={}, seed={}, world_size={}.\n", group->rank(),
                config.optim.global_seed * group->world_size() + group->rank(), group->world_size());
   }
-  if (!p.ckpt.empty()) {
-    trainer.resume(p.ckpt);
-    log("Resumed from {} at step {}", p.ckpt, trainer.train_steps());
+  if (!resume_from.empty()) {
+    trainer.resume(resume_from);
+    log("Resumed from {} at step {}", resume_from, trainer.train_steps());
   }
+  const int64_t first_step = trainer.train_steps();
   int64_t parameters = 0;
   for (const auto& t : trainer.model()->parameters()) parameters += t.numel();
   log("SiT Parameters: {}", parameters);
@@ -231,10 +282,8 @@ int run(const CLI::App& app, TrainParams p) {
       trainer.total_steps(), config.optim.global_batch_size,
       config.optim.global_batch_size / trainer.world_size(), trainer.world_size(), torch::get_num_threads());
 
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
-  double running_loss = 0;
-  int64_t log_steps = 0;
+  double running_loss = 0;  // over the log interval's good steps
+  int64_t log_steps = 0, good_steps = 0;
   auto start = std::chrono::steady_clock::now();
   std::string last_checkpoint;
   // Ranks stop together: a signal reaching one rank (torchrun forwards it to all, at slightly
@@ -242,19 +291,28 @@ int run(const CLI::App& app, TrainParams p) {
   auto stop_requested = [&] { return mean_over_ranks(group.get(), g_stop ? 1.0 : 0.0, device) > 0; };
   while (trainer.train_steps() < trainer.total_steps() && !stop_requested()) {
     double loss = trainer.train_step();
-    running_loss += loss;
     ++log_steps;
     int64_t step = trainer.train_steps();
+    if (trainer.consecutive_bad_steps() > 0) {  // every rank skipped it
+      log("(step={:07d}) Skipped: non-finite loss or gradient ({} in a row, at most {}); weights and EMA unchanged",
+          step, trainer.consecutive_bad_steps(), config.run.max_bad_steps);
+    } else {
+      running_loss += loss;
+      ++good_steps;
+    }
     log.progress(step, trainer.total_steps(), loss);
     if (step % config.run.log_every == 0) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double steps_per_sec = log_steps / seconds;
       running_loss = mean_over_ranks(group.get(), running_loss, device);
-      log("(step={:07d}) Train Loss: {:.4f}, Train Steps/Sec: {:.2f}, Images/Sec: {:.1f}, LR: {:.3g}",
-          step, running_loss / log_steps, steps_per_sec, steps_per_sec * config.optim.global_batch_size,
-          trainer.current_lr());
+      if (good_steps > 0) {
+        log("(step={:07d}) Train Loss: {:.4f}, Train Steps/Sec: {:.2f}, Images/Sec: {:.1f}, LR: {:.3g}",
+            step, running_loss / good_steps, steps_per_sec, steps_per_sec * config.optim.global_batch_size,
+            trainer.current_lr());
+      }
       running_loss = 0;
       log_steps = 0;
+      good_steps = 0;
       start = std::chrono::steady_clock::now();
     }
     if (evaluator && step % config.eval.eval_every == 0) evaluate(*evaluator, trainer, group.get(), results, log);
@@ -263,6 +321,10 @@ int run(const CLI::App& app, TrainParams p) {
     if (step % config.run.sample_every == 0) save_samples(trainer, results / "samples", log);
   }
   const bool interrupted = trainer.train_steps() < trainer.total_steps();
+  if (interrupted && trainer.train_steps() == first_step) {  // a signal while starting: nothing new to save
+    log("Interrupted before the first step: nothing saved");
+    return 130;
+  }
   if (interrupted) log("Interrupted at step {}", trainer.train_steps());
   if (main_rank) {
     if (last_checkpoint.empty() || trainer.train_steps() % config.run.ckpt_every != 0) {
@@ -278,6 +340,12 @@ int run(const CLI::App& app, TrainParams p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // First of all, so that a signal while the data load or the model is built still ends the run
+  // cleanly (after that, at a step boundary). A write past RLIMIT_FSIZE fails with EFBIG, a
+  // one-line error, instead of killing the process with SIGXFSZ.
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  std::signal(SIGXFSZ, SIG_IGN);
   TrainParams params;
   CLI::App app{"sit-train: train a SiT (the official train.py)"};
   add_options(app, params);

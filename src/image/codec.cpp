@@ -1,9 +1,11 @@
 #include "sit/image/codec.h"
 
-#include <cstdio>
 #include <memory>
+#include <string>
 
 #include <c10/util/Exception.h>
+
+#include "../io/file.h"
 
 // The stb implementations are compiled here with internal linkage, so they cannot clash with
 // another copy of stb in a program that links sit.
@@ -35,14 +37,19 @@ void write_png(const std::string& path, const torch::Tensor& image) {
   const torch::Tensor pixels = image.contiguous();
   const int height = static_cast<int>(pixels.size(0));
   const int width = static_cast<int>(pixels.size(1));
-  const std::string tmp = path + ".tmp";
-  const int ok = stbi_write_png(tmp.c_str(), width, height, static_cast<int>(channels),
-                                pixels.data_ptr<uint8_t>(), width * static_cast<int>(channels));
-  TORCH_CHECK(ok, "cannot write PNG '", tmp, "'");
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    TORCH_CHECK(false, "cannot rename '", tmp, "' to '", path, "'");
-  }
+  // Encoded in memory, then written as every file of ours is (io::detail::AtomicFile): stb's own
+  // file writer ignores write errors, so a full disk would leave a truncated PNG in place.
+  std::string encoded;
+  const int ok = stbi_write_png_to_func(
+      [](void* context, void* data, int size) {
+        static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+      },
+      &encoded, width, height, static_cast<int>(channels), pixels.data_ptr<uint8_t>(),
+      width * static_cast<int>(channels));
+  TORCH_CHECK(ok, "cannot encode PNG '", path, "'");
+  io::detail::AtomicFile file(path);
+  file.write(encoded);
+  file.commit();
 }
 
 }  // namespace sit::image

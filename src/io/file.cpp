@@ -1,6 +1,11 @@
 #include "file.h"
 
-#include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "byte_reader.h"
@@ -43,30 +48,77 @@ std::vector<uint8_t> InputFile::read(uint64_t offset, uint64_t n, const std::str
   return bytes;
 }
 
+namespace {
+
+std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// Makes a rename in `directory` durable: fsync of the directory itself.
+void sync_directory(const std::string& directory, const std::string& path) {
+  int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(path, system_error("cannot open its directory " + directory + " to sync it"));
+  int result = ::fsync(fd);
+  int error = errno;
+  ::close(fd);
+  errno = error;
+  if (result != 0) fail(path, system_error("cannot sync its directory " + directory));
+}
+
+}  // namespace
+
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)), temporary_path_(path_ + ".tmp") {
-  stream_.open(temporary_path_, std::ios::binary | std::ios::trunc);
-  if (!stream_) fail(temporary_path_, "cannot open for writing");
+  // O_TRUNC: a temporary left by a killed writer is overwritten, never appended to.
+  fd_ = ::open(temporary_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail(path_, system_error("cannot open " + temporary_path_ + " for writing"));
+  buffer_.reserve(kBufferBytes);
 }
 
 AtomicFile::~AtomicFile() {
   if (committed_) return;
-  stream_.close();
-  std::remove(temporary_path_.c_str());
+  if (fd_ >= 0) ::close(fd_);
+  ::unlink(temporary_path_.c_str());
+}
+
+void AtomicFile::write_through(const char* data, uint64_t n) {
+  while (n > 0) {
+    ssize_t written = ::write(fd_, data, static_cast<size_t>(std::min<uint64_t>(n, 1u << 30)));
+    if (written < 0 && errno == EINTR) continue;
+    // EFBIG (over RLIMIT_FSIZE; sit-train ignores SIGXFSZ), ENOSPC, EIO: the temporary goes with
+    // this object, the final name keeps what it held.
+    if (written < 0) fail(path_, system_error("write error in " + temporary_path_));
+    data += written;
+    n -= static_cast<uint64_t>(written);
+  }
 }
 
 void AtomicFile::write(const void* data, uint64_t n) {
-  stream_.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
-  if (!stream_) fail(temporary_path_, "write error (disk full?)");
+  const char* bytes = static_cast<const char*>(data);
+  if (buffer_.size() + n > kBufferBytes) {
+    write_through(buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+  if (n >= kBufferBytes) {
+    write_through(bytes, n);
+  } else {
+    buffer_.insert(buffer_.end(), bytes, bytes + n);
+  }
   size_ += n;
 }
 
 void AtomicFile::commit() {
-  stream_.close();
-  if (!stream_) fail(temporary_path_, "write error while closing");
-  std::error_code error;
-  std::filesystem::rename(temporary_path_, path_, error);
-  if (error) fail(path_, "cannot rename " + temporary_path_ + " onto it: " + error.message());
+  write_through(buffer_.data(), buffer_.size());
+  buffer_.clear();
+  // The data reach the disk before the rename does, so after a crash the final name holds either
+  // the old file or the whole new one.
+  if (::fsync(fd_) != 0) fail(path_, system_error("cannot sync " + temporary_path_));
+  int closed = ::close(fd_);
+  fd_ = -1;
+  if (closed != 0) fail(path_, system_error("write error while closing " + temporary_path_));
+  if (::rename(temporary_path_.c_str(), path_.c_str()) != 0) {
+    fail(path_, system_error("cannot rename " + temporary_path_ + " onto it"));
+  }
   committed_ = true;
+  auto directory = std::filesystem::path(path_).parent_path().string();
+  sync_directory(directory.empty() ? "." : directory, path_);
 }
 
 }  // namespace sit::io::detail

@@ -29,8 +29,11 @@ class InputFile {
   uint64_t size_ = 0;
 };
 
-/// Writes `path + ".tmp"` and renames it onto `path` in commit(), so a crash or an exception never
-/// leaves a half-written file under the final name. Destroying it uncommitted removes the .tmp.
+/// Writes `path + ".tmp"` and, in commit(), syncs it to disk, renames it onto `path` and syncs the
+/// directory, so a crash, a kill or an exception never leaves a half-written file under the final
+/// name, and a committed file survives a power cut. Destroying it uncommitted removes the .tmp; a
+/// .tmp left by a killed process is truncated by the next writer of that name. Errors (a full disk,
+/// EFBIG past RLIMIT_FSIZE) throw "<path>: write error in <path>.tmp: <reason>".
 class AtomicFile {
  public:
   explicit AtomicFile(std::string path);
@@ -47,7 +50,11 @@ class AtomicFile {
  private:
   std::string path_;
   std::string temporary_path_;
-  std::ofstream stream_;
+  static constexpr size_t kBufferBytes = 1 << 20;
+  void write_through(const char* data, uint64_t n);
+
+  int fd_ = -1;
+  std::vector<char> buffer_;  // small writes (zip headers) gathered into few system calls
   uint64_t size_ = 0;
   bool committed_ = false;
 };

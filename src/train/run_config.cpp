@@ -10,6 +10,7 @@ void RunConfig::validate() const {
   require(sample_every > 0, "sample_every", std::to_string(sample_every), "must be positive");
   require(cfg_scale >= 0, "cfg_scale", config::text(cfg_scale), "must not be negative");
   require(sample_steps >= 2, "sample_steps", std::to_string(sample_steps), "the time grid needs at least 2 points");
+  require(max_bad_steps > 0, "max_bad_steps", std::to_string(max_bad_steps), "must be positive");
 }
 
 }  // namespace sit::train

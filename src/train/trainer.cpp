@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -71,6 +73,15 @@ std::array<int64_t, 3> model_input_shape(const std::array<int64_t, 3>& data, con
                                 ", " + std::to_string(data[2]) + ")");
   }
   return {options.latent_channels(), data[1] / f, data[2] / f};
+}
+
+// Whether every gradient is finite (one synchronisation for all of them).
+bool gradients_finite(const std::vector<torch::Tensor>& parameters) {
+  std::vector<torch::Tensor> finite;
+  for (const auto& p : parameters) {
+    if (p.grad().defined()) finite.push_back(torch::isfinite(p.grad()).all());
+  }
+  return finite.empty() || torch::stack(finite).all().item<bool>();
 }
 
 }  // namespace
@@ -163,7 +174,26 @@ double Trainer::train_step() {
   }
   optimizer_->zero_grad();
   loss.backward();
+  const double loss_value = loss.item<double>();
+  if (!std::isfinite(loss_value)) {  // every rank then sees a non-finite averaged gradient
+    for (auto& p : parameters_) {
+      if (p.grad().defined()) p.mutable_grad().fill_(std::numeric_limits<float>::quiet_NaN());
+    }
+  }
   if (gradient_buckets_) gradient_buckets_->average_gradients();
+  if (!gradients_finite(parameters_)) {
+    ++train_steps_;
+    ++bad_steps_;
+    if (++consecutive_bad_steps_ >= config_.run.max_bad_steps) {
+      const int64_t last_good = train_steps_ - consecutive_bad_steps_;
+      throw std::runtime_error("steps " + std::to_string(last_good + 1) + " to " + std::to_string(train_steps_) +
+                               " all had a non-finite loss or gradient (" + config::flag("max_bad_steps") + " " +
+                               std::to_string(config_.run.max_bad_steps) + "): stopping with the weights of step " +
+                               std::to_string(last_good));
+    }
+    return loss_value;
+  }
+  consecutive_bad_steps_ = 0;
   if (config_.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.optim.grad_clip);
   // ATen's fused kernel where it exists for the parameters' device; the per-parameter loop else.
   if (device_.is_cuda() && fused_adamw_available()) {
@@ -173,7 +203,7 @@ double Trainer::train_step() {
   }
   update_ema(*ema_, *model_, config_.optim.ema_decay);
   ++train_steps_;
-  return loss.item<double>();
+  return loss_value;
 }
 
 torch::Tensor Trainer::sample(const torch::Tensor& z, const torch::Tensor& y) const {
@@ -293,6 +323,8 @@ void Trainer::resume(const std::string& path) {
     device_generator.set_state(device_rng->to_tensor());
   }
   loader_->seek(train_steps_ / loader_->steps_per_epoch(), train_steps_ % loader_->steps_per_epoch());
+  bad_steps_ = 0;
+  consecutive_bad_steps_ = 0;
 }
 
 TrainConfig read_checkpoint_config(const std::string& path) {

@@ -15,6 +15,7 @@
 #include "catch_torch.h"
 #include <sit/distributed/gradient_sync.h>
 #include <sit/distributed/process_group.h>
+#include <sit/data/sampler.h>
 #include <sit/eval/classifier.h>
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
@@ -29,7 +30,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -341,5 +344,119 @@ TEST_CASE("a rank that dies or hangs ends the other with an error within the tim
     CHECK(status == 1);
     CHECK(seconds < timeout + 5);
     CHECK_THAT(text, Catch::Contains("sit-train: error: rank 0:"));
+  }
+}
+
+namespace {
+
+// sit-train on `world_size` ranks (over loopback when 2), outputs to <tmp>/<name><rank>.txt;
+// every rank's exit status.
+std::vector<int> run_ranks(const sit::test::TempDir& tmp, const std::string& args, int world_size,
+                           const std::string& name) {
+  const int port = world_size > 1 ? free_port() : 0;
+  std::vector<pid_t> ranks;
+  for (int rank = 0; rank < world_size; ++rank) {
+    ranks.push_back(start_sit_train(args, rank, world_size, port, tmp.file(name + std::to_string(rank) + ".txt")));
+  }
+  std::vector<int> statuses;
+  for (pid_t pid : ranks) statuses.push_back(wait_exit(pid, 60));
+  return statuses;
+}
+
+sit::StateDict saved_entry(const std::string& path, const std::string& entry) {
+  auto root = sit::io::torch_load(path);
+  return sit::state_dict_from_value(*root.to_dict().find(entry), path);
+}
+
+// The steps that rank 0's log says were skipped.
+std::vector<int64_t> skipped_steps(const std::string& log) {
+  std::vector<int64_t> steps;
+  const auto text = read_text(log);
+  std::regex pattern("\\(step=(\\d+)\\) Skipped: non-finite");
+  for (std::sregex_iterator it(text.begin(), text.end(), pattern), end; it != end; ++it) {
+    steps.push_back(std::stoll((*it)[1]));
+  }
+  return steps;
+}
+
+}  // namespace
+
+TEST_CASE("2 ranks resumed from a checkpoint take the uninterrupted 2-rank run's steps", "[distributed]") {
+  if (!sit::distributed::distributed_available()) {
+    WARN("this build has no c10d/gloo: nothing to test");
+    return;
+  }
+  sit::test::TempDir tmp;
+  write_latents(tmp.path().string());
+  const auto data = tmp.path().string();
+  auto statuses = run_ranks(tmp, train_args(data, tmp.file("straight"), 16, 4) + " --ckpt-every 2", 2, "straight");
+  INFO(read_text(tmp.file("straight0.txt")) + read_text(tmp.file("straight1.txt")));
+  REQUIRE(statuses == std::vector<int>{0, 0});
+  const auto middle = tmp.file("straight") + "/checkpoints/0000002.pt";
+  statuses = run_ranks(tmp, train_args(data, tmp.file("resumed"), 16, 4) + " --ckpt " + middle, 2, "resumed");
+  INFO(read_text(tmp.file("resumed0.txt")) + read_text(tmp.file("resumed1.txt")));
+  REQUIRE(statuses == std::vector<int>{0, 0});
+  CHECK_THAT(read_text(tmp.file("resumed0.txt")), Catch::Contains("Resumed from " + middle + " at step 2"));
+
+  // Same ranks, same batches, same reduction order: the same weights, bit for bit.
+  for (const auto* entry : {"model", "ema"}) {
+    INFO(entry);
+    auto straight = saved_entry(tmp.file("straight") + "/checkpoints/0000004.pt", entry);
+    auto resumed = saved_entry(tmp.file("resumed") + "/checkpoints/0000004.pt", entry);
+    CHECK(max_difference(straight, resumed) == 0);
+  }
+  auto all = losses(tmp.file("straight0.txt")), after = losses(tmp.file("resumed0.txt"));
+  REQUIRE(all.size() == 4);
+  CHECK(after == std::vector<std::string>(all.begin() + 2, all.end()));
+}
+
+TEST_CASE("a NaN example on one rank: every rank skips the step, or stops at --max-bad-steps", "[distributed]") {
+  if (!sit::distributed::distributed_available()) {
+    WARN("this build has no c10d/gloo: nothing to test");
+    return;
+  }
+  sit::test::TempDir tmp;
+  const auto data = tmp.path().string();
+  // write_latents' data with one NaN example: the one at position 41 of the epoch's order, which
+  // the single process (batch 16) meets in step 3 and the 2 ranks (8 each) in rank 1's step 3
+  // (rank r's batch k holds positions 2 (8k + j) + r): rank 0, which logs and saves, sees only
+  // finite data.
+  const int64_t bad = sit::data::epoch_indices(64, 0, sit::data::SamplerOptions())[41];
+  auto latents = torch::randn({64, 4, 8, 8}, at::detail::createCPUGenerator(7));
+  latents[bad].fill_(std::numeric_limits<float>::quiet_NaN());
+  sit::io::write_npy(data + "/latents_00000.npy", latents);
+  sit::io::write_npy(data + "/labels_00000.npy", torch::arange(64, torch::kInt64).remainder(4));
+
+  REQUIRE(run_ranks(tmp, train_args(data, tmp.file("one"), 16, 4), 1, "one") == std::vector<int>{0});
+  auto statuses = run_ranks(tmp, train_args(data, tmp.file("two"), 16, 4), 2, "two");
+  INFO(read_text(tmp.file("two0.txt")) + read_text(tmp.file("two1.txt")));
+  REQUIRE(statuses == std::vector<int>{0, 0});
+  const auto skipped = skipped_steps(tmp.file("one0.txt"));
+  REQUIRE(skipped == std::vector<int64_t>{3});
+  CHECK(skipped_steps(tmp.file("two0.txt")) == skipped);
+  // Had a rank updated its weights at the skipped step, the ranks would drift apart and rank 0's
+  // weights away from the single process's.
+  for (const auto* entry : {"model", "ema"}) {
+    INFO(entry);
+    auto single = saved_entry(tmp.file("one") + "/checkpoints/0000004.pt", entry);
+    auto parallel = saved_entry(tmp.file("two") + "/checkpoints/0000004.pt", entry);
+    CHECK(max_difference(single, parallel) < 2e-5);
+  }
+
+  // --max-bad-steps 1: every rank stops at that step with the message, exit status 1, and the
+  // checkpoints before it are kept.
+  statuses = run_ranks(tmp, train_args(data, tmp.file("stop"), 16, 4) + " --max-bad-steps 1 --ckpt-every 1", 2, "stop");
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto text = read_text(tmp.file("stop" + std::to_string(rank) + ".txt"));
+    INFO("rank " << rank << ": " << text);
+    CHECK(statuses[rank] == 1);
+    CHECK_THAT(text, Catch::Contains("sit-train: error: steps " + std::to_string(skipped[0]) + " to " +
+                                     std::to_string(skipped[0]) + " all had a non-finite loss or gradient"));
+  }
+  for (int64_t step = 1; step <= 4; ++step) {
+    const auto path = tmp.file("stop") + "/checkpoints/000000" + std::to_string(step) + ".pt";
+    INFO(path);
+    CHECK(std::filesystem::exists(path) == (step < skipped[0]));
+    if (step < skipped[0]) CHECK_NOTHROW(sit::io::torch_load(path));
   }
 }

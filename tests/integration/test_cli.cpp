@@ -514,7 +514,7 @@ TEST_CASE("sit-train: a misspelt choice, and a resume that contradicts its check
   CHECK_FALSE(fs::exists(results + "/checkpoints/" + step_name(8)));
 }
 
-TEST_CASE("sit-train trains, checkpoints, samples and saves on SIGTERM", "[cli]") {
+TEST_CASE("sit-train trains, checkpoints and samples Fashion-MNIST; bad flags are one-line errors", "[cli]") {
   if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
     WARN("Debian's dataset-fashion-mnist is not installed: the Fashion-MNIST run is skipped");
     return;
@@ -531,11 +531,7 @@ TEST_CASE("sit-train trains, checkpoints, samples and saves on SIGTERM", "[cli]"
   CHECK(fs::exists(results + "/samples/0000004.png"));
   CHECK(fs::exists(results + "/ema.safetensors"));
   CHECK(logged_losses(results + "/log.txt").count(4) == 1);
-
-  // SIGTERM: the run saves where it is and exits 130 (timeout itself then reports 124).
-  auto interrupted = run("timeout -s TERM 4 " + train + " --max-steps 100000 --ckpt-every 100000", tmp);
-  CHECK(interrupted.status == 124);
-  CHECK_THAT(interrupted.text, Catch::Contains("Interrupted at step"));
+  // SIGTERM, SIGKILL and failing writes: test_train_faults.cpp.
 
   auto bad_data = run(train + " --data-path " + tmp.file("nowhere"), tmp);
   CHECK(bad_data.status == 1);

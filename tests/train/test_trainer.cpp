@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
+#include <set>
 
 #include "temp_dir.h"
 #include "train/tiny_config.h"
@@ -30,6 +32,33 @@ class TinyDataset : public sit::data::Dataset {
 };
 
 std::shared_ptr<const sit::data::Dataset> tiny_data() { return std::make_shared<TinyDataset>(); }
+
+// TinyDataset whose images at `bad` indices (every index when empty) are NaN.
+class NonFiniteDataset : public TinyDataset {
+ public:
+  explicit NonFiniteDataset(std::set<size_t> bad = {}) : bad_(std::move(bad)) {}
+  sit::data::Example get(size_t index, std::mt19937_64& generator) const override {
+    auto example = TinyDataset::get(index, generator);
+    if (bad_.empty() || bad_.count(index)) example.x.fill_(std::numeric_limits<float>::quiet_NaN());
+    return example;
+  }
+
+ private:
+  std::set<size_t> bad_;
+};
+
+std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& tensors) {
+  std::vector<torch::Tensor> copied;
+  for (const auto& t : tensors) copied.push_back(t.detach().clone());
+  return copied;
+}
+
+bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return a.size() == b.size();
+}
 
 }  // namespace
 
@@ -161,4 +190,59 @@ TEST_CASE("configuration: JSON round trip and clear errors", "[train]") {
   auto bad_patch = tiny_config("unused");
   bad_patch.model.patch_size = 3;
   CHECK_THROWS_WITH(bad_patch.model.options({1, 8, 8}, 4), Catch::Contains("divisible by the patch size 3"));
+}
+
+TEST_CASE("a step with a NaN image changes neither the weights nor the EMA, and the run goes on exactly",
+          "[train]") {
+  torch::set_num_threads(1);
+  sit::test::TempDir dir;
+  auto config = tiny_config(dir.path().string());
+  config.run.max_bad_steps = 2;
+  auto data = std::make_shared<NonFiniteDataset>(std::set<size_t>{5});
+  sit::train::Trainer trainer(config, data);
+  std::vector<int64_t> skipped;
+  const auto checkpoint = dir.file("after_skip.pt");
+  for (int64_t step = 1; step <= 16; ++step) {  // two epochs of 8 batches: index 5 once in each
+    auto model = copies(trainer.model()->parameters()), ema = copies(trainer.ema()->parameters());
+    const double loss = trainer.train_step();
+    CHECK(trainer.train_steps() == step);
+    const bool bad = trainer.consecutive_bad_steps() > 0;
+    CHECK(std::isfinite(loss) == !bad);
+    CHECK(all_equal(trainer.model()->parameters(), model) == bad);
+    CHECK(all_equal(trainer.ema()->parameters(), ema) == bad);
+    if (bad) {
+      skipped.push_back(step);
+      if (skipped.size() == 1) trainer.save_checkpoint(checkpoint);
+    }
+  }
+  REQUIRE(skipped.size() == 2);
+  CHECK(skipped[0] <= 8);
+  CHECK(skipped[1] > 8);
+  CHECK(trainer.bad_steps() == 2);
+  for (const auto& p : trainer.ema()->parameters()) CHECK(torch::isfinite(p).all().item<bool>());
+
+  // The skipped step used up its batch and counts: a resume right after it ends where the run did.
+  sit::train::Trainer resumed(config, data);
+  resumed.resume(checkpoint);
+  CHECK(resumed.train_steps() == skipped[0]);
+  while (resumed.train_steps() < 16) resumed.train_step();
+  CHECK(all_equal(resumed.model()->parameters(), trainer.model()->parameters()));
+  CHECK(all_equal(resumed.ema()->parameters(), trainer.ema()->parameters()));
+}
+
+TEST_CASE("max_bad_steps non-finite steps in a row stop the run with the last good weights", "[train]") {
+  torch::set_num_threads(1);
+  sit::test::TempDir dir;
+  auto config = tiny_config(dir.path().string());
+  config.run.max_bad_steps = 3;
+  sit::train::Trainer trainer(config, std::make_shared<NonFiniteDataset>());
+  auto model = copies(trainer.model()->parameters()), ema = copies(trainer.ema()->parameters());
+  CHECK(std::isnan(trainer.train_step()));
+  CHECK(std::isnan(trainer.train_step()));
+  CHECK_THROWS_WITH(trainer.train_step(),
+                    Catch::Contains("steps 1 to 3 all had a non-finite loss or gradient (--max-bad-steps 3)") &&
+                        Catch::Contains("the weights of step 0"));
+  CHECK(trainer.bad_steps() == 3);
+  CHECK(all_equal(trainer.model()->parameters(), model));
+  CHECK(all_equal(trainer.ema()->parameters(), ema));
 }

@@ -1,6 +1,6 @@
 #pragma once
 // A run's outputs: where they go, how often the log, checkpoints and sample grids (EMA model, ODE
-// sampler, classifier-free guidance) are written.
+// sampler, classifier-free guidance) are written; how it restarts and when bad steps stop it.
 
 #include <sit/config/fields.h>
 #include <sit/transport/odeint.h>
@@ -17,6 +17,8 @@ struct RunConfig {
   double cfg_scale = 4.0;
   int64_t sample_steps = 50;
   transport::OdeMethod sample_method = transport::OdeMethod::Heun2;
+  bool auto_resume = false;
+  int64_t max_bad_steps = 10;
 
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
@@ -27,9 +29,14 @@ struct RunConfig {
     field("cfg_scale", self.cfg_scale, "guidance scale of the sample grids (1: none)");
     field("sample_steps", self.sample_steps, "ODE grid points of the sample grids");
     field("sample_method", self.sample_method, "ODE solver of the sample grids");
+    field("auto_resume", self.auto_resume,
+          "continue from the newest checkpoint in <results-dir>/checkpoints when there is one");
+    field("max_bad_steps", self.max_bad_steps,
+          "stop after this many consecutive steps skipped for a non-finite loss or gradient");
   }
 
-  /// Throws ConfigError for non-positive cadences, fewer than 2 grid points, a negative scale.
+  /// Throws ConfigError for non-positive cadences or max_bad_steps, fewer than 2 grid points, a
+  /// negative scale.
   void validate() const;
 };
 

@@ -41,6 +41,13 @@ class Trainer {
   void resume(const std::string& checkpoint);
 
   /// One optimisation step on the next batch; returns this rank's mean loss on its part of it.
+  ///
+  /// A step whose loss or (rank-averaged) gradient is not finite is skipped: no optimizer update,
+  /// no EMA update, but its batch is used up and it counts in train_steps(), so the data stream,
+  /// the learning-rate schedule and a resume stay those of the run. A rank whose loss is not
+  /// finite poisons its gradients before the all-reduce, so every rank skips the same steps.
+  /// After config.run.max_bad_steps skipped steps in a row it throws std::runtime_error (the
+  /// weights are those of the last good step).
   double train_step();
 
   /// Writes {"model", "ema", "opt", "args", "train_state"} as torch.save does (atomically): the
@@ -55,6 +62,10 @@ class Trainer {
   torch::Tensor decode(const torch::Tensor& samples) const;
 
   int64_t train_steps() const { return train_steps_; }
+  /// Steps skipped for a non-finite loss or gradient: in all (since construction or resume), and
+  /// in a row up to the last step (0: the last step updated the weights).
+  int64_t bad_steps() const { return bad_steps_; }
+  int64_t consecutive_bad_steps() const { return consecutive_bad_steps_; }
   /// max_steps, or epochs of the data set when max_steps is 0.
   int64_t total_steps() const;
   double current_lr() const;
@@ -84,6 +95,8 @@ class Trainer {
   transport::Transport transport_;
   LrScheduleOptions lr_schedule_;
   int64_t train_steps_ = 0;
+  int64_t bad_steps_ = 0;
+  int64_t consecutive_bad_steps_ = 0;
 };
 
 }  // namespace sit::train
