@@ -46,8 +46,9 @@ void check_png_chunks(const std::vector<uint8_t>& bytes, const std::string& path
 }
 
 // stb_image parses a binary PNM's width, height and maximum value into an int without an overflow
-// check (undefined behaviour past 2^31), so each must have at most 9 digits. Whitespace and
-// comments are skipped as stb_image does.
+// check (undefined behaviour past 2^31), so each must have at most 9 digits; and its 16-bit PNM
+// path (maximum value above 255) reads past its buffer, so only 8-bit PNMs are read. Whitespace
+// and comments are skipped as stb_image does.
 void check_pnm_header(const std::vector<uint8_t>& bytes, const std::string& path) {
   if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return;
   size_t position = 2;
@@ -60,8 +61,14 @@ void check_pnm_header(const std::vector<uint8_t>& bytes, const std::string& path
       }
     }
     size_t digits = 0;
-    while (position < bytes.size() && std::isdigit(bytes[position])) ++position, ++digits;
-    TORCH_CHECK(digits <= 9, "cannot decode image '", path, "': PNM header number of ", digits, " digits");
+    int64_t value = 0;
+    while (position < bytes.size() && std::isdigit(bytes[position]) && digits <= 9) {
+      value = value * 10 + (bytes[position++] - '0');
+      ++digits;
+    }
+    TORCH_CHECK(digits <= 9, "cannot decode image '", path, "': PNM header number of more than 9 digits");
+    TORCH_CHECK(field < 2 || value <= 255, "cannot decode image '", path, "': 16-bit PNM (maximum value ", value,
+                ") is not supported");
   }
 }
 

@@ -77,14 +77,6 @@ StateDict to_state_dict(const io::Dict& dict, const std::string& path) {
       fail(path, "state dict entry '" + key + "' is a " + io::kind_name(item.second.kind()) + ", not a tensor");
     }
     if (state_dict.contains(key)) fail(path, "state dict repeats key '" + key + "'");
-    // An expanded view (stride 0) claims more elements than its file holds; whatever is sized from
-    // a state dict (a model, a copy) would be sized by that claim.
-    const torch::Tensor& tensor = item.second.to_tensor();
-    const uint64_t stored = tensor.storage().nbytes() / tensor.element_size();
-    if (static_cast<uint64_t>(tensor.numel()) > stored) {
-      fail(path, "state dict entry '" + key + "' has " + std::to_string(tensor.numel()) +
-                     " elements but its storage holds " + std::to_string(stored) + " (overlapping view)");
-    }
     state_dict.insert(key, item.second.to_tensor());
   }
   return state_dict;

@@ -17,6 +17,13 @@ const torch::Tensor& require(const StateDict& sd, const std::string& key, int64_
     throw std::runtime_error(source + ": '" + key + "' has " + std::to_string(tensor->dim()) +
                              " dimensions, a SiT has " + std::to_string(dim));
   }
+  // The model is sized from these tensors' shapes, so each must hold its elements: a view with
+  // overlapping strides (stride 0) can claim any size over a few stored values.
+  const uint64_t stored = tensor->storage().nbytes() / tensor->element_size();
+  if (static_cast<uint64_t>(tensor->numel()) > stored) {
+    throw std::runtime_error(source + ": '" + key + "' has " + std::to_string(tensor->numel()) +
+                             " elements over a storage of " + std::to_string(stored) + " (overlapping strides)");
+  }
   return *tensor;
 }
 

@@ -50,7 +50,9 @@ TEST_CASE("read_rgb names the file it cannot decode", "[image][codec]") {
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("chunk.png")),
                     Catch::Contains("chunk.png': PNG chunk at byte 8 claims 1073741824 bytes, more than the file holds"));
   std::ofstream(dir.file("wide.ppm")) << "P6\n# comment\n3685536855 2\n255\n";
-  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("wide.ppm")), Catch::Contains("wide.ppm': PNM header number of 10 digits"));
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("wide.ppm")), Catch::Contains("wide.ppm': PNM header number of more than 9 digits"));
+  std::ofstream(dir.file("deep.pgm")) << "P5 2 2 65535\n" << std::string(8, '\0');
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("deep.pgm")), Catch::Contains("deep.pgm': 16-bit PNM (maximum value 65535) is not supported"));
 }
 
 TEST_CASE("write_png round-trips through read_rgb", "[image][codec]") {

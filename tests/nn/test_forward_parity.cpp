@@ -115,6 +115,9 @@ TEST_CASE("infer_sit_options checks the shapes that size the model before it is 
   CHECK_THROWS_WITH(sit::nn::infer_sit_options(with("blocks.0.attn.qkv.weight", torch::zeros({0, 0})), hints, "c.pt"),
                     Catch::Equals("c.pt: 'blocks.0.attn.qkv.weight' has shape [0, 0], the hidden size of "
                                   "x_embedder.proj.weight implies [192, 64]"));
+  // An expanded view claims a hidden size of 4096 over 16 stored values.
+  CHECK_THROWS_WITH(sit::nn::infer_sit_options(with("x_embedder.proj.weight", torch::zeros({1, 4, 2, 2}).expand({4096, 4, 2, 2})), hints, "c.pt"),
+                    Catch::Equals("c.pt: 'x_embedder.proj.weight' has 65536 elements over a storage of 16 (overlapping strides)"));
   CHECK_THROWS_WITH(sit::nn::infer_sit_options(with("y_embedder.embedding_table.weight", torch::zeros({11, 1})), hints, "c.pt"),
                     Catch::Contains("'y_embedder.embedding_table.weight' has shape [11, 1]") && Catch::Contains("implies [11, 64]"));
 }
