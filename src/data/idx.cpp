@@ -1,5 +1,6 @@
 #include "sit/data/idx.h"
 
+#include <algorithm>
 #include <climits>
 #include <memory>
 #include <vector>
@@ -52,10 +53,26 @@ torch::Tensor read_idx(const std::string& path) {
                     header[d + 3]);
   }
 
+  // The dimensions are untrusted (a gzip file's size does not bound its contents): the data is
+  // read in chunks as it comes, so what is allocated is what the file holds, not what it claims.
+  int64_t count = 1;
+  for (const int64_t size : sizes) {
+    TORCH_CHECK(!__builtin_mul_overflow(count, size, &count), "IDX file '", path, "' has dimensions ",
+                torch::IntArrayRef(sizes), " whose product overflows");
+  }
+  constexpr int64_t kChunk = int64_t{1} << 20;
+  std::vector<uint8_t> bytes;
+  int64_t got = 0;
+  while (got < count) {
+    bytes.resize(static_cast<size_t>(got + std::min(count - got, kChunk)));
+    const int64_t read = read_bytes(file.get(), path, bytes.data() + got, static_cast<int64_t>(bytes.size()) - got);
+    got += read;
+    if (got < static_cast<int64_t>(bytes.size())) break;
+  }
+  TORCH_CHECK(got == count, "IDX file '", path, "' is truncated: dimensions ", torch::IntArrayRef(sizes),
+              " need ", count, " bytes of data but only ", got, " are present");
   torch::Tensor data = torch::empty(sizes, torch::kUInt8);
-  const int64_t got = read_bytes(file.get(), path, data.data_ptr<uint8_t>(), data.numel());
-  TORCH_CHECK(got == data.numel(), "IDX file '", path, "' is truncated: dimensions ", data.sizes(),
-              " need ", data.numel(), " bytes of data but only ", got, " are present");
+  std::copy(bytes.begin(), bytes.end(), data.data_ptr<uint8_t>());
   return data;
 }
 

@@ -1,5 +1,10 @@
 #include "sit/image/codec.h"
 
+#include <cctype>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <vector>
 #include <memory>
 #include <string>
 
@@ -19,10 +24,73 @@
 
 namespace sit::image {
 
+namespace {
+
+// stb_image sizes its buffers from the header before it reads any pixel data (up to 2^24 pixels a
+// side), so a few bytes could claim gigabytes; images are capped at 8192 x 8192 pixels, checked
+// from the header alone.
+constexpr int64_t kMaxPixels = int64_t{1} << 26;
+
+// stb_image grows its PNG data buffer to the length a chunk header claims before reading the
+// chunk, so every chunk of a PNG, up to IEND, must fit in the bytes that follow its header.
+void check_png_chunks(const std::vector<uint8_t>& bytes, const std::string& path) {
+  const uint8_t signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (bytes.size() < sizeof signature || !std::equal(signature, signature + sizeof signature, bytes.begin())) return;
+  for (size_t offset = sizeof signature; bytes.size() - offset >= 12;) {
+    const uint64_t length = (uint64_t{bytes[offset]} << 24) | (uint64_t{bytes[offset + 1]} << 16) |
+                            (uint64_t{bytes[offset + 2]} << 8) | bytes[offset + 3];
+    TORCH_CHECK(length <= bytes.size() - offset - 12, "cannot decode image '", path, "': PNG chunk at byte ", offset,
+                " claims ", length, " bytes, more than the file holds");
+    if (std::equal(bytes.begin() + offset + 4, bytes.begin() + offset + 8, "IEND")) return;  // stb stops there too
+    offset += 12 + length;  // length, type, data, CRC
+  }
+}
+
+// stb_image parses a binary PNM's width, height and maximum value into an int without an overflow
+// check (undefined behaviour past 2^31), so each must have at most 9 digits; and its 16-bit PNM
+// path (maximum value above 255) reads past its buffer, so only 8-bit PNMs are read. Whitespace
+// and comments are skipped as stb_image does.
+void check_pnm_header(const std::vector<uint8_t>& bytes, const std::string& path) {
+  if (bytes.size() < 2 || bytes[0] != 'P' || (bytes[1] != '5' && bytes[1] != '6')) return;
+  size_t position = 2;
+  for (int field = 0; field < 3; ++field) {
+    while (position < bytes.size() && (std::isspace(bytes[position]) || bytes[position] == '#')) {
+      if (bytes[position] == '#') {
+        while (position < bytes.size() && bytes[position] != '\n' && bytes[position] != '\r') ++position;
+      } else {
+        ++position;
+      }
+    }
+    size_t digits = 0;
+    int64_t value = 0;
+    while (position < bytes.size() && std::isdigit(bytes[position]) && digits <= 9) {
+      value = value * 10 + (bytes[position++] - '0');
+      ++digits;
+    }
+    TORCH_CHECK(digits <= 9, "cannot decode image '", path, "': PNM header number of more than 9 digits");
+    TORCH_CHECK(field < 2 || value <= 255, "cannot decode image '", path, "': 16-bit PNM (maximum value ", value,
+                ") is not supported");
+  }
+}
+
+}  // namespace
+
 torch::Tensor read_rgb(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  TORCH_CHECK(file, "cannot decode image '", path, "': cannot open the file");
+  const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  TORCH_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "cannot decode image '", path,
+              "': larger than 2 GiB");
+  check_png_chunks(bytes, path);
+  check_pnm_header(bytes, path);
+  const auto size = static_cast<int>(bytes.size());
   int width = 0, height = 0, channels_in_file = 0;
+  TORCH_CHECK(stbi_info_from_memory(bytes.data(), size, &width, &height, &channels_in_file), "cannot decode image '",
+              path, "': ", stbi_failure_reason());
+  TORCH_CHECK(int64_t{width} * height <= kMaxPixels, "image '", path, "' has ", width, " x ", height,
+              " pixels, more than the ", kMaxPixels, " (8192 x 8192) read_rgb accepts");
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &width, &height, &channels_in_file, 3), stbi_image_free);
+      stbi_load_from_memory(bytes.data(), size, &width, &height, &channels_in_file, 3), stbi_image_free);
   TORCH_CHECK(pixels, "cannot decode image '", path, "': ", stbi_failure_reason());
   return torch::from_blob(pixels.get(), {height, width, 3}, torch::kUInt8).clone();
 }

@@ -227,7 +227,7 @@ torch::Tensor decode_npy(const uint8_t* data, size_t size, const std::string& so
       if (payload[i] > 1) reader.fail("bool array holds byte " + std::to_string(payload[i]) + " (not 0 or 1)");
     }
   }
-  std::memcpy(array.data_ptr(), payload, bytes);
+  if (bytes > 0) std::memcpy(array.data_ptr(), payload, bytes);  // an empty array has no data pointer
   return array;
 }
 

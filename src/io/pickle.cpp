@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -29,6 +30,27 @@ enum Opcode : uint8_t {
 
 constexpr uint8_t kHighestProtocol = 5;
 
+// Containers nest at most this deep (a state dict needs 3 or 4 levels); deeper or cyclic trees are
+// refused, which also bounds the recursion of destroying a tree.
+constexpr size_t kMaxNesting = 1000;
+
+// The classes and functions a pickle may name (GLOBAL, STACK_GLOBAL): the callables torch.save
+// emits and interpreted here, the storage types, and the classes of training checkpoints' "args"
+// kept as opaque objects. Any other name is refused before anything is built from it.
+const char* const kAllowedGlobals[] = {
+    "collections.OrderedDict",
+    "torch._utils._rebuild_tensor",
+    "torch._utils._rebuild_tensor_v2",
+    "torch._utils._rebuild_parameter",
+    "torch._utils._rebuild_parameter_with_state",
+    "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
+    "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage",
+    "torch.ByteStorage", "torch.BoolStorage", "torch.UntypedStorage",
+    "argparse.Namespace",       // train.py's args
+    "numpy.core.multiarray.scalar", "numpy.dtype",  // numpy scalars among the args
+    "_codecs.encode",           // how protocol 2 spells bytes
+};
+
 bool is_global(const Value& value, const char* module, const char* name) {
   return value.is(Value::Kind::Global) && value.to_object().module == module && value.to_object().name == name;
 }
@@ -37,12 +59,26 @@ class Unpickler {
  public:
   Unpickler(const uint8_t* data, size_t size, const std::string& source, const PersistentLoad& persistent_load)
       : in_(data, size, source), persistent_load_(persistent_load) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+
+  // Empties every container built unless run() succeeded: a malformed pickle may have linked them
+  // into a cycle (APPEND of a memoised list to itself), which reference counting never frees.
+  ~Unpickler() {
+    if (succeeded_) return;
+    for (Value& container : containers_) clear(container);
+  }
 
   Value run() {
     for (;;) {
       opcode_position_ = in_.position();
       const uint8_t opcode = in_.u8("pickle opcode (no STOP)");
-      if (opcode == STOP) return pop();
+      if (opcode == STOP) {
+        Value result = pop();
+        check_nesting();
+        succeeded_ = true;
+        return result;
+      }
       if (!(scalar(opcode) || container(opcode) || memo(opcode) || object(opcode) || framing(opcode))) {
         fail("unsupported pickle opcode 0x" + hex(opcode));
       }
@@ -59,6 +95,14 @@ class Unpickler {
   }
 
   void push(Value value) { stack_.push_back(std::move(value)); }
+  // Pushes a new list, tuple, dict or object, remembered for the cleanup of a failed run.
+  void push_container(Value value) {
+    containers_.push_back(value);
+    push(std::move(value));
+  }
+  static void clear(Value& container);
+  void check_nesting() const;
+  Value global(std::string module, std::string name) const;
   Value pop() {
     if (stack_.size() <= (marks_.empty() ? 0 : marks_.back())) fail("pickle stack underflow");
     Value value = std::move(stack_.back());
@@ -100,7 +144,106 @@ class Unpickler {
   std::vector<Value> stack_;
   std::vector<size_t> marks_;  // stack sizes at each open MARK
   std::unordered_map<uint64_t, Value> memo_;
+  std::vector<Value> containers_;  // every container built, for ~Unpickler
+  bool succeeded_ = false;
 };
+
+void Unpickler::clear(Value& container) {
+  switch (container.kind()) {
+    case Value::Kind::List:
+    case Value::Kind::Tuple: container.items().clear(); break;
+    case Value::Kind::Dict: container.to_dict().items.clear(); break;
+    case Value::Kind::Object:
+      container.to_object().args.clear();
+      container.to_object().state = Value();
+      break;
+    default: break;
+  }
+}
+
+// The containers directly inside `value`.
+void for_each_child(const Value& value, const std::function<void(const Value&)>& visit) {
+  switch (value.kind()) {
+    case Value::Kind::List:
+    case Value::Kind::Tuple:
+      for (const Value& item : value.items()) visit(item);
+      break;
+    case Value::Kind::Dict:
+      for (const auto& item : value.to_dict().items) {
+        visit(item.first);
+        visit(item.second);
+      }
+      break;
+    case Value::Kind::Object:
+      for (const Value& item : value.to_object().args) visit(item);
+      visit(value.to_object().state);
+      break;
+    default: break;
+  }
+}
+
+const void* identity(const Value& value) {
+  switch (value.kind()) {
+    case Value::Kind::List:
+    case Value::Kind::Tuple: return &value.items();
+    case Value::Kind::Dict: return &value.to_dict();
+    case Value::Kind::Object: return &value.to_object();
+    default: return nullptr;
+  }
+}
+
+// Every container built, walked depth-first without recursion: a container met again on the path
+// it starts is a cycle; the height of each (1 + its tallest child's) is kept, so one shared
+// through the memo is walked once.
+void Unpickler::check_nesting() const {
+  struct Frame {
+    const Value* value;
+    std::vector<const Value*> children;
+    size_t next = 0;
+    size_t height = 1;
+  };
+  std::unordered_map<const void*, size_t> heights;  // 0 while on the path
+  std::vector<Frame> path;
+  const auto enter = [&](const Value& value) -> size_t {
+    const void* id = identity(value);
+    if (id == nullptr) return 0;
+    const auto found = heights.find(id);
+    if (found != heights.end()) {
+      if (found->second == 0) fail("pickle holds a container that contains itself");
+      return found->second;
+    }
+    if (path.size() == kMaxNesting) fail("pickle nests containers deeper than " + std::to_string(kMaxNesting));
+    heights.emplace(id, 0);
+    Frame frame{&value, {}};
+    for_each_child(value, [&](const Value& child) { frame.children.push_back(&child); });
+    path.push_back(std::move(frame));
+    return 0;
+  };
+  for (const Value& container : containers_) {
+    enter(container);
+    while (!path.empty()) {
+      if (path.back().next < path.back().children.size()) {
+        const Value* child = path.back().children[path.back().next++];
+        const size_t height = enter(*child);  // 0: pushed, its height comes when it finishes
+        path.back().height = std::max(path.back().height, height + 1);
+        continue;
+      }
+      const Frame finished = std::move(path.back());
+      path.pop_back();
+      if (finished.height > kMaxNesting) fail("pickle nests containers deeper than " + std::to_string(kMaxNesting));
+      heights[identity(*finished.value)] = finished.height;
+      if (!path.empty()) path.back().height = std::max(path.back().height, finished.height + 1);
+    }
+  }
+}
+
+Value Unpickler::global(std::string module, std::string name) const {
+  const std::string qualified = module + "." + name;
+  for (const char* allowed : kAllowedGlobals) {
+    if (qualified == allowed) return Value::global(std::move(module), std::move(name));
+  }
+  fail("pickle references " + qualified.substr(0, 200) + ", which is not on the allow-list of classes");
+}
 
 bool Unpickler::scalar(uint8_t opcode) {
   switch (opcode) {
@@ -135,17 +278,17 @@ bool Unpickler::scalar(uint8_t opcode) {
 bool Unpickler::container(uint8_t opcode) {
   switch (opcode) {
     case MARK: marks_.push_back(stack_.size()); return true;
-    case EMPTY_LIST: push(Value::list()); return true;
-    case EMPTY_TUPLE: push(Value::tuple()); return true;
-    case EMPTY_DICT: push(Value::dict()); return true;
-    case LIST: push(Value::list(pop_mark())); return true;
-    case TUPLE: push(Value::tuple(pop_mark())); return true;
+    case EMPTY_LIST: push_container(Value::list()); return true;
+    case EMPTY_TUPLE: push_container(Value::tuple()); return true;
+    case EMPTY_DICT: push_container(Value::dict()); return true;
+    case LIST: push_container(Value::list(pop_mark())); return true;
+    case TUPLE: push_container(Value::tuple(pop_mark())); return true;
     case TUPLE1:
     case TUPLE2:
     case TUPLE3: {
       List items(opcode - TUPLE1 + 1);
       for (auto item = items.rbegin(); item != items.rend(); ++item) *item = pop();
-      push(Value::tuple(std::move(items)));
+      push_container(Value::tuple(std::move(items)));
       return true;
     }
     case APPEND: {
@@ -168,7 +311,7 @@ bool Unpickler::container(uint8_t opcode) {
     case DICT: {
       Value dict = Value::dict();
       set_items(dict, pop_mark());
-      push(std::move(dict));
+      push_container(std::move(dict));
       return true;
     }
     case SETITEM: {
@@ -211,21 +354,21 @@ bool Unpickler::object(uint8_t opcode) {
     case GLOBAL: {
       std::string module = line("GLOBAL module");
       std::string name = line("GLOBAL name");
-      push(Value::global(std::move(module), std::move(name)));
+      push(global(std::move(module), std::move(name)));
       return true;
     }
     case STACK_GLOBAL: {
       const Value name = pop();
       const Value module = pop();
       if (!name.is(Value::Kind::String) || !module.is(Value::Kind::String)) fail("STACK_GLOBAL needs two strings");
-      push(Value::global(module.to_string(), name.to_string()));
+      push(global(module.to_string(), name.to_string()));
       return true;
     }
     case REDUCE: {
       Value args = pop();
       Value callable = pop();
       if (!args.is(Value::Kind::Tuple)) fail(std::string("REDUCE arguments are a ") + kind_name(args.kind()));
-      push(call(callable, args.items()));
+      push_container(call(callable, args.items()));
       return true;
     }
     case NEWOBJ:
@@ -233,7 +376,7 @@ bool Unpickler::object(uint8_t opcode) {
       if (opcode == NEWOBJ_EX) pop();  // keyword arguments
       Value args = pop();
       Value cls = pop();
-      push(call(cls, args.is(Value::Kind::Tuple) ? args.items() : List{}));
+      push_container(call(cls, args.is(Value::Kind::Tuple) ? args.items() : List{}));
       return true;
     }
     case BUILD: build(pop()); return true;
@@ -337,18 +480,25 @@ Value Unpickler::rebuild_tensor(const List& args) {
     fail("_rebuild_tensor_v2 expects (storage, offset, size, stride, ...)");
   }
   const torch::Tensor& storage = args[0].to_tensor();
+  // What a persistent id gave: a whole storage, not a view another _rebuild_tensor_v2 made of one
+  // (whose size and stride could claim elements its storage does not have).
+  if (storage.dim() != 1 || storage.storage_offset() != 0 || !storage.is_contiguous() ||
+      storage.nbytes() != storage.storage().nbytes()) {
+    fail("_rebuild_tensor_v2 of a tensor that is not a whole storage");
+  }
   const int64_t offset = args[1].to_int();
   const std::vector<int64_t> sizes = int_tuple(args[2], "size");
   const std::vector<int64_t> strides = int_tuple(args[3], "stride");
   if (sizes.size() != strides.size()) fail("tensor size and stride differ in length");
-  if (std::find(sizes.begin(), sizes.end(), 0) != sizes.end()) return Value::tensor(torch::empty(sizes, storage.options()));
-  int64_t last = offset;
+  int64_t last = offset, numel = 1;
   for (size_t i = 0; i < sizes.size(); ++i) {
     int64_t reach = 0;
-    if (__builtin_mul_overflow(sizes[i] - 1, strides[i], &reach) || __builtin_add_overflow(last, reach, &last)) {
+    if (__builtin_mul_overflow(sizes[i] - 1, strides[i], &reach) || __builtin_add_overflow(last, reach, &last) ||
+        __builtin_mul_overflow(numel, sizes[i], &numel)) {
       fail("tensor view overflows");
     }
   }
+  if (numel == 0) return Value::tensor(torch::empty(sizes, storage.options()));
   if (offset < 0 || last >= storage.numel()) {
     fail("tensor view (offset " + std::to_string(offset) + ", last element " + std::to_string(last) +
          ") exceeds its storage of " + std::to_string(storage.numel()) + " elements");

@@ -75,7 +75,12 @@ class StorageLoader {
     const torch::Dtype dtype = dtype_of_storage(id.items()[1], path);
     const std::string& key = id.items()[2].to_string();
     const auto cached = storages_.find(key);
-    if (cached != storages_.end()) return Value::tensor(cached->second);
+    if (cached != storages_.end()) {
+      if (cached->second.scalar_type() != dtype) {
+        detail::fail(path, "storage '" + key + "' is referenced as two element types");
+      }
+      return Value::tensor(cached->second);
+    }
     torch::Tensor storage = read_storage(prefix_ + "data/" + key, dtype, id.items()[4].to_int());
     storages_.emplace(key, storage);
     return Value::tensor(storage);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <unordered_set>
 
 #include "byte_reader.h"
 #include "file.h"
@@ -165,7 +166,15 @@ void check_entry(const ZipEntry& entry, uint16_t flags, const std::string& sourc
   }
 }
 
-ZipEntry read_entry(detail::ByteReader& directory, detail::InputFile& file, uint64_t data_limit) {
+// A member as the directory places it: its local header, name, extra field and data.
+struct Extent {
+  uint64_t begin;  // the local header
+  uint64_t end;    // past the (compressed) data
+  const ZipEntry* entry;
+};
+
+ZipEntry read_entry(detail::ByteReader& directory, detail::InputFile& file, uint64_t data_limit,
+                    uint64_t* header_offset_out) {
   if (directory.u32("central directory entry") != kCentralHeaderSignature) {
     directory.fail("bad central directory entry signature at directory offset " + std::to_string(directory.position() - 4));
   }
@@ -187,7 +196,27 @@ ZipEntry read_entry(detail::ByteReader& directory, detail::InputFile& file, uint
   directory.skip(comment_size, "member comment");
   check_entry(entry, flags, file.path());
   entry.data_offset = local_data_offset(file, entry, header_offset, data_limit);
+  *header_offset_out = header_offset;
   return entry;
+}
+
+// Each name once, and no two members sharing bytes: overlapping members are how zip bombs
+// multiply one compressed stream, and a repeated name would make which one is read arbitrary.
+void check_distinct(const std::vector<ZipEntry>& entries, const std::vector<uint64_t>& header_offsets,
+                    const std::string& source) {
+  std::vector<Extent> extents;
+  std::unordered_set<std::string> names;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!names.insert(entries[i].name).second) detail::fail(source, "member '" + entries[i].name + "' appears twice");
+    extents.push_back({header_offsets[i], entries[i].data_offset + entries[i].compressed_size, &entries[i]});
+  }
+  std::sort(extents.begin(), extents.end(), [](const Extent& a, const Extent& b) { return a.begin < b.begin; });
+  for (size_t i = 1; i < extents.size(); ++i) {
+    if (extents[i].begin < extents[i - 1].end) {
+      detail::fail(source, "members '" + extents[i - 1].entry->name + "' and '" + extents[i].entry->name +
+                               "' overlap at offset " + std::to_string(extents[i].begin));
+    }
+  }
 }
 
 // Raw deflate (no zlib header) of `compressed` into exactly `size` bytes at dst.
@@ -228,8 +257,12 @@ std::vector<ZipEntry> read_central_directory(detail::InputFile& file) {
   const std::vector<uint8_t> bytes = file.read(directory.offset, directory.size, "central directory");
   detail::ByteReader reader(bytes.data(), bytes.size(), source + ": central directory");
   std::vector<ZipEntry> entries;
+  std::vector<uint64_t> header_offsets(directory.count);
   entries.reserve(directory.count);
-  for (uint64_t i = 0; i < directory.count; ++i) entries.push_back(read_entry(reader, file, directory.offset));
+  for (uint64_t i = 0; i < directory.count; ++i) {
+    entries.push_back(read_entry(reader, file, directory.offset, &header_offsets[i]));
+  }
+  check_distinct(entries, header_offsets, source);
   return entries;
 }
 

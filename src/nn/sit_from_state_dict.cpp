@@ -17,6 +17,13 @@ const torch::Tensor& require(const StateDict& sd, const std::string& key, int64_
     throw std::runtime_error(source + ": '" + key + "' has " + std::to_string(tensor->dim()) +
                              " dimensions, a SiT has " + std::to_string(dim));
   }
+  // The model is sized from these tensors' shapes, so each must hold its elements: a view with
+  // overlapping strides (stride 0) can claim any size over a few stored values.
+  const uint64_t stored = tensor->storage().nbytes() / tensor->element_size();
+  if (static_cast<uint64_t>(tensor->numel()) > stored) {
+    throw std::runtime_error(source + ": '" + key + "' has " + std::to_string(tensor->numel()) +
+                             " elements over a storage of " + std::to_string(stored) + " (overlapping strides)");
+  }
   return *tensor;
 }
 
@@ -30,10 +37,40 @@ int64_t preset_num_heads(int64_t hidden_size) {
   }
 }
 
-int64_t count_blocks(const StateDict& sd) {
+std::string shape_text(torch::IntArrayRef sizes) {
+  std::string text = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) text += (i > 0 ? ", " : "") + std::to_string(sizes[i]);
+  return text + "]";
+}
+
+// The model is built from the inferred options before the weights are checked against it, so the
+// tensors whose sizes set what it allocates are checked first: every block's attention and MLP
+// weights, the label table and the output layer must have the shapes the hidden size D implies.
+// Each parameter the model allocates is then at most twice one of these tensors (256 x D for the
+// timestep MLP's first layer), and their elements are in the checkpoint's own storages.
+void require_shape(const StateDict& sd, const std::string& key, std::vector<int64_t> expected,
+                   const std::string& source) {
+  const torch::Tensor& tensor = require(sd, key, static_cast<int64_t>(expected.size()), source);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (expected[i] >= 0 && tensor.size(static_cast<int64_t>(i)) != expected[i]) {
+      for (size_t j = 0; j < expected.size(); ++j) {
+        if (expected[j] < 0) expected[j] = tensor.size(static_cast<int64_t>(j));
+      }
+      throw std::runtime_error(source + ": '" + key + "' has shape " + shape_text(tensor.sizes()) +
+                               ", the hidden size of x_embedder.proj.weight implies " + shape_text(expected));
+    }
+  }
+}
+
+// Blocks 0, 1, ... while block i's attention weights are present.
+int64_t count_blocks(const StateDict& sd, int64_t D, int64_t mlp_hidden, const std::string& source) {
   int64_t depth = 0;
-  while (sd.contains("blocks." + std::to_string(depth) + ".attn.qkv.weight")) ++depth;
-  return depth;
+  for (;; ++depth) {
+    const std::string block = "blocks." + std::to_string(depth) + ".";
+    if (depth > 0 && !sd.contains(block + "attn.qkv.weight")) return depth;
+    require_shape(sd, block + "attn.qkv.weight", {3 * D, D}, source);
+    require_shape(sd, block + "mlp.fc1.weight", {mlp_hidden, D}, source);
+  }
 }
 
 }  // namespace
@@ -46,6 +83,14 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
   const auto& linear = require(sd, "final_layer.linear.weight", 2, source);  // (p^2 out, D)
   const auto& fc1 = require(sd, "blocks.0.mlp.fc1.weight", 2, source);       // (ratio D, D)
   int64_t D = proj.size(0), C = proj.size(1), p = proj.size(2);
+  if (D == 0 || C == 0 || p == 0 || proj.size(3) != p) {
+    throw std::runtime_error(source + ": x_embedder.proj.weight has shape " + shape_text(proj.sizes()) +
+                             ", expected (hidden size, channels, patch, patch), all positive");
+  }
+  require_shape(sd, "pos_embed", {1, -1, D}, source);
+  require_shape(sd, "y_embedder.embedding_table.weight", {-1, D}, source);
+  require_shape(sd, "final_layer.linear.weight", {-1, D}, source);
+  const int64_t depth = count_blocks(sd, D, fc1.size(0), source);
   auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(pos_embed.size(1)))));
   if (grid * grid != pos_embed.size(1)) {
     throw std::runtime_error(source + ": pos_embed has " + std::to_string(pos_embed.size(1)) +
@@ -63,6 +108,7 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
                              " is not a preset's; give the number of heads (--num-heads)");
   }
   int64_t rows = table.size(0);
+  if (rows == 0) throw std::runtime_error(source + ": y_embedder.embedding_table.weight has no rows");
   bool null_row = hints.num_classes().has_value() ? rows == *hints.num_classes() + 1 : true;
   int64_t num_classes = null_row ? rows - 1 : rows;
   if (hints.num_classes().has_value() && num_classes != *hints.num_classes()) {
@@ -76,7 +122,7 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
       .patch_size(p)
       .in_channels(C)
       .hidden_size(D)
-      .depth(count_blocks(sd))
+      .depth(depth)
       .num_heads(num_heads)
       .mlp_ratio(static_cast<double>(fc1.size(0)) / static_cast<double>(D))
       .class_dropout_prob(null_row ? hints.class_dropout_prob() : 0.0)

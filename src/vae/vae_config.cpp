@@ -1,6 +1,8 @@
 #include <sit/vae/vae_config.h>
 
+#include <algorithm>
 #include <fstream>
+#include <type_traits>
 #include <sstream>
 #include <stdexcept>
 
@@ -14,14 +16,31 @@ int64_t AutoencoderKLOptions::downsample_factor() const {
 
 namespace {
 
+// Each block but the last halves the size: 8 blocks downsample 128 times (SD's VAE has 4).
+constexpr size_t kMaxBlocks = 8;
+
 [[noreturn]] void fail(const std::string& source, const std::string& problem) {
   throw std::runtime_error(source + ": " + problem);
+}
+
+// Integers must be JSON integers: nlohmann converts a float such as 4e45 to int64_t with a plain
+// cast, which is undefined past the int64 range.
+template <typename T>
+bool holds(const nlohmann::json& value) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    return value.is_number_integer();
+  } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    return value.is_array() && std::all_of(value.begin(), value.end(), [](const nlohmann::json& item) { return item.is_number_integer(); });
+  } else {
+    return true;  // get<T>() checks the type itself
+  }
 }
 
 template <typename T>
 T field(const nlohmann::json& json, const char* name, T fallback, const std::string& source) {
   auto it = json.find(name);
   if (it == json.end() || it->is_null()) return fallback;
+  if (!holds<T>(*it)) fail(source, std::string("'") + name + "' has the wrong type: " + it->dump().substr(0, 200));
   try {
     return it->get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -67,7 +86,17 @@ AutoencoderKLOptions parse_vae_config(const std::string& text, const std::string
       .use_quant_conv(field(json, "use_quant_conv", defaults.use_quant_conv(), source))
       .use_post_quant_conv(field(json, "use_post_quant_conv", defaults.use_post_quant_conv(), source))
       .mid_block_add_attention(field(json, "mid_block_add_attention", defaults.mid_block_add_attention(), source));
-  if (options.block_out_channels().empty()) fail(source, "block_out_channels is empty");
+  if (options.block_out_channels().empty() || options.block_out_channels().size() > kMaxBlocks) {
+    fail(source, "block_out_channels has " + std::to_string(options.block_out_channels().size()) +
+                     " entries, expected 1 to " + std::to_string(kMaxBlocks));
+  }
+  for (const auto& [name, value] : {std::pair{"in_channels", options.in_channels()},
+                                    std::pair{"out_channels", options.out_channels()},
+                                    std::pair{"latent_channels", options.latent_channels()},
+                                    std::pair{"layers_per_block", options.layers_per_block()},
+                                    std::pair{"norm_num_groups", options.norm_num_groups()}}) {
+    if (value <= 0) fail(source, std::string("'") + name + "' is " + std::to_string(value) + ", expected a positive count");
+  }
   size_t blocks = options.block_out_channels().size();
   check_block_types(json, "down_block_types", "DownEncoderBlock2D", blocks, source);
   check_block_types(json, "up_block_types", "UpDecoderBlock2D", blocks, source);

@@ -94,6 +94,14 @@ TEST_CASE("read_idx rejects bad files with the path in the message", "[data][idx
   CHECK_THAT(message_of([&] { sit::data::read_idx(dir.file("header.idx")); }),
              Catch::Contains("truncated"));
 
+  // Dimensions claiming 2^48 bytes (or overflowing) with no data: refused without allocating them.
+  write_plain(dir.file("huge.idx"), {0, 0, 8, 3, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0});
+  CHECK_THAT(message_of([&] { sit::data::read_idx(dir.file("huge.idx")); }),
+             Catch::Contains("huge.idx") && Catch::Contains("need 281474976710656 bytes of data but only 0"));
+  write_plain(dir.file("overflow.idx"), {0, 0, 8, 3, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255});
+  CHECK_THAT(message_of([&] { sit::data::read_idx(dir.file("overflow.idx")); }),
+             Catch::Contains("overflow.idx") && Catch::Contains("whose product overflows"));
+
   CHECK_THAT(message_of([&] { sit::data::read_idx(dir.file("missing.idx")); }),
              Catch::Contains("missing.idx"));
 }

@@ -39,6 +39,20 @@ TEST_CASE("read_rgb names the file it cannot decode", "[image][codec]") {
   std::ofstream(dir.file("broken.png")) << "not a png";
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("broken.png")), Catch::Contains("broken.png"));
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("absent.jpg")), Catch::Contains("absent.jpg"));
+  // A header claiming 16384 x 16384 pixels (805 MB) is refused before stb_image allocates them.
+  std::ofstream(dir.file("huge.ppm")) << "P6\n16384 16384\n255\n";
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("huge.ppm")),
+                    Catch::Contains("image '" + dir.file("huge.ppm") + "' has 16384 x 16384 pixels, more than the "
+                                  "67108864 (8192 x 8192) read_rgb accepts"));
+  // A PNG chunk claiming 1 GB in a small file, and a PNM width of 10 digits (overflowing stb's int).
+  const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0x40, 0, 0, 0, 'I', 'D', 'A', 'T', 0, 0, 0, 0};
+  std::ofstream(dir.file("chunk.png"), std::ios::binary).write(reinterpret_cast<const char*>(png), sizeof png);
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("chunk.png")),
+                    Catch::Contains("chunk.png': PNG chunk at byte 8 claims 1073741824 bytes, more than the file holds"));
+  std::ofstream(dir.file("wide.ppm")) << "P6\n# comment\n3685536855 2\n255\n";
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("wide.ppm")), Catch::Contains("wide.ppm': PNM header number of more than 9 digits"));
+  std::ofstream(dir.file("deep.pgm")) << "P5 2 2 65535\n" << std::string(8, '\0');
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("deep.pgm")), Catch::Contains("deep.pgm': 16-bit PNM (maximum value 65535) is not supported"));
 }
 
 TEST_CASE("write_png round-trips through read_rgb", "[image][codec]") {

@@ -8,6 +8,7 @@
 #include "catch_torch.h"
 
 using namespace sit::io;
+using namespace std::string_literals;  // "..."s keeps the NUL bytes of a pickle
 using sit::io::test::entry;
 using sit::io::test::fixture;
 
@@ -115,10 +116,46 @@ TEST_CASE("unpickle rejects malformed input with the reason and position", "[io]
   }
 }
 
-TEST_CASE("unpickle keeps unknown classes as opaque objects and never calls them", "[io][pickle]") {
-  // os.system('x'): a REDUCE of an arbitrary global stays data.
-  const Value call = unpickle_text("\x80\x02\x63os\nsystem\nX\x01\x00\x00\x00x\x85R.");
-  REQUIRE(call.is(Value::Kind::Object));
-  CHECK(call.to_object().qualified_name() == "os.system");
-  CHECK(call.to_object().args[0].to_string() == "x");
+TEST_CASE("unpickle refuses classes outside its allow-list, naming them", "[io][pickle]") {
+  // os.system('x'): refused at the GLOBAL, before anything is built from it.
+  CHECK_THROWS_WITH(unpickle_text("\x80\x02\x63os\nsystem\nX\x01\x00\x00\x00x\x85R."),
+                    Catch::Contains("inline.pkl: pickle references os.system, which is not on the allow-list") &&
+                        Catch::Contains("at byte 2"));
+  // STACK_GLOBAL (protocol 4) is checked the same way.
+  CHECK_THROWS_WITH(unpickle_text("\x80\x04\x8c\x08" "builtins\x8c\x04" "eval\x93."),
+                    Catch::Contains("pickle references builtins.eval, which is not on the allow-list"));
+}
+
+TEST_CASE("unpickle refuses cycles and nesting deeper than 1000", "[io][pickle]") {
+  // A list appended to itself through the memo, as the result and as garbage left behind.
+  CHECK_THROWS_WITH(unpickle_text("\x80\x02]q\x00h\x00" "a."), Catch::Contains("a container that contains itself"));
+  CHECK_THROWS_WITH(unpickle_text("\x80\x02]q\x00h\x00" "a0N."), Catch::Contains("a container that contains itself"));
+  const auto nested = [](size_t depth) {
+    std::string bytes = "\x80\x02" + std::string(depth, '(') + std::string(depth, 'l') + ".";
+    return unpickle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "nested.pkl");
+  };
+  CHECK(nested(1000).is(Value::Kind::List));
+  CHECK_THROWS_WITH(nested(1001), Catch::Contains("nests containers deeper than 1000"));
+  CHECK_THROWS_WITH(nested(100000), Catch::Contains("nests containers deeper than 1000"));
+}
+
+TEST_CASE("_rebuild_tensor_v2 views only whole storages, within their extent", "[io][pickle]") {
+  const auto storage = [](const Value&) { return Value::tensor(torch::arange(16, torch::kFloat32)); };
+  const auto load = [&](const std::string& bytes) {
+    return unpickle(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "views.pkl", storage);
+  };
+  const std::string rebuild = "\x80\x02\x63torch._utils\n_rebuild_tensor_v2\n(NQ";
+  const std::string tail = "\x89\x63\x63ollections\nOrderedDict\n)RtR.";
+  // (offset, sizes, strides) as pickle bytes.
+  CHECK(load(rebuild + "K\x02K\x02K\x03\x86K\x03K\x01\x86" + tail).to_tensor().sum().item<float>() ==
+        2 + 3 + 4 + 5 + 6 + 7);
+  CHECK_THROWS_WITH(load(rebuild + "K\x00K\x11\x85K\x01\x85"s + tail), Catch::Contains("exceeds its storage of 16"));
+  CHECK_THROWS_WITH(load(rebuild + "K\x00(\x8a\x05\x00\x00\x00\x00\x01\x8a\x05\x00\x00\x00\x00\x01t(K\x00K\x00t"s + tail),
+                    Catch::Contains("tensor view overflows"));
+  // A stride-0 view of 100 elements, then a view of that view at offset 99: refused, as the
+  // storage has 16.
+  const std::string view_of_view = "\x80\x02\x63torch._utils\n_rebuild_tensor_v2\n(\x63torch._utils\n_rebuild_tensor_v2\n"
+                                   "(NQK\x00Kd\x85K\x00\x85\x89\x63\x63ollections\nOrderedDict\n)RtRKc"
+                                   "K\x01\x85K\x01\x85"s + tail;
+  CHECK_THROWS_WITH(load(view_of_view), Catch::Contains("_rebuild_tensor_v2 of a tensor that is not a whole storage"));
 }

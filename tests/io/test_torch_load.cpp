@@ -138,7 +138,8 @@ TEST_CASE("torch_save writes what torch_load and Python's torch.load read back",
 
   const std::string path = scratch("saved.pt");
   torch_save(checkpoint, path);
-  for (const ZipEntry& entry : ZipReader(path).entries()) CHECK(entry.data_offset % 64 == 0);
+  const ZipReader archive(path);  // not a temporary: the loop reads its entries
+  for (const ZipEntry& entry : archive.entries()) CHECK(entry.data_offset % 64 == 0);
   const Value back = torch_load(path);
   for (const auto& [key, tensor] : tensors) {
     INFO(key);

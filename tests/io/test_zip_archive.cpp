@@ -97,3 +97,31 @@ TEST_CASE("ZipReader rejects damaged archives with the reason", "[io][zip]") {
   ZipReader bad_stream(test::flipped_copy(deflated, data_offset + 20, "deflate.zip"));
   CHECK_THROWS_WITH(bad_stream.read(bad_stream.entries()[0]), Catch::Contains("member 'f4.npy'"));
 }
+
+TEST_CASE("ZipReader refuses repeated names and members that share bytes", "[io][zip]") {
+  const std::string repeated = scratch("repeated.zip");
+  {
+    ZipWriter writer(repeated);
+    writer.add("a", "one", 3);
+    writer.add("a", "two", 3);
+    writer.finish();
+  }
+  CHECK_THROWS_WITH(ZipReader(repeated), Catch::Contains("repeated.zip: member 'a' appears twice"));
+
+  // Member "b"'s directory entry pointed at "a"'s local header: one stream read twice, as zip
+  // bombs do.
+  const std::string overlapping = scratch("overlapping.zip");
+  {
+    ZipWriter writer(overlapping);
+    writer.add("a", "one", 3);
+    writer.add("b", "one", 3);
+    writer.finish();
+  }
+  std::vector<uint8_t> bytes = test::read_bytes(overlapping);
+  const size_t end = bytes.size() - 22;
+  const size_t directory = bytes[end + 16] | (bytes[end + 17] << 8) | (bytes[end + 18] << 16) | (bytes[end + 19] << 24);
+  const size_t second_entry = directory + 46 + 1;  // past "a"'s entry (no extra field, no comment)
+  for (size_t i = 0; i < 4; ++i) bytes[second_entry + 42 + i] = 0;  // local header offset -> 0
+  std::ofstream(overlapping, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  CHECK_THROWS_WITH(ZipReader(overlapping), Catch::Contains("overlapping.zip: members") && Catch::Contains("overlap at offset 0"));
+}

@@ -98,3 +98,26 @@ TEST_CASE("a checkpoint with a wrong-shaped tensor is a one-line error naming ke
   }
   std::filesystem::remove(path);
 }
+
+TEST_CASE("infer_sit_options checks the shapes that size the model before it is built", "[nn][parity]") {
+  auto sd = sit::read_state_dict(fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt");
+  const auto with = [&](const std::string& key, torch::Tensor value) {
+    sit::StateDict changed;
+    for (const auto& item : sd) changed.insert(item.key(), item.key() == key ? value : item.value());
+    return changed;
+  };
+  const auto hints = sit::nn::ArchitectureHints().num_heads(4);
+  // A patch size of 0 divided by zero.
+  CHECK_THROWS_WITH(sit::nn::infer_sit_options(with("x_embedder.proj.weight", torch::zeros({64, 4, 0, 0})), hints, "c.pt"),
+                    Catch::Equals("c.pt: x_embedder.proj.weight has shape [64, 4, 0, 0], expected (hidden size, "
+                                  "channels, patch, patch), all positive"));
+  // Empty block weights under a large hidden size built 12 D^2 floats a block before any check.
+  CHECK_THROWS_WITH(sit::nn::infer_sit_options(with("blocks.0.attn.qkv.weight", torch::zeros({0, 0})), hints, "c.pt"),
+                    Catch::Equals("c.pt: 'blocks.0.attn.qkv.weight' has shape [0, 0], the hidden size of "
+                                  "x_embedder.proj.weight implies [192, 64]"));
+  // An expanded view claims a hidden size of 4096 over 16 stored values.
+  CHECK_THROWS_WITH(sit::nn::infer_sit_options(with("x_embedder.proj.weight", torch::zeros({1, 4, 2, 2}).expand({4096, 4, 2, 2})), hints, "c.pt"),
+                    Catch::Equals("c.pt: 'x_embedder.proj.weight' has 65536 elements over a storage of 16 (overlapping strides)"));
+  CHECK_THROWS_WITH(sit::nn::infer_sit_options(with("y_embedder.embedding_table.weight", torch::zeros({11, 1})), hints, "c.pt"),
+                    Catch::Contains("'y_embedder.embedding_table.weight' has shape [11, 1]") && Catch::Contains("implies [11, 64]"));
+}

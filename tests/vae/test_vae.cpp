@@ -64,6 +64,16 @@ TEST_CASE("config.json gives the small case's architecture", "[vae]") {
              Catch::Contains("c.json") && Catch::Contains("CrossAttnDownBlock2D"));
   CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"layers_per_block": "two"})", "c.json"); }),
              Catch::Contains("layers_per_block"));
+  // Counts must be positive (norm_num_groups 0 divided by zero) and there are at most 8 blocks
+  // (70 shifted the downsampling factor past 64 bits).
+  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"norm_num_groups": 0})", "c.json"); }),
+             Catch::Equals("c.json: 'norm_num_groups' is 0, expected a positive count"));
+  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [8, 4e45]})", "c.json"); }),
+             Catch::Contains("c.json: 'block_out_channels' has the wrong type: [8,"));
+  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"latent_channels": -4})", "c.json"); }),
+             Catch::Contains("'latent_channels' is -4"));
+  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [1, 1, 1, 1, 1, 1, 1, 1, 1], "norm_num_groups": 1})", "c.json"); }),
+             Catch::Equals("c.json: block_out_channels has 9 entries, expected 1 to 8"));
 }
 
 TEST_CASE("the default options build the SD-VAE with exactly diffusers' keys and shapes", "[vae]") {
