@@ -10,6 +10,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${SIT_SANITIZE_BUILD:-$root/build-sanitize}
 seconds=${1:-8}
 start=$(date +%s)
+# clang-14 and its runtime (libFuzzer, the sanitizers) when they can be installed; g++ else.
+"$root/cmake/install-deps.sh" clang-14 libclang-rt-14-dev ||
+  echo "sanitize.sh: clang-14 is not installed; the sanitizer build uses g++"
 
 # clang with libFuzzer: a one-line program must link with -fsanitize=fuzzer.
 fuzz=OFF
