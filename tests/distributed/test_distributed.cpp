@@ -152,15 +152,17 @@ double max_difference(const sit::StateDict& a, const sit::StateDict& b) {
 }
 
 // The "Train Loss: x" of every logged step.
-std::vector<std::string> losses(const std::string& log) {
+// The first group of every match of `pattern` in the file `log`, in order.
+std::vector<std::string> captures(const std::string& log, const std::regex& pattern) {
   std::vector<std::string> found;
-  std::regex pattern("Train Loss: ([0-9.]+)");
-  auto text = read_text(log);
+  const auto text = read_text(log);
   for (std::sregex_iterator it(text.begin(), text.end(), pattern), end; it != end; ++it) {
     found.push_back((*it)[1]);
   }
   return found;
 }
+
+std::vector<std::string> losses(const std::string& log) { return captures(log, std::regex("Train Loss: ([0-9.]+)")); }
 
 }  // namespace
 
@@ -371,10 +373,8 @@ sit::StateDict saved_entry(const std::string& path, const std::string& entry) {
 // The steps that rank 0's log says were skipped.
 std::vector<int64_t> skipped_steps(const std::string& log) {
   std::vector<int64_t> steps;
-  const auto text = read_text(log);
-  std::regex pattern("\\(step=(\\d+)\\) Skipped: non-finite");
-  for (std::sregex_iterator it(text.begin(), text.end(), pattern), end; it != end; ++it) {
-    steps.push_back(std::stoll((*it)[1]));
+  for (const auto& step : captures(log, std::regex("\\(step=(\\d+)\\) Skipped: non-finite"))) {
+    steps.push_back(std::stoll(step));
   }
   return steps;
 }
