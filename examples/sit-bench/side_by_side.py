@@ -1,11 +1,18 @@
-"""sit-bench against plain PyTorch eager (sit_eager.py), the same workloads in one run.
+"""sit-bench against the Python it replaces, the same workloads in one run.
 
-Each workload runs in sit-bench and in sit_eager.py with the same model, batch, threads, warm-up
-and repeats, alternating for --rounds rounds so that a slow spell of a shared machine falls on
-both; the table gives the medians over all repeats and eager / sit, so > 1 means sit is faster. Use Debian's /usr/bin/python3 (its python3-torch is the LibTorch sit links on CPU):
+The baselines are sit_eager.py (SiT, train.py's step and sample.py's guided ODE in plain PyTorch
+eager) and, with --official-dir, the official code itself (a checkout of willisma/SiT: its
+models.py, transport and torchdiffeq, driven by sit_eager.py's timing loop; timm and torchdiffeq
+must import, e.g. through PYTHONPATH). Each workload runs in every program with the same model,
+batch, threads, warm-up and repeats, for --rounds rounds; each round runs the programs one after
+another, in an order that rotates from round to round, so that a slow spell of a shared machine
+falls on all of them. A round's ratio is baseline / sit of that round's medians (> 1: sit is
+faster); the table gives each program's median over every repeat and the median ratio over the
+rounds with its range. --markdown prints the table as the README has it. Use Debian's
+/usr/bin/python3 on CPU (its python3-torch is the LibTorch sit links):
 
-    /usr/bin/python3 examples/sit-bench/side_by_side.py --sit-bench build/examples/sit-bench/sit-bench \
-        --threads 2
+    PYTHONPATH=/path/to/timm:/path/to/torchdiffeq /usr/bin/python3 examples/sit-bench/side_by_side.py \\
+        --sit-bench build/examples/sit-bench/sit-bench --official-dir /path/to/SiT --threads 2 --rounds 5
 """
 
 import argparse
@@ -23,19 +30,20 @@ FASHION_MNIST = ["--model", "", "--patch-size", "4", "--depth", "6", "--hidden-s
 SIT_S2 = ["--model", "SiT-S/2", "--input-size", "32", "--in-channels", "4", "--num-classes", "1000"]
 SIT_XL2 = ["--model", "SiT-XL/2", "--input-size", "32", "--in-channels", "4", "--num-classes", "1000"]
 
-# (name, arguments common to both programs, sampler flags: sit-bench takes them after its ODE
+# (name, arguments common to all programs, sampler flags: sit-bench takes them after its ODE
 # subcommand, as sit-sample)
 HEUN2 = ["--sampling-method", "heun2"]
 CPU_WORKLOADS = [
-    ("train Fashion-MNIST p4 d6 h256, batch 64", ["--task", "train", "--batch-size", "64"] + FASHION_MNIST, []),
-    ("train SiT-S/2 32x32x4, batch 8", ["--task", "train", "--batch-size", "8"] + SIT_S2, []),
-    ("forward SiT-S/2, batch 8", ["--task", "forward", "--batch-size", "8"] + SIT_S2, []),
-    ("sample SiT-S/2 ODE heun2 6 steps CFG 4, 4 images",
+    ("training step, 28x28x1 patch 4 depth 6 hidden 256 4 heads, batch 64",
+     ["--task", "train", "--batch-size", "64"] + FASHION_MNIST, []),
+    ("training step, SiT-S/2 on 32x32x4, batch 8", ["--task", "train", "--batch-size", "8"] + SIT_S2, []),
+    ("forward, SiT-S/2, batch 8", ["--task", "forward", "--batch-size", "8"] + SIT_S2, []),
+    ("sample, SiT-S/2, ODE heun2 6 steps (10 evaluations), CFG 4, 4 images",
      ["--task", "sample", "--batch-size", "4", "--num-sampling-steps", "6", "--cfg-scale", "4"] + SIT_S2, HEUN2),
 ]
 CUDA_WORKLOADS = [
-    ("train SiT-XL/2 32x32x4, batch 256", ["--task", "train", "--batch-size", "256"] + SIT_XL2, []),
-    ("sample SiT-XL/2 ODE heun2 50 steps CFG 4, 8 images",
+    ("training step, SiT-XL/2 on 32x32x4, batch 256", ["--task", "train", "--batch-size", "256"] + SIT_XL2, []),
+    ("sample, SiT-XL/2, ODE heun2 50 steps (98 evaluations), CFG 4, 8 images",
      ["--task", "sample", "--batch-size", "8", "--num-sampling-steps", "50", "--cfg-scale", "4"] + SIT_XL2,
      HEUN2),
 ]
@@ -51,8 +59,8 @@ def run_json(command):
 def pooled(runs):
     """The runs of one program as one: the median over every repeat of every round."""
     times = [t for run in runs for t in run["times_ms"]]
-    result = dict(runs[-1], times_ms=times, median_ms=statistics.median(times))
-    result["images_per_s"] *= runs[-1]["median_ms"] / result["median_ms"]
+    result = dict(runs[-1], times_ms=times, median_ms=statistics.median(times), round_medians_ms=[
+        run["median_ms"] for run in runs])
     if "flops" in result:
         result["tflops"] = result["flops"] / (result["median_ms"] / 1000) / 1e12
     return result
@@ -61,42 +69,76 @@ def pooled(runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sit-bench", required=True, help="path of the sit-bench program")
-    parser.add_argument("--python", default=sys.executable, help="interpreter for sit_eager.py")
+    parser.add_argument("--python", default=sys.executable, help="interpreter of the baselines")
+    parser.add_argument("--official-dir", default="", help="a checkout of willisma/SiT: also time the official code")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sit-extra", default="", help="extra sit-bench flags, e.g. '--precision bf16 --cuda-graph'")
-    parser.add_argument("--precision", default="fp32", help="fp32, tf32 or bf16, for both programs")
+    parser.add_argument("--sit-extra", default="", help="extra sit-bench flags, e.g. '--cuda-graph'")
+    parser.add_argument("--precision", default="fp32", help="fp32, tf32 or bf16, for every program")
+    parser.add_argument("--sit-precision", default="", help="sit-bench's precision where it differs from --precision")
     parser.add_argument("--only", default="", help="run only workloads whose name contains this")
+    parser.add_argument("--markdown", action="store_true", help="print the table in Markdown")
     parser.add_argument("--json", default="", help="write all results here")
     args = parser.parse_args()
+    if args.official_dir and not os.path.isfile(os.path.join(args.official_dir, "models.py")):
+        raise SystemExit(f"--official-dir {args.official_dir}: no models.py there (a checkout of willisma/SiT)")
 
     common = ["--threads", str(args.threads), "--device", args.device, "--warmup", str(args.warmup),
-              "--repeats", str(args.repeats), "--precision", args.precision]
+              "--repeats", str(args.repeats)]
+    eager = [args.python, os.path.join(HERE, "sit_eager.py")]
+    baselines = [("official", eager + ["--official-dir", args.official_dir])] if args.official_dir else []
+    baselines.append(("eager", eager))
     workloads = CUDA_WORKLOADS if args.device.startswith("cuda") else CPU_WORKLOADS
+    sit_precision = args.sit_precision or args.precision
     rows = []
-    print(f"{'workload':<52} {'eager ms':>10} {'sit ms':>10} {'eager/sit':>10} {'sit TFLOP/s':>12} {'evals':>6}")
     for name, workload, sampler in workloads:
         if args.only and args.only not in name:
             continue
-        eager_runs, sit_runs = [], []
-        for _ in range(args.rounds):
-            eager_runs.append(run_json([args.python, os.path.join(HERE, "sit_eager.py")] + workload + sampler + common))
-            sit_sampler = ["ODE"] + sampler if sampler else []
-            sit_runs.append(run_json([args.sit_bench] + workload + common + args.sit_extra.split() + sit_sampler))
-        eager, sit = pooled(eager_runs), pooled(sit_runs)
-        if eager["model_evaluations"] != sit["model_evaluations"]:
-            raise SystemExit(f"{name}: eager ran {eager['model_evaluations']} model evaluations, "
-                             f"sit-bench {sit['model_evaluations']}")
-        ratio = eager["median_ms"] / sit["median_ms"]
-        print(f"{name:<52} {eager['median_ms']:>10.1f} {sit['median_ms']:>10.1f} {ratio:>10.2f} "
-              f"{sit['tflops']:>12.4f} {sit['model_evaluations']:>6}", flush=True)
-        rows.append({"workload": name, "eager": eager, "sit": sit, "ratio": ratio})
+        sit_sampler = ["ODE"] + sampler if sampler else []
+        programs = [(b, command + workload + sampler + common + ["--precision", args.precision])
+                    for b, command in baselines]
+        programs.append(("sit", [args.sit_bench] + workload + common + ["--precision", sit_precision] +
+                         args.sit_extra.split() + sit_sampler))
+        runs = {program: [] for program, _ in programs}
+        for r in range(args.rounds):
+            for program, command in programs[r % len(programs):] + programs[:r % len(programs)]:
+                runs[program].append(run_json(command))
+        results = {program: pooled(program_runs) for program, program_runs in runs.items()}
+        for program, result in results.items():
+            if result["model_evaluations"] != results["sit"]["model_evaluations"]:
+                raise SystemExit(f"{name}: {program} ran {result['model_evaluations']} model evaluations, "
+                                 f"sit-bench {results['sit']['model_evaluations']}")
+        row = {"workload": name, "results": results, "ratios": {}}
+        for program, _ in baselines:
+            per_round = [b["median_ms"] / s["median_ms"] for b, s in zip(runs[program], runs["sit"])]
+            row["ratios"][program] = {"median": statistics.median(per_round), "min": min(per_round),
+                                      "max": max(per_round), "rounds": per_round}
+        rows.append(row)
+        print_row(row, [b for b, _ in baselines], args.markdown, header=len(rows) == 1)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+            json.dump({"settings": vars(args), "rows": rows}, f, indent=2)
+
+
+def print_row(row, baselines, markdown, header):
+    ms = [row["results"][b]["median_ms"] for b in baselines] + [row["results"]["sit"]["median_ms"]]
+    ratios = [row["ratios"][b] for b in baselines]
+    if markdown:
+        if header:
+            columns = [f"{b} ms" for b in baselines] + ["sit ms"] + [f"{b} / sit (range)" for b in baselines]
+            print("| workload | " + " | ".join(columns) + " |")
+            print("| --- |" + " --- |" * len(columns))
+        cells = [f"{m:,.0f}" for m in ms] + [f"{r['median']:.2f} ({r['min']:.2f}-{r['max']:.2f})" for r in ratios]
+        print(f"| {row['workload']} | " + " | ".join(cells) + " |", flush=True)
+        return
+    if header:
+        print(f"{'workload':<72}" + "".join(f"{b + ' ms':>13}" for b in baselines) + f"{'sit ms':>10}" +
+              "".join(f"{b + '/sit':>22}" for b in baselines))
+    print(f"{row['workload']:<72}" + "".join(f"{m:>13.1f}" for m in ms[:-1]) + f"{ms[-1]:>10.1f}" +
+          "".join(f"{r['median']:>9.2f} ({r['min']:.2f}-{r['max']:.2f})" for r in ratios), flush=True)
 
 
 if __name__ == "__main__":

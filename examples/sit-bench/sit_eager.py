@@ -1,5 +1,9 @@
 """SiT in plain PyTorch eager, written the obvious way: the baseline sit-bench is compared with.
 
+With --official-dir DIR (a checkout of willisma/SiT; timm and torchdiffeq importable), the model is
+the official models.py, the step's loss the official transport's training_losses and the sampler
+its Sampler.sample_ode (torchdiffeq): the official code itself, driven by the same timing loop.
+
 It follows the official models.py (with timm's PatchEmbed, Attention and Mlp spelled out;
 attention fused on torch 2.x, as timm does), the
 official train.py step (the Linear/velocity transport loss, AdamW, the EMA loop) and sample.py's
@@ -14,6 +18,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -167,6 +172,13 @@ class SiT(nn.Module):
 PRESETS = {"SiT-XL": (28, 1152, 16), "SiT-L": (24, 1024, 16), "SiT-B": (12, 768, 12), "SiT-S": (12, 384, 6)}
 
 
+def official(args, module):
+    """A module of the official code in args.official_dir."""
+    if args.official_dir not in sys.path:
+        sys.path.insert(0, args.official_dir)
+    return __import__(module)
+
+
 def make_model(args):
     if args.model:
         name, patch = args.model.split("/")
@@ -174,6 +186,10 @@ def make_model(args):
         patch = int(patch)
     else:
         depth, hidden, heads, patch = args.depth, args.hidden_size, args.num_heads, args.patch_size
+    if args.official_dir:
+        return official(args, "models").SiT(input_size=args.input_size, patch_size=patch, in_channels=args.in_channels,
+                                            hidden_size=hidden, depth=depth, num_heads=heads,
+                                            num_classes=args.num_classes)
     return SiT(args.input_size, patch, args.in_channels, hidden, depth, heads, num_classes=args.num_classes)
 
 
@@ -188,12 +204,17 @@ def train_runner(args, device):
     x1 = torch.randn(args.batch_size, args.in_channels, args.input_size, args.input_size, device=device)
     y = torch.randint(args.num_classes, (args.batch_size,), device=device)
 
+    transport = official(args, "transport").create_transport() if args.official_dir else None
+
     def step():
-        x0 = torch.randn_like(x1)
-        t = torch.rand(x1.shape[0], device=device)
-        texp = t.view(-1, 1, 1, 1)
-        xt = texp * x1 + (1 - texp) * x0
-        loss = ((model(xt, t, y) - (x1 - x0)) ** 2).mean(dim=(1, 2, 3)).mean()
+        if transport:  # train.py: Linear path, velocity, no loss weight
+            loss = transport.training_losses(model, x1, dict(y=y))["loss"].mean()
+        else:
+            x0 = torch.randn_like(x1)
+            t = torch.rand(x1.shape[0], device=device)
+            texp = t.view(-1, 1, 1, 1)
+            xt = texp * x1 + (1 - texp) * x0
+            loss = ((model(xt, t, y) - (x1 - x0)) ** 2).mean(dim=(1, 2, 3)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -233,6 +254,24 @@ def sample_runner(args, device):
     def drift(x, t):
         t = torch.ones(x.shape[0], device=device) * t
         return model.forward_with_cfg(x, t, y, args.cfg_scale) if guided else model(x, t, y)
+
+    if args.official_dir:  # sample.py: Sampler(transport).sample_ode(...)(z, model_fn, **model_kwargs)
+        transport = official(args, "transport")
+        sample_fn = transport.Sampler(transport.create_transport()).sample_ode(
+            sampling_method=args.sampling_method, num_steps=args.num_sampling_steps)
+        model_fn = model.forward_with_cfg if guided else model.forward
+        kwargs = dict(y=y, cfg_scale=args.cfg_scale) if guided else dict(y=y)
+
+        def official_step():
+            evaluations = [0]
+
+            def counted(*a, **k):
+                evaluations[0] += 1
+                return model_fn(*a, **k)
+            with torch.no_grad():
+                sample_fn(z, counted, **kwargs)
+            return evaluations[0], z.shape[0]
+        return official_step
 
     def step():
         evaluations = 0
@@ -274,6 +313,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
     parser.add_argument("--json", default="")
+    parser.add_argument("--official-dir", default="", help="a checkout of willisma/SiT: time the official code")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
