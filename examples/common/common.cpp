@@ -55,6 +55,15 @@ torch::Device apply_runtime(const nn::RuntimeConfig& runtime) {
   return device;
 }
 
+nn::Precision runnable_precision(const torch::Device& device, nn::Precision precision) {
+  if (device.is_cpu() && precision == nn::Precision::BF16 && !nn::cpu_has_bf16_matmul()) {
+    fmt::print(stderr, "--precision bf16: this CPU has no bf16 matmul instructions (AVX-512 BF16 or AMX), "
+                       "where bf16 runs far slower than fp32; running in fp32\n");
+    return nn::Precision::FP32;
+  }
+  return precision;
+}
+
 void add_distributed_options(CLI::App& app, DistributedParams& params) {
   app.add_option("--dist-timeout", params.timeout_seconds,
                  "seconds a rank waits for the others before failing (torchrun launches)")

@@ -93,6 +93,10 @@ void resolve_model(const CLI::App& app, nn::ModelConfig& model);
 /// asked for and not available.
 torch::Device apply_runtime(const nn::RuntimeConfig& runtime);
 
+/// The precision the programs run --precision at on `device`: bf16 on a CPU without bf16 matmul
+/// instructions falls back to fp32, with one line on stderr saying so.
+nn::Precision runnable_precision(const torch::Device& device, nn::Precision precision);
+
 /// Adds --dist-timeout: how long a rank of a torchrun launch waits for the others.
 struct DistributedParams {
   int64_t timeout_seconds = 1800;  // torch.distributed's default

@@ -68,7 +68,8 @@ void add_options(CLI::App& app, BenchParams& p) {
   app.add_option("--repeats", p.repeats)->check(sit::examples::kPositive)->capture_default_str();
   app.add_option("--json", p.json, "also write the result here")->check(sit::examples::kOutputFile);
   app.add_option("--profile", p.profile,
-                 "write the timed repeats' operator trace here (Chrome trace JSON->check(sit::examples::kOutputFile); profile_summary.py reads it)");
+                 "write the timed repeats' operator trace here (Chrome trace JSON; profile_summary.py reads it)")
+      ->check(sit::examples::kOutputFile);
   // The sampler of --task sample: sit-sample's subcommands and flags (default: ODE heun2).
   auto* ode = app.add_subcommand("ODE", "--task sample: the probability-flow ODE");
   auto* sde = app.add_subcommand("SDE", "--task sample: the reverse-time SDE");
@@ -212,7 +213,7 @@ int run(const CLI::App& app, BenchParams p) {
     throw sit::config::ConfigError("ODE and SDE choose the sampler of --task sample, not of --task " + p.task);
   }
   auto device = sit::examples::apply_runtime(p.runtime);
-  auto precision = p.runtime.precision;
+  auto precision = p.runtime.precision = sit::examples::runnable_precision(device, p.runtime.precision);
   sit::nn::set_matmul_precision(precision);
   if (p.cuda_graph && (p.task != "sample" || !device.is_cuda())) {
     throw std::invalid_argument("--cuda-graph applies to --task sample on a CUDA device");

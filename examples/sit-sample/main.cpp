@@ -528,6 +528,7 @@ int run(const CLI::App& app, SampleParams p) {
   if (p.model && p.model->empty()) p.model.reset();  // --model '': no preset, as sit-train's free model
   validate(app, p);
   auto device = sit::examples::apply_runtime(p.runtime);
+  p.runtime.precision = sit::examples::runnable_precision(device, p.runtime.precision);
   auto group = sit::examples::join_process_group(p.distributed, device);
   const int64_t rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
   if (world_size > 1 && (p.sampler.likelihood || !p.sde_noise.empty())) {

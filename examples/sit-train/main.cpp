@@ -248,6 +248,7 @@ int run(const CLI::App& app, TrainParams p) {
   auto group = sit::examples::join_process_group(p.distributed, device);
   const bool main_rank = group == nullptr || group->rank() == 0;
   config.runtime.device = device.str();
+  config.runtime.precision = sit::examples::runnable_precision(device, config.runtime.precision);
   auto dataset = make_dataset(config.data);
   if (config.data.num_classes > 0 && config.data.num_classes != dataset->num_classes()) {
     throw sit::config::ConfigError(fmt::format("--num-classes {}: the data has {} classes",

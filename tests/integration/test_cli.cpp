@@ -8,6 +8,7 @@
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
+#include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/sampler.h>
@@ -563,4 +564,25 @@ TEST_CASE("sit-bench benchmarks the free model its dimensions describe", "[cli]"
 
   check_error(run(bench + " --model SiT-S/2", tmp), "sit-bench", {"--patch-size", "SiT-S/2"});
   CHECK_FALSE(fs::exists(json_path));
+}
+
+TEST_CASE("--precision bf16 on a CPU without bf16 matmuls runs in fp32 and says so in one line", "[cli]") {
+  sit::test::TempDir tmp;
+  const auto json_path = tmp.file("out.json");
+  auto result = run(kBench + " --task forward --warmup 0 --repeats 1 --batch-size 2 --input-size 8 --in-channels 1"
+                             " --num-classes 3 --model '' --patch-size 4 --depth 1 --hidden-size 32 --num-heads 2"
+                             " --threads 1 --precision bf16 --json " + json_path, tmp);
+  INFO(result.text);
+  REQUIRE(result.status == 0);
+  std::ifstream in(json_path);
+  REQUIRE(in);
+  auto json = nlohmann::json::parse(in);
+  const std::string line = "--precision bf16: this CPU has no bf16 matmul instructions (AVX-512 BF16 or AMX)";
+  if (sit::nn::cpu_has_bf16_matmul()) {
+    CHECK(json["precision"] == "bf16");
+    CHECK(result.text.find(line) == std::string::npos);
+  } else {
+    CHECK(json["precision"] == "fp32");
+    CHECK_THAT(result.text, Catch::Contains(line + ", where bf16 runs far slower than fp32; running in fp32"));
+  }
 }
