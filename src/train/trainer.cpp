@@ -76,12 +76,15 @@ std::array<int64_t, 3> model_input_shape(const std::array<int64_t, 3>& data, con
 }
 
 // Whether every gradient is finite (one synchronisation for all of them).
+// One read of each gradient: its sum is non-finite when any element is (or when finite values
+// overflow float in the sum, which no trainable gradient reaches), where isfinite().all() made
+// five passes and two temporaries per parameter (10% of a CPU step).
 bool gradients_finite(const std::vector<torch::Tensor>& parameters) {
-  std::vector<torch::Tensor> finite;
+  std::vector<torch::Tensor> sums;
   for (const auto& p : parameters) {
-    if (p.grad().defined()) finite.push_back(torch::isfinite(p.grad()).all());
+    if (p.grad().defined()) sums.push_back(p.grad().sum());
   }
-  return finite.empty() || torch::stack(finite).all().item<bool>();
+  return sums.empty() || torch::isfinite(torch::stack(sums)).all().item<bool>();
 }
 
 }  // namespace
@@ -172,7 +175,9 @@ double Trainer::train_step() {
     nn::AutocastGuard autocast(device_, precision_);
     loss = transport_.training_losses(model_fn, x, x0, t).loss.mean();
   }
-  optimizer_->zero_grad();
+  // Gradients set to none, as PyTorch 2.x's zero_grad(): backward then hands each parameter its
+  // gradient, where zeroed ones cost a fill and an add per parameter.
+  for (auto& p : parameters_) p.mutable_grad().reset();
   loss.backward();
   const double loss_value = loss.item<double>();
   if (!std::isfinite(loss_value)) {  // every rank then sees a non-finite averaged gradient
@@ -195,9 +200,12 @@ double Trainer::train_step() {
   }
   consecutive_bad_steps_ = 0;
   if (config_.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(parameters_, config_.optim.grad_clip);
-  // ATen's fused kernel where it exists for the parameters' device; the per-parameter loop else.
+  // ATen's fused kernel where it exists for the parameters' device, the one-pass loop on CPU,
+  // the optimizer's own loop else.
   if (device_.is_cuda() && fused_adamw_available()) {
     fused_adamw_step(*optimizer_, parameters_, step_counts_);
+  } else if (device_.is_cpu()) {
+    cpu_adamw_step(*optimizer_, parameters_);
   } else {
     optimizer_->step();
   }

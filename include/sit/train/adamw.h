@@ -1,7 +1,8 @@
 #pragma once
-// torch::optim::AdamW's per-parameter state, and its update by ATen's fused multi-tensor kernel
-// (PyTorch's AdamW(fused=True)): one launch for every parameter instead of about ten per
-// parameter, with the moments kept in the optimizer's state so checkpoints stay the same.
+// torch::optim::AdamW's per-parameter state, and two updates of it that replace the optimizer's
+// loop of about ten elementwise operations per parameter: ATen's fused multi-tensor kernel
+// (PyTorch's AdamW(fused=True), CUDA) and a one-pass loop on CPU. The moments stay in the
+// optimizer's state, so checkpoints stay the same.
 
 #include <torch/optim/adamw.h>
 
@@ -34,5 +35,10 @@ bool fused_adamw_available();
 /// state. Throws where fused_adamw_available() is false.
 void fused_adamw_step(torch::optim::AdamW& optimizer, const std::vector<torch::Tensor>& parameters,
                       std::vector<torch::Tensor>& step_counts);
+
+/// One AdamW step (single parameter group, no amsgrad) of contiguous float32 CPU parameters, in one
+/// pass over each parameter's value, gradient and moments, where optimizer.step() makes about ten.
+/// The arithmetic is torch::optim::AdamW's, in the same order; they agree to float rounding.
+void cpu_adamw_step(torch::optim::AdamW& optimizer, const std::vector<torch::Tensor>& parameters);
 
 }  // namespace sit::train
