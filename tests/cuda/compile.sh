@@ -37,6 +37,7 @@ esac
 prefix=$cache/torch-$torch_version
 if [ ! -d "$prefix/torch/share/cmake/Torch" ]; then
   python3 -m pip --version > /dev/null 2>&1 || skip "python3 has no pip to download torch==$torch_version"
+  command -v unzip > /dev/null || fail "unzip is needed to unpack the wheel (Debian: unzip)"
   mkdir -p "$cache"
   work=$(mktemp -d "$cache/download.XXXXXX")
   trap 'rm -rf "$work"' EXIT
