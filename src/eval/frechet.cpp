@@ -1,6 +1,5 @@
 #include <sit/eval/frechet.h>
 
-#include <torch/linalg.h>
 #include <torch/torch.h>
 
 #include <limits>
@@ -31,7 +30,7 @@ torch::Tensor drop_noise(const torch::Tensor& eigenvalues) {
 
 torch::Tensor sqrt_psd(const torch::Tensor& matrix) {
   auto symmetric = (matrix + matrix.t()) / 2;
-  auto [eigenvalues, eigenvectors] = torch::linalg::eigh(symmetric, "L");
+  auto [eigenvalues, eigenvectors] = torch::linalg_eigh(symmetric, "L");
   return eigenvectors.matmul(torch::diag(drop_noise(eigenvalues).sqrt())).matmul(eigenvectors.t());
 }
 
@@ -42,7 +41,7 @@ double frechet_distance(const GaussianStatistics& a, const GaussianStatistics& b
   const auto root1 = sqrt_psd(s1);
   // tr(sqrt(M)) for the symmetric PSD M = sqrt(S1) S2 sqrt(S1) is the sum of sqrt of its eigenvalues.
   auto m = root1.matmul(s2).matmul(root1);
-  auto cross = drop_noise(torch::linalg::eigvalsh((m + m.t()) / 2, "L")).sqrt().sum();
+  auto cross = drop_noise(torch::linalg_eigvalsh((m + m.t()) / 2, "L")).sqrt().sum();
   auto mean_term = (a.mean.to(torch::kFloat64) - b.mean.to(torch::kFloat64)).square().sum();
   return (mean_term + s1.trace() + s2.trace() - 2 * cross).item<double>();
 }
