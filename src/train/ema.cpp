@@ -19,12 +19,12 @@ void update_ema(torch::nn::Module& ema, const torch::nn::Module& model, double d
     targets.push_back(*target);
     sources.push_back(item.value());
   }
-  const bool cpu_float = std::all_of(targets.begin(), targets.end(), [](const torch::Tensor& t) {
-    return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous();
-  }) && std::all_of(sources.begin(), sources.end(), [](const torch::Tensor& t) {
-    return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous();
-  });
-  if (!cpu_float) {
+  auto cpu_float = [](const std::vector<torch::Tensor>& tensors) {
+    return std::all_of(tensors.begin(), tensors.end(), [](const torch::Tensor& t) {
+      return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous();
+    });
+  };
+  if (!cpu_float(targets) || !cpu_float(sources)) {
     torch::_foreach_mul_(targets, decay);
     torch::_foreach_add_(targets, sources, 1.0 - decay);
     return;

@@ -75,10 +75,9 @@ std::array<int64_t, 3> model_input_shape(const std::array<int64_t, 3>& data, con
   return {options.latent_channels(), data[1] / f, data[2] / f};
 }
 
-// Whether every gradient is finite (one synchronisation for all of them).
-// One read of each gradient: its sum is non-finite when any element is (or when finite values
-// overflow float in the sum, which no trainable gradient reaches), where isfinite().all() made
-// five passes and two temporaries per parameter (10% of a CPU step).
+// Whether every gradient is finite, with one synchronisation for all of them and one read of each:
+// a gradient's sum is non-finite when any element is (or when finite values overflow float in the
+// sum, which no trainable gradient reaches), where isfinite().all() made five passes per parameter.
 bool gradients_finite(const std::vector<torch::Tensor>& parameters) {
   std::vector<torch::Tensor> sums;
   for (const auto& p : parameters) {
