@@ -158,13 +158,15 @@ double Trainer::train_step() {
     x = vae_->encode(x).sample() * vae_->options.scaling_factor();  // (B, C', H / f, W / f)
   }
   const auto& o = model_->options;
+  // Drawn where the model runs (a kernel on a GPU): no host work, no copy.
   auto draws = training_draws(config_.optim.global_seed, batch.epoch, batch.index,
-                              {o.in_channels(), o.input_size(), o.input_size()}, config_.model.class_dropout_prob);
-  auto x0 = draws.noise.to(device_, /*non_blocking=*/true);  // (B, C, H, W), like x
+                              {o.in_channels(), o.input_size(), o.input_size()}, config_.model.class_dropout_prob,
+                              device_);
+  const auto& x0 = draws.noise;  // (B, C, H, W), like x
   auto [t0, t1] = transport_.check_interval();
-  auto t = (draws.t_uniform * (t1 - t0) + t0).to(device_);  // (B,)
+  auto t = draws.t_uniform * (t1 - t0) + t0;  // (B,)
   c10::optional<torch::Tensor> drop;
-  if (o.class_dropout_prob() > 0) drop = draws.drop.to(device_);
+  if (o.class_dropout_prob() > 0) drop = draws.drop;
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(current_lr());
   auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t_plan) {
     return model_->forward(xt, t_plan, y, drop);

@@ -1,32 +1,57 @@
-#include <sit/data/sampler.h>
+#include "draw_streams.h"
+
 #include <sit/train/training_draws.h>
 
-#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
+
+#ifdef SIT_WITH_CUDA
+#include "../cuda/launch.h"
+
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 namespace sit::train {
 
 TrainingDraws training_draws(uint64_t seed, int64_t epoch, const torch::Tensor& index,
-                             std::array<int64_t, 3> shape, double class_dropout_prob) {
+                             std::array<int64_t, 3> shape, double class_dropout_prob, torch::Device device) {
   TORCH_CHECK(index.dim() == 1 && index.scalar_type() == torch::kLong,
-              "training_draws expects (B,) int64 indices, but got ", index.sizes(), " ",
-              index.scalar_type());
-  const auto indices = index.contiguous().cpu();
-  const int64_t batch = indices.size(0);
-  TrainingDraws draws{torch::empty({batch, shape[0], shape[1], shape[2]}, torch::kFloat32),
-                      torch::empty({batch}, torch::kFloat32), torch::empty({batch}, torch::kLong)};
-  const int64_t* example = indices.data_ptr<int64_t>();
-  float* t_uniform = draws.t_uniform.data_ptr<float>();
-  int64_t* drop = draws.drop.data_ptr<int64_t>();
-  for (int64_t i = 0; i < batch; ++i) {
-    // The example's augmentation uses example_rng(seed, ...); the complemented seed keeps the
-    // loss's draws a separate stream.
-    auto generator = at::detail::createCPUGenerator(data::example_rng(~seed, epoch, example[i])());
-    draws.noise[i].normal_(0.0, 1.0, generator);
-    const auto uniforms = torch::rand({2}, generator);  // [t, label dropout]
-    t_uniform[i] = uniforms.data_ptr<float>()[0];
-    drop[i] = uniforms.data_ptr<float>()[1] < class_dropout_prob ? 1 : 0;
+              "training_draws expects (B,) int64 indices, but got ", index.sizes(), " ", index.scalar_type());
+  const int64_t batch = index.size(0), numel = shape[0] * shape[1] * shape[2];
+  const auto floats = torch::TensorOptions(torch::kFloat32).device(device);
+  TrainingDraws draws{torch::empty({batch, shape[0], shape[1], shape[2]}, floats),
+                      torch::empty({batch}, floats), torch::empty({batch}, floats.dtype(torch::kLong))};
+  const uint64_t key = draw_streams::key(seed, epoch);
+  const auto drop_prob = static_cast<float>(class_dropout_prob);
+  if (device.is_cuda()) {
+#ifdef SIT_WITH_CUDA
+    const auto indices = index.to(device).contiguous();
+    cuda::launch_training_draws(indices.data_ptr<int64_t>(), batch, numel, key, drop_prob,
+                                draws.noise.data_ptr<float>(), draws.t_uniform.data_ptr<float>(),
+                                draws.drop.data_ptr<int64_t>(), at::cuda::getCurrentCUDAStream(device.index()));
+    return draws;
+#else
+    TORCH_CHECK(false, "training_draws on ", device, ": this build of sit has no CUDA kernels");
+#endif
   }
+  TORCH_CHECK(device.is_cpu(), "training_draws: no draws on ", device, " (CPU or CUDA)");
+  const auto indices = index.cpu().contiguous();
+  const int64_t* example = indices.data_ptr<int64_t>();
+  float* noise = draws.noise.data_ptr<float>();
+  float* t = draws.t_uniform.data_ptr<float>();
+  int64_t* drop = draws.drop.data_ptr<int64_t>();
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const auto stream = static_cast<uint64_t>(example[i]);
+      float* out = noise + i * numel;
+      float values[4];
+      for (int64_t j = 0; j < numel; j += 4) {
+        draw_streams::noise(key, stream, static_cast<uint64_t>(j / 4), values);
+        for (int64_t lane = 0; lane < 4 && j + lane < numel; ++lane) out[j + lane] = values[lane];
+      }
+      draw_streams::time_and_drop(key, stream, drop_prob, t[i], drop[i]);
+    }
+  });
   return draws;
 }
 

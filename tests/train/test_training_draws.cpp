@@ -1,6 +1,13 @@
-// training_draws: each example's draws depend on (seed, epoch, index) alone.
+// training_draws: each example's draws depend on (seed, epoch, index) alone, and lie on its
+// Philox stream.
+#include "../src/train/draw_streams.h"
 #include "catch_torch.h"
+
 #include <sit/train/training_draws.h>
+
+#include <ATen/core/PhiloxRNGEngine.h>
+
+#include <cmath>
 
 TEST_CASE("training draws do not depend on the batch an example is in", "[train]") {
   auto all = sit::train::training_draws(3, 1, torch::tensor({5, 9, 2, 7}, torch::kLong), {1, 4, 4}, 0.5);
@@ -22,3 +29,55 @@ TEST_CASE("training draws do not depend on the batch an example is in", "[train]
   CHECK(dropped.drop.sum().item<int64_t>() > 60);   // ~100 of 1000, binomial sd ~9.5
   CHECK(dropped.drop.sum().item<int64_t>() < 140);
 }
+
+namespace training_draws_test {
+
+using sit::train::philox::Block;
+using sit::train::philox::philox4x32_10;
+
+bool same(const Block& a, const Block& b) {
+  return a.v[0] == b.v[0] && a.v[1] == b.v[1] && a.v[2] == b.v[2] && a.v[3] == b.v[3];
+}
+
+TEST_CASE("Philox4x32-10 gives Random123's known answers and ATen's philox_engine stream", "[train]") {
+  // Random123's kat_vectors for philox4x32_10: (counter, key) -> output.
+  CHECK(same(philox4x32_10(Block{{0, 0, 0, 0}}, 0, 0), Block{{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8}}));
+  CHECK(same(philox4x32_10(Block{{~0u, ~0u, ~0u, ~0u}}, ~0u, ~0u),
+             Block{{0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd}}));
+  CHECK(same(philox4x32_10(Block{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, 0xa4093822, 0x299f31d0),
+             Block{{0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}}));
+  // ATen's engine (seed, subsequence, offset) walks counter (offset, subsequence) under key seed.
+  for (uint64_t key : {uint64_t{0}, uint64_t{0x0123456789abcdefull}}) {
+    for (uint64_t stream : {uint64_t{0}, uint64_t{7}, uint64_t{1} << 40}) {
+      for (uint64_t block : {uint64_t{0}, uint64_t{3}, sit::train::draw_streams::kTimeBlock}) {
+        at::philox_engine engine(key, stream, block);
+        const Block expected{{engine(), engine(), engine(), engine()}};
+        CHECK(same(sit::train::philox::stream_block(key, stream, block), expected));
+      }
+    }
+  }
+}
+
+TEST_CASE("training draws lie on the example's Philox stream and are standard normal", "[train]") {
+  const auto index = torch::tensor({11, 0, 4096}, torch::kLong);
+  auto draws = sit::train::training_draws(5, 2, index, {1, 3, 3}, 0.1);  // 9 values: a part block
+  const uint64_t key = sit::train::draw_streams::key(5, 2);
+  for (int64_t i = 0; i < 3; ++i) {
+    const auto row = draws.noise[i].flatten();
+    for (int64_t j = 0; j < 9; ++j) {
+      float values[4];
+      sit::train::draw_streams::noise(key, index[i].item<int64_t>(), j / 4, values);
+      CHECK(row[j].item<float>() == values[j % 4]);
+    }
+  }
+
+  // 64,000 normals: moments and tail mass within 4 standard errors of N(0, 1)'s.
+  auto z = sit::train::training_draws(1, 0, torch::arange(1000, torch::kLong), {1, 8, 8}, 0.0).noise;
+  CHECK(std::abs(z.mean().item<double>()) < 4 * std::sqrt(1.0 / 64000));
+  CHECK(std::abs(z.var().item<double>() - 1) < 4 * std::sqrt(2.0 / 64000));
+  const double tail = (z.abs() > 1.959964).to(torch::kDouble).mean().item<double>();
+  CHECK(std::abs(tail - 0.05) < 4 * std::sqrt(0.05 * 0.95 / 64000));
+  CHECK(std::abs((z.pow(4).mean().item<double>()) - 3) < 0.15);  // kurtosis; its standard error is 0.04
+}
+
+}  // namespace training_draws_test

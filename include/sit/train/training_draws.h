@@ -1,8 +1,10 @@
 #pragma once
 // The random draws of the training loss — noise x0, time t and label dropout — made per example
-// from a generator keyed by (seed, epoch, dataset index) alone. A batch's draws then do not depend
-// on the batch size, on the rank that sees the example nor on the world size: 2 ranks at batch B
-// draw exactly what 1 process at batch 2B draws for the same examples.
+// from a counter-based generator (Philox4x32-10) keyed by (seed, epoch) and streamed by the
+// example's dataset index. A batch's draws then do not depend on the batch size, on the rank that
+// sees the example nor on the world size (2 ranks at batch B draw exactly what 1 process at batch
+// 2B draws for the same examples), and they are made where the model runs: a CUDA kernel draws
+// on the GPU the numbers the host loop draws on the CPU, with no host work and no copy.
 
 #include <torch/types.h>
 
@@ -18,8 +20,10 @@ struct TrainingDraws {
 };
 
 /// The draws for the examples `index`: (B,) int64 dataset indices of a batch of epoch `epoch`,
-/// each example shaped `shape`, labels dropped with probability class_dropout_prob. On the CPU.
+/// each example shaped `shape`, labels dropped with probability class_dropout_prob. Made on
+/// `device` (the CPU, or a CUDA device in a CUDA build); float32 noise and times.
 TrainingDraws training_draws(uint64_t seed, int64_t epoch, const torch::Tensor& index,
-                             std::array<int64_t, 3> shape, double class_dropout_prob);
+                             std::array<int64_t, 3> shape, double class_dropout_prob,
+                             torch::Device device = torch::kCPU);
 
 }  // namespace sit::train

@@ -1,0 +1,38 @@
+#pragma once
+// Where the training draws of one example lie on the Philox streams: the key is made from (seed,
+// epoch), the stream is the example's dataset index, and within it block b holds noise elements
+// 4b..4b+3 while block 2^63 holds the time and the label-dropout uniforms. Shared by the host loop
+// and the CUDA kernel, which therefore draw the same numbers.
+
+#include "philox.h"
+
+namespace sit::train::draw_streams {
+
+constexpr uint64_t kTimeBlock = uint64_t{1} << 63;
+
+/// The Philox key of epoch `epoch` under `seed` (splitmix64 finalisers: nearby seeds and epochs
+/// give unrelated keys).
+inline uint64_t key(uint64_t seed, int64_t epoch) {
+  auto mix = [](uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  return mix(mix(seed) ^ static_cast<uint64_t>(epoch));
+}
+
+/// Noise elements 4 block .. 4 block + 3 of example `example`.
+SIT_HOST_DEVICE inline void noise(uint64_t key, uint64_t example, uint64_t block, float out[4]) {
+  philox::normals(philox::stream_block(key, example, block), out);
+}
+
+/// The example's time uniform on [0, 1) and its label dropout (1 with probability `drop_prob`).
+SIT_HOST_DEVICE inline void time_and_drop(uint64_t key, uint64_t example, float drop_prob, float& t,
+                                          int64_t& drop) {
+  const philox::Block b = philox::stream_block(key, example, kTimeBlock);
+  t = philox::uniform(b.v[0]);
+  drop = philox::uniform(b.v[1]) < drop_prob ? 1 : 0;
+}
+
+}  // namespace sit::train::draw_streams
