@@ -1,6 +1,6 @@
 #include <sit/nn/final_layer.h>
 #include <sit/nn/fused_linear.h>
-#include <sit/nn/modulate.h>
+#include <sit/nn/layer_norm_modulate.h>
 
 namespace sit::nn {
 
@@ -26,7 +26,7 @@ void FinalLayerImpl::pretty_print(std::ostream& stream) const {
 
 torch::Tensor FinalLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& c) {
   auto mod = adaLN_modulation->forward(c).chunk(2, 1);  // shift, scale: (N, D)
-  return fused_linear(linear, modulate(norm_final->forward(x), mod[0], mod[1]));
+  return fused_linear(linear, layer_norm_modulate(x, mod[0], mod[1], norm_final->options.eps()));
 }
 
 }  // namespace sit::nn

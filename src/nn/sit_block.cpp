@@ -1,3 +1,4 @@
+#include <sit/nn/layer_norm_modulate.h>
 #include <sit/nn/modulate.h>
 #include <sit/nn/sit_block.h>
 
@@ -32,8 +33,11 @@ torch::Tensor SiTBlockImpl::forward(const torch::Tensor& x, const torch::Tensor&
   auto mod = adaLN_modulation->forward(c).chunk(6, 1);  // 6 x (N, D)
   const auto &shift_msa = mod[0], &scale_msa = mod[1], &gate_msa = mod[2];
   const auto &shift_mlp = mod[3], &scale_mlp = mod[4], &gate_mlp = mod[5];
-  auto h = gated_residual(x, gate_msa, attn->forward(modulate(norm1->forward(x), shift_msa, scale_msa)));
-  return gated_residual(h, gate_mlp, mlp->forward(modulate(norm2->forward(h), shift_mlp, scale_mlp)));
+  // norm1 and norm2 have no parameters; layer_norm_modulate does their work with the modulation.
+  auto h = gated_residual(
+      x, gate_msa, attn->forward(layer_norm_modulate(x, shift_msa, scale_msa, norm1->options.eps())));
+  return gated_residual(
+      h, gate_mlp, mlp->forward(layer_norm_modulate(h, shift_mlp, scale_mlp, norm2->options.eps())));
 }
 
 }  // namespace sit::nn

@@ -1,0 +1,48 @@
+// sit's own CUDA kernels (src/cuda) against their CPU references, and the attention backend that
+// SiT-XL/2's head width gets. Without a GPU each case reports that it skips.
+#include "catch_torch.h"
+#include "nn/layer_norm_modulate_check.h"
+
+#include <sit/train/training_draws.h>
+
+namespace cuda_kernels_test {
+
+bool have_gpu() {
+  if (torch::cuda::is_available()) return true;
+  WARN("no CUDA device: the GPU checks of this case are skipped");
+  return false;
+}
+
+TEST_CASE("layer_norm_modulate's CUDA kernels match layer_norm then modulate", "[cuda]") {
+  if (!have_gpu()) return;
+  sit::testing::check_layer_norm_modulate(torch::kCUDA, 3, 5, 37);     // part warps, part row chunks
+  sit::testing::check_layer_norm_modulate(torch::kCUDA, 4, 256, 1152);  // SiT-XL/2: 256 tokens of 1152
+}
+
+TEST_CASE("training draws on the GPU are the CPU's numbers", "[cuda]") {
+  if (!have_gpu()) return;
+  const auto index = torch::tensor({3, 17, 0, 1 << 20}, torch::kLong);
+  auto cpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1);
+  auto gpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1, torch::kCUDA);
+  CHECK(gpu.noise.is_cuda());
+  // Times and dropout are integer arithmetic: equal. The noise goes through double log, sqrt, sin
+  // and cos, which CUDA's libdevice and glibc may round differently in the last double ulp; cast
+  // to float the results agree but for a rare tie, one float ulp apart.
+  CHECK(torch::equal(gpu.t_uniform.cpu(), cpu.t_uniform));
+  CHECK(torch::equal(gpu.drop.cpu(), cpu.drop));
+  CHECK((gpu.noise.cpu() - cpu.noise).abs().max().item<double>() <= 1e-6);
+}
+
+#if TORCH_VERSION_MAJOR >= 2
+TEST_CASE("SiT-XL/2's attention (head width 72) runs a fused SDPA kernel in bf16", "[cuda]") {
+  if (!have_gpu()) return;
+  // (N, H, T, head_dim) as SiT-XL/2's blocks call it: 16 heads of 72 on 256 tokens.
+  auto q = torch::randn({8, 16, 256, 72}, torch::TensorOptions(torch::kCUDA).dtype(torch::kBFloat16));
+  // ATen's choice: 0 math (unfused), 1 flash attention, 2 memory-efficient, 3 cuDNN.
+  const int64_t backend = at::_fused_sdp_choice(q, q, q);
+  WARN("SDPA backend at head width 72, bf16: " << backend << " (1 flash, 2 memory-efficient, 3 cuDNN)");
+  CHECK(backend != 0);
+}
+#endif
+
+}  // namespace cuda_kernels_test
