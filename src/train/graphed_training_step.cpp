@@ -104,6 +104,9 @@ struct GraphedTrainingStep::Captured {
       TORCH_CHECK(target != nullptr, "GraphedTrainingStep: the EMA model has no parameter '", item.key(), "'");
       TORCH_CHECK(target->device() == device, "GraphedTrainingStep: the EMA's '", item.key(), "' is on ",
                   target->device(), ", the model on ", device);
+      // Module::clone(device) of a model already on cuda:0 with device "cuda" makes such an EMA.
+      TORCH_CHECK(!target->is_alias_of(item.value()), "GraphedTrainingStep: the EMA's '", item.key(),
+                  "' shares the model's memory");
       ema_targets.push_back(*target);
       ema_sources.push_back(item.value());
     }

@@ -3,7 +3,9 @@
 // transport loss, backward, a non-finite check, fused AdamW and the EMA as one graph launch. At a
 // small batch a step is thousands of short kernels whose launch cost dominates the GPU time; the
 // graph launches them all at once. Trainer::train_step's arithmetic, with what needs the host
-// (the data, the draws, counting skipped steps) left to the caller.
+// (the data, the draws, counting skipped steps) left to the caller. Not in it: gradient clipping
+// (Trainer's clip_grad_norm_ reads the norm on the host), a multi-rank run's all-reduce, the
+// VAE's encode, and checkpoints (the moments and step counts live in the graph's state only).
 
 #include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
