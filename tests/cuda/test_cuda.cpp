@@ -123,6 +123,9 @@ TEST_CASE("a training step on the GPU with bf16 autocast keeps fp32 weights and 
   config.runtime.device = "cuda";
   config.runtime.precision = sit::nn::Precision::BF16;
   sit::train::Trainer trainer(config, std::make_shared<ConstantData>());
+  // The EMA is a copy of the weights under --device cuda, not the weights themselves.
+  auto model_params = trainer.model()->parameters(), ema_params = trainer.ema()->parameters();
+  for (size_t i = 0; i < model_params.size(); ++i) CHECK_FALSE(ema_params[i].is_alias_of(model_params[i]));
   auto before = trainer.model()->blocks->ptr(0)->named_parameters()["attn.qkv.weight"].clone();
   for (int i = 0; i < 3; ++i) CHECK(std::isfinite(trainer.train_step()));
   auto after = trainer.model()->blocks->ptr(0)->named_parameters()["attn.qkv.weight"];
