@@ -3,6 +3,7 @@
 //
 //   sit-bench --task train --model SiT-S/2 --batch-size 8 --threads 2
 //   sit-bench --task sample --model SiT-XL/2 --device cuda --precision bf16 --cuda-graph ODE --sampling-method heun2
+//   sit-bench --task train --model SiT-B/2 --device cuda --precision bf16 --batch-size 32 --cuda-graph
 //   sit-bench --task train --model '' --patch-size 4 --depth 6 --hidden-size 256 --num-heads 4 \
 //             --input-size 28 --in-channels 1 --num-classes 10 --batch-size 64 --json out.json
 
@@ -10,6 +11,7 @@
 #include <sit/nn/flops.h>
 #include <sit/nn/precision.h>
 #include <sit/nn/presets.h>
+#include <sit/train/graphed_training_step.h>
 #include <sit/train/trainer.h>
 #include <sit/transport/graphed_forward.h>
 #include <sit/transport/guidance_config.h>
@@ -62,7 +64,9 @@ void add_options(CLI::App& app, BenchParams& p) {
   app.add_option("--batch-size", p.batch_size)->check(sit::examples::kPositive)->capture_default_str();
   ex::bind(app, p.sampler);
   ex::bind(app, p.guidance);
-  app.add_flag("--cuda-graph", p.cuda_graph, "replay the sampler's model call from a CUDA graph");
+  app.add_flag("--cuda-graph", p.cuda_graph,
+               "replay from a CUDA graph the sampler's model call (--task sample) or the whole training step on "
+               "one fixed device batch, without the data loader and the CPU draws (--task train)");
   ex::bind(app, p.runtime);
   app.add_option("--warmup", p.warmup)->check(sit::examples::kNonNegative)->capture_default_str();
   app.add_option("--repeats", p.repeats)->check(sit::examples::kPositive)->capture_default_str();
@@ -153,6 +157,43 @@ Measurement bench_train(const BenchParams& p, const torch::Device& device) {
   });
 }
 
+// The step of bench_train replayed from a CUDA graph, with the trainer's model, AdamW and EMA
+// settings; the batch is drawn once on the device, so the loader and the draws are not timed.
+Measurement bench_train_graphed(const BenchParams& p, const torch::Device& device, sit::nn::Precision precision) {
+  const auto config = train_config(p);
+  torch::manual_seed(config.optim.global_seed);
+  sit::nn::SiT model(model_options(p));
+  model->to(device);
+  model->train();
+  // clone() without a device: clone(device) of weights on cuda:0 with device "cuda" would alias them
+  sit::nn::SiT ema = std::dynamic_pointer_cast<sit::nn::SiTImpl>(model->clone());
+  for (auto& q : ema->parameters()) q.set_requires_grad(false);
+  ema->eval();
+  sit::transport::Transport transport(config.transport.options());
+  const auto& o = config.optim;
+  sit::train::GraphedTrainingStep step(
+      model, ema, transport,
+      sit::train::GraphedTrainingStepOptions(p.batch_size)
+          .adamw(torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay))
+          .ema_decay(o.ema_decay)
+          .precision(precision));
+  auto floats = torch::TensorOptions(device);
+  auto labels = floats.dtype(torch::kLong);
+  auto [t0, t1] = transport.check_interval();
+  sit::train::TrainingBatch batch{
+      torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, floats),
+      torch::randint(p.num_classes, {p.batch_size}, labels),
+      torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, floats),
+      torch::rand({p.batch_size}, floats) * (t1 - t0) + t0, torch::Tensor()};
+  if (model->options.class_dropout_prob() > 0) {
+    batch.drop = (torch::rand({p.batch_size}, floats) < model->options.class_dropout_prob()).to(torch::kLong);
+  }
+  return measure(p, device, [&] {
+    step.step(batch);
+    return std::make_pair(int64_t{1}, p.batch_size);
+  });
+}
+
 sit::nn::SiT eval_model(const BenchParams& p, const torch::Device& device) {
   torch::manual_seed(0);
   sit::nn::SiT model(model_options(p));
@@ -215,12 +256,13 @@ int run(const CLI::App& app, BenchParams p) {
   auto device = sit::examples::apply_runtime(p.runtime);
   auto precision = p.runtime.precision = sit::examples::runnable_precision(device, p.runtime.precision);
   sit::nn::set_matmul_precision(precision);
-  if (p.cuda_graph && (p.task != "sample" || !device.is_cuda())) {
-    throw std::invalid_argument("--cuda-graph applies to --task sample on a CUDA device");
+  if (p.cuda_graph && (p.task == "forward" || !device.is_cuda())) {
+    throw std::invalid_argument("--cuda-graph applies to --task sample and --task train on a CUDA device");
   }
-  Measurement m = p.task == "train"   ? bench_train(p, device)
-                  : p.task == "forward" ? bench_forward(p, device, precision)
-                                        : bench_sample(p, device, precision);
+  Measurement m = p.task == "forward" ? bench_forward(p, device, precision)
+                  : p.task == "sample" ? bench_sample(p, device, precision)
+                  : p.cuda_graph       ? bench_train_graphed(p, device, precision)
+                                       : bench_train(p, device);
   auto options = model_options(p);
   // A training step is a forward and a backward of twice its cost.
   double flops = static_cast<double>(m.model_evaluations) * sit::nn::forward_flops(options, m.model_rows) *
@@ -250,7 +292,8 @@ int run(const CLI::App& app, BenchParams p) {
                           {"images_per_s", images_per_s},
                           {"model_evaluations", m.model_evaluations},
                           {"flops", flops},
-                          {"tflops", tflops}};
+                          {"tflops", tflops},
+                          {"cuda_graph", p.cuda_graph}};
     if (p.task == "sample") {
       const auto& s = p.sampler;
       const bool ode = s.mode == sit::transport::SamplerMode::ODE;
@@ -258,7 +301,6 @@ int run(const CLI::App& app, BenchParams p) {
       out["sampling_method"] = ode ? sit::config::enum_name(s.ode_method) : sit::config::enum_name(s.sde_method);
       out["num_sampling_steps"] = s.num_sampling_steps;
       out["cfg_scale"] = p.guidance.cfg_scale;
-      out["cuda_graph"] = p.cuda_graph;
     }
     std::ofstream(p.json) << out.dump(2) << "\n";
   }

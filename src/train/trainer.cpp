@@ -113,7 +113,9 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   if (group_) distributed::broadcast_module(*model_, *group_);
   torch::manual_seed(config_.optim.global_seed * static_cast<uint64_t>(world_size()) +
                      static_cast<uint64_t>(rank()));
-  ema_ = std::dynamic_pointer_cast<nn::SiTImpl>(model_->clone(device_));
+  // clone() copies on the model's device. clone(device_) would alias the weights under --device
+  // cuda: they are on cuda:0, which is not "cuda", so clone calls to("cuda"), which returns them.
+  ema_ = std::dynamic_pointer_cast<nn::SiTImpl>(model_->clone());
   for (auto& p : ema_->parameters()) p.set_requires_grad(false);
   ema_->eval();
   parameters_ = model_->parameters();
