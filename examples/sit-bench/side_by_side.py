@@ -3,13 +3,15 @@
 The baselines are sit_eager.py (SiT, train.py's step and sample.py's guided ODE in plain PyTorch
 eager) and, with --official-dir, the official code itself (a checkout of willisma/SiT: its
 models.py, transport and torchdiffeq, driven by sit_eager.py's timing loop; timm and torchdiffeq
-must import, e.g. through PYTHONPATH). Each workload runs in every program with the same model,
-batch, threads, warm-up and repeats, for --rounds rounds; each round runs the programs one after
-another, in an order that rotates from round to round, so that a slow spell of a shared machine
-falls on all of them. A round's ratio is baseline / sit of that round's medians (> 1: sit is
-faster); the table gives each program's median over every repeat and the median ratio over the
-rounds with its range. --markdown prints the table as the README has it. Use Debian's
-/usr/bin/python3 on CPU (its python3-torch is the LibTorch sit links):
+must import, e.g. through PYTHONPATH). --compile-column adds sit_eager.py --compile, its model
+through torch.compile (torch 2.x; the first warm-up call compiles, and the JSON keeps each round's
+warmup_ms and compile_ms). Each workload runs in every program with the same model, batch, threads,
+warm-up and repeats, for --rounds rounds; each round runs the programs one after another, in an
+order that rotates from round to round, so that a slow spell of a shared machine falls on all of
+them. A round's ratio is baseline / sit of that round's medians (> 1: sit is faster); the table
+gives each program's median over every repeat and the median ratio over the rounds with its range.
+--markdown prints the table as the README has it. Use Debian's /usr/bin/python3 on CPU (its
+python3-torch is the LibTorch sit links):
 
     PYTHONPATH=/path/to/timm:/path/to/torchdiffeq /usr/bin/python3 examples/sit-bench/side_by_side.py \\
         --sit-bench build/examples/sit-bench/sit-bench --official-dir /path/to/SiT --threads 2 --rounds 5
@@ -56,11 +58,22 @@ def run_json(command):
             return json.load(f)
 
 
+def torch_version(python):
+    """python's torch version and whether it has torch.compile."""
+    probe = subprocess.run([python, "-c", "import torch; print(torch.__version__, hasattr(torch, 'compile'))"],
+                           check=True, capture_output=True, text=True)
+    version, has_compile = probe.stdout.split()
+    return version, has_compile == "True"
+
+
 def pooled(runs):
     """The runs of one program as one: the median over every repeat of every round."""
     times = [t for run in runs for t in run["times_ms"]]
     result = dict(runs[-1], times_ms=times, median_ms=statistics.median(times), round_medians_ms=[
         run["median_ms"] for run in runs])
+    for key in ("warmup_ms", "compile_ms"):  # sit_eager.py's, one per round
+        if key in result:
+            result[key] = [run[key] for run in runs]
     if "flops" in result:
         result["tflops"] = result["flops"] / (result["median_ms"] / 1000) / 1e12
     return result
@@ -71,6 +84,8 @@ def main():
     parser.add_argument("--sit-bench", required=True, help="path of the sit-bench program")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the baselines")
     parser.add_argument("--official-dir", default="", help="a checkout of willisma/SiT: also time the official code")
+    parser.add_argument("--compile-column", action="store_true",
+                        help="also time sit_eager.py --compile (torch.compile, torch 2.x)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmup", type=int, default=2)
@@ -85,12 +100,19 @@ def main():
     args = parser.parse_args()
     if args.official_dir and not os.path.isfile(os.path.join(args.official_dir, "models.py")):
         raise SystemExit(f"--official-dir {args.official_dir}: no models.py there (a checkout of willisma/SiT)")
+    if args.compile_column:  # before the first workload's other programs run
+        version, has_compile = torch_version(args.python)
+        if not has_compile:
+            raise SystemExit(f"--compile-column needs torch.compile (PyTorch 2.0 or later); "
+                             f"{args.python} has torch {version}")
 
     common = ["--threads", str(args.threads), "--device", args.device, "--warmup", str(args.warmup),
               "--repeats", str(args.repeats)]
     eager = [args.python, os.path.join(HERE, "sit_eager.py")]
     baselines = [("official", eager + ["--official-dir", args.official_dir])] if args.official_dir else []
     baselines.append(("eager", eager))
+    if args.compile_column:
+        baselines.append(("compile", eager + ["--compile"]))
     workloads = CUDA_WORKLOADS if args.device.startswith("cuda") else CPU_WORKLOADS
     sit_precision = args.sit_precision or args.precision
     rows = []

@@ -8,8 +8,14 @@ It follows the official models.py (with timm's PatchEmbed, Attention and Mlp spe
 attention fused on torch 2.x, as timm does), the
 official train.py step (the Linear/velocity transport loss, AdamW, the EMA loop) and sample.py's
 classifier-free guidance (the model on the doubled batch [z; z], the first 3 channels guided),
-integrated with a fixed-grid Euler or Heun ODE solver as torchdiffeq's. Run by side_by_side.py;
-on its own:
+integrated with a fixed-grid Euler or Heun ODE solver as torchdiffeq's.
+
+With --compile (torch 2.x) the model goes through torch.compile in its default mode, as a user
+would add it: the step's model call for training and forward, the function the sampler calls
+(forward_with_cfg, or forward unguided) for sampling; the optimizer, the EMA and the ODE loop stay
+eager. Compilation happens in the first warm-up call, so the timed calls exclude it; compile_ms
+in the JSON is that first call's time less the median timed call. Run by side_by_side.py; on its
+own:
 
     python3 sit_eager.py --task train --depth 12 --hidden-size 384 --num-heads 6 --batch-size 8
 """
@@ -193,9 +199,17 @@ def make_model(args):
     return SiT(args.input_size, patch, args.in_channels, hidden, depth, heads, num_classes=args.num_classes)
 
 
+def compiled(args, fn):
+    """fn as the timed code calls it: through torch.compile with --compile."""
+    return torch.compile(fn) if args.compile else fn
+
+
 def train_runner(args, device):
     """train.py's step: Linear path, velocity prediction, AdamW and the EMA update."""
     model = make_model(args).to(device)
+    # The optimizer and the EMA keep the module itself: the compiled wrapper names its parameters
+    # "_orig_mod.*".
+    model_fn = compiled(args, model)
     ema = make_model(args).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
@@ -208,13 +222,13 @@ def train_runner(args, device):
 
     def step():
         if transport:  # train.py: Linear path, velocity, no loss weight
-            loss = transport.training_losses(model, x1, dict(y=y))["loss"].mean()
+            loss = transport.training_losses(model_fn, x1, dict(y=y))["loss"].mean()
         else:
             x0 = torch.randn_like(x1)
             t = torch.rand(x1.shape[0], device=device)
             texp = t.view(-1, 1, 1, 1)
             xt = texp * x1 + (1 - texp) * x0
-            loss = ((model(xt, t, y) - (x1 - x0)) ** 2).mean(dim=(1, 2, 3)).mean()
+            loss = ((model_fn(xt, t, y) - (x1 - x0)) ** 2).mean(dim=(1, 2, 3)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -228,7 +242,7 @@ def train_runner(args, device):
 
 
 def forward_runner(args, device):
-    model = make_model(args).to(device).eval()
+    model = compiled(args, make_model(args).to(device).eval())
     x = torch.randn(args.batch_size, args.in_channels, args.input_size, args.input_size, device=device)
     t = torch.rand(args.batch_size, device=device)
     y = torch.randint(args.num_classes, (args.batch_size,), device=device)
@@ -251,16 +265,16 @@ def sample_runner(args, device):
         z = torch.cat([z, z], 0)
         y = torch.cat([y, torch.full((n,), args.num_classes, device=device)], 0)
 
+    model_fn = compiled(args, model.forward_with_cfg if guided else model.forward)
+    kwargs = dict(y=y, cfg_scale=args.cfg_scale) if guided else dict(y=y)
+
     def drift(x, t):
-        t = torch.ones(x.shape[0], device=device) * t
-        return model.forward_with_cfg(x, t, y, args.cfg_scale) if guided else model(x, t, y)
+        return model_fn(x, torch.ones(x.shape[0], device=device) * t, **kwargs)
 
     if args.official_dir:  # sample.py: Sampler(transport).sample_ode(...)(z, model_fn, **model_kwargs)
         transport = official(args, "transport")
         sample_fn = transport.Sampler(transport.create_transport()).sample_ode(
             sampling_method=args.sampling_method, num_steps=args.num_sampling_steps)
-        model_fn = model.forward_with_cfg if guided else model.forward
-        kwargs = dict(y=y, cfg_scale=args.cfg_scale) if guided else dict(y=y)
 
         def official_step():
             evaluations = [0]
@@ -314,7 +328,12 @@ def main():
     parser.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
     parser.add_argument("--json", default="")
     parser.add_argument("--official-dir", default="", help="a checkout of willisma/SiT: time the official code")
+    parser.add_argument("--compile", action="store_true", help="the model through torch.compile (torch 2.x)")
     args = parser.parse_args()
+    if args.compile and not hasattr(torch, "compile"):
+        raise SystemExit(f"--compile needs torch.compile (PyTorch 2.0 or later); this is torch {torch.__version__}")
+    if args.compile and args.warmup < 1:
+        raise SystemExit("--compile needs --warmup 1 or more: the first call compiles")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -330,16 +349,18 @@ def main():
             torch.cuda.synchronize()
         return (time.perf_counter() - start) * 1000, result
 
-    for _ in range(args.warmup):
-        timed()
+    warmup = [timed()[0] for _ in range(args.warmup)]
     times, evaluations = [], 0
     for _ in range(args.repeats):
         ms, (evaluations, _) = timed()
         times.append(ms)
-    result = {"task": args.task, "median_ms": statistics.median(times), "times_ms": times,
-              "images_per_s": args.batch_size / (statistics.median(times) / 1000),
+    median = statistics.median(times)
+    result = {"task": args.task, "median_ms": median, "times_ms": times, "warmup_ms": warmup,
+              "images_per_s": args.batch_size / (median / 1000),
               "model_evaluations": evaluations, "threads": torch.get_num_threads(),
-              "torch": torch.__version__}
+              "torch": torch.__version__, "compile": args.compile}
+    if args.compile:
+        result["compile_ms"] = warmup[0] - median
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w") as f:

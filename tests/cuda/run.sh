@@ -13,6 +13,8 @@ phase=${2:-all}
 mkdir -p "$logs"
 build=$root/build-cuda
 export PYTHONUNBUFFERED=1
+# Wall time of each part, for the 10-minute budget of a GPU session.
+lap() { echo "$1: done $SECONDS s into the script" | tee -a "$logs/times.txt"; }
 
 if [ "$phase" != bench ]; then
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$logs/gpu.txt"
@@ -30,6 +32,7 @@ ctest --test-dir "$build" --output-on-failure -j4 --timeout 240 > "$logs/ctest.t
 echo "ctest exit status: $?"
 grep -E "tests passed|Passed|Failed|\*\*\*|Timeout" "$logs/ctest.txt" | head -40
 "$build/tests/test_cuda" -s > "$logs/test_cuda.txt" 2>&1; tail -5 "$logs/test_cuda.txt"
+lap "build and tests"
 fi
 [ "$phase" = build ] && exit 0
 
@@ -45,10 +48,27 @@ for _ in range(20): a @ b
 torch.cuda.synchronize(); s = (time.perf_counter() - t) / 20
 print(f"bf16 8192^3 matmul: {2 * 8192**3 / s / 1e12:.0f} TFLOP/s")
 PY
-# Side by side with plain PyTorch eager on the same card, equal precision, then sit's fast path.
-python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \
-    --rounds 1 --warmup 1 --repeats 3 --precision bf16 --only sample --json "$logs/sample_bf16.json" 2>&1 | tee "$logs/side_by_side_bf16.txt"
-python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \
-    --rounds 1 --warmup 1 --repeats 3 --precision bf16 --only sample --sit-extra "--cuda-graph" --json "$logs/sample_bf16_graph.json" 2>&1 | tee "$logs/side_by_side_bf16_graph.txt"
-python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \
-    --rounds 1 --warmup 2 --repeats 5 --precision bf16 --only train --json "$logs/train_bf16.json" 2>&1 | tee "$logs/side_by_side_train_bf16.txt"
+# Side by side with plain PyTorch eager and torch.compile on the same card, equal precision, and
+# sit's CUDA-graph sampler against eager. Time assumed, not yet measured (times.txt logs it): build
+# and tests 4 to 5 min (about 40 CPU-minutes of compiling on 16 cores); below, each program's start
+# (import, SiT-XL/2 made on the CPU) about 10 s, a sample run 2.7 s and a training step 0.65 s (the
+# README's eager numbers), and torch.compile's first call on a fresh machine (empty Inductor cache)
+# about 1 min for the guided forward and 2 min for the training step's forward and backward: about
+# 5 min of benchmarks, near 10 min in all. So the runs with a compile column come last, where an
+# overrun costs only them; a session short of time runs the phases apart (build, then bench).
+side_by_side() {
+  python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \
+      --rounds 1 --precision bf16 "$@"
+}
+side_by_side --warmup 1 --repeats 3 --only sample --sit-extra "--cuda-graph" --json "$logs/sample_bf16_graph.json" \
+    2>&1 | tee "$logs/side_by_side_bf16_graph.txt"
+lap "sample, eager and sit's CUDA graph"
+# Inductor compiles CUDA kernels with triton, which the wheel brings as a dependency.
+compile=--compile-column
+python3 -c "import triton" 2> /dev/null || { echo "no triton: no torch.compile column"; compile=; }
+side_by_side --warmup 1 --repeats 3 --only sample $compile --json "$logs/sample_bf16.json" \
+    2>&1 | tee "$logs/side_by_side_bf16.txt"
+lap "sample, eager and torch.compile"
+side_by_side --warmup 2 --repeats 5 --only train $compile --json "$logs/train_bf16.json" \
+    2>&1 | tee "$logs/side_by_side_train_bf16.txt"
+lap "training step, eager and torch.compile"
