@@ -20,6 +20,10 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/version.h>
+#if defined(SIT_WITH_CUDA) && TORCH_VERSION_MAJOR >= 2
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -123,7 +127,23 @@ struct Measurement {
   std::vector<double> times_ms;
   int64_t model_evaluations = 0;  // per repeat
   int64_t model_rows = 0;         // rows per model evaluation
+  std::optional<int64_t> peak_memory_bytes;  // on a GPU: the most allocated during the timed repeats
 };
+
+// The CUDA caching allocator's peak of allocated bytes (torch.cuda.max_memory_allocated), from a
+// reset on. Only in a CUDA build of LibTorch 2.x.
+#if defined(SIT_WITH_CUDA) && TORCH_VERSION_MAJOR >= 2
+void reset_peak_memory(const torch::Device& device) {
+  c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+}
+std::optional<int64_t> peak_memory(const torch::Device& device) {
+  const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+}
+#else
+void reset_peak_memory(const torch::Device&) {}
+std::optional<int64_t> peak_memory(const torch::Device&) { return std::nullopt; }
+#endif
 
 // Times `run` after `warmup` untimed calls; run returns (model evaluations, rows per evaluation).
 template <typename Run>
@@ -134,6 +154,7 @@ Measurement measure(const BenchParams& p, const torch::Device& device, Run run) 
   Measurement m;
   for (int i = 0; i < p.warmup; ++i) run();
   sync();
+  if (device.is_cuda()) reset_peak_memory(device);
   std::optional<torch::autograd::profiler::RecordProfile> profile;
   if (!p.profile.empty()) profile.emplace(p.profile);
   for (int i = 0; i < p.repeats; ++i) {
@@ -143,6 +164,7 @@ Measurement measure(const BenchParams& p, const torch::Device& device, Run run) 
     std::chrono::duration<double, std::milli> elapsed = std::chrono::steady_clock::now() - start;
     m.times_ms.push_back(elapsed.count());
   }
+  if (device.is_cuda()) m.peak_memory_bytes = peak_memory(device);
   return m;
 }
 
@@ -293,7 +315,8 @@ int run(const CLI::App& app, BenchParams p) {
                           {"model_evaluations", m.model_evaluations},
                           {"flops", flops},
                           {"tflops", tflops},
-                          {"cuda_graph", p.cuda_graph}};
+                          {"cuda_graph", p.cuda_graph},
+                          {"peak_memory_bytes", m.peak_memory_bytes ? nlohmann::json(*m.peak_memory_bytes) : nlohmann::json()}};
     if (p.task == "sample") {
       const auto& s = p.sampler;
       const bool ode = s.mode == sit::transport::SamplerMode::ODE;

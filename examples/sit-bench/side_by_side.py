@@ -161,6 +161,10 @@ def print_row(row, baselines, markdown, header):
               "".join(f"{b + '/sit':>22}" for b in baselines))
     print(f"{row['workload']:<72}" + "".join(f"{m:>13.1f}" for m in ms[:-1]) + f"{ms[-1]:>10.1f}" +
           "".join(f"{r['median']:>9.2f} ({r['min']:.2f}-{r['max']:.2f})" for r in ratios), flush=True)
+    # On a GPU every program reports the most memory it allocated during its timed calls.
+    peaks = {p: row["results"][p].get("peak_memory_bytes") for p in baselines + ["sit"]}
+    if all(peak is not None for peak in peaks.values()):
+        print("  peak memory: " + ", ".join(f"{p} {peak / 2**20:,.0f} MiB" for p, peak in peaks.items()), flush=True)
 
 
 if __name__ == "__main__":

@@ -350,6 +350,8 @@ def main():
         return (time.perf_counter() - start) * 1000, result
 
     warmup = [timed()[0] for _ in range(args.warmup)]
+    if device.type == "cuda":  # the peak of the timed calls, as sit-bench reports it
+        torch.cuda.reset_peak_memory_stats(device)
     times, evaluations = [], 0
     for _ in range(args.repeats):
         ms, (evaluations, _) = timed()
@@ -361,6 +363,8 @@ def main():
               "torch": torch.__version__, "compile": args.compile}
     if args.compile:
         result["compile_ms"] = warmup[0] - median
+    if device.type == "cuda":
+        result["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
     print(json.dumps(result))
     if args.json:
         with open(args.json, "w") as f:

@@ -63,6 +63,9 @@ side_by_side() {
 side_by_side --warmup 1 --repeats 3 --only sample --sit-extra "--cuda-graph" --json "$logs/sample_bf16_graph.json" \
     2>&1 | tee "$logs/side_by_side_bf16_graph.txt"
 lap "sample, eager and sit's CUDA graph"
+side_by_side --warmup 2 --repeats 5 --only train --sit-extra "--cuda-graph" --json "$logs/train_bf16_graph.json" \
+    2>&1 | tee "$logs/side_by_side_train_bf16_graph.txt"
+lap "training step, eager and sit's graphed step"
 # Inductor compiles CUDA kernels with triton, which the wheel brings as a dependency.
 compile=--compile-column
 python3 -c "import triton" 2> /dev/null || { echo "no triton: no torch.compile column"; compile=; }

@@ -3,6 +3,8 @@
 #include "catch_torch.h"
 #include "nn/layer_norm_modulate_check.h"
 
+#include <sit/nn/mlp.h>
+#include <sit/nn/precision.h>
 #include <sit/train/training_draws.h>
 
 namespace cuda_kernels_test {
@@ -31,6 +33,29 @@ TEST_CASE("training draws on the GPU are the CPU's numbers", "[cuda]") {
   CHECK(torch::equal(gpu.t_uniform.cpu(), cpu.t_uniform));
   CHECK(torch::equal(gpu.drop.cpu(), cpu.drop));
   CHECK((gpu.noise.cpu() - cpu.noise).abs().max().item<double>() <= 1e-6);
+}
+
+TEST_CASE("the MLP's inference path (GELU in the matmul epilogue) equals its training path", "[cuda]") {
+  if (!have_gpu()) return;
+  sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
+  torch::manual_seed(0);
+  sit::nn::Mlp mlp(sit::nn::MlpOptions(64, 256));
+  mlp->to(torch::kCUDA);
+  const auto x = torch::randn({2, 16, 64}, torch::kCUDA);
+  auto both = [&](sit::nn::Precision precision) {
+    sit::nn::AutocastGuard autocast(torch::kCUDA, precision);
+    auto training = mlp->forward(x);  // gradients on: bias add and GELU after the matmul
+    torch::NoGradGuard no_grad;
+    return std::make_pair(training.detach(), mlp->forward(x));
+  };
+  auto [fp32_training, fp32_inference] = both(sit::nn::Precision::FP32);
+  // The same float32 sums in another cuBLAS kernel.
+  CHECK(((fp32_inference - fp32_training).norm() / fp32_training.norm()).item<double>() < 1e-5);
+  auto [bf16_training, bf16_inference] = both(sit::nn::Precision::BF16);
+  CHECK(bf16_inference.scalar_type() == bf16_training.scalar_type());
+  // bf16 inputs, and the epilogue rounds the hidden activations to bf16 once, as the GELU does.
+  CHECK(((bf16_inference.to(torch::kFloat) - bf16_training.to(torch::kFloat)).norm() / bf16_training.norm())
+            .item<double>() < 1e-2);
 }
 
 #if TORCH_VERSION_MAJOR >= 2
