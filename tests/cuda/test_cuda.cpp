@@ -14,6 +14,8 @@
 
 #include "fixture_case.h"
 
+#include <array>
+
 #include <cmath>
 #include <limits>
 
@@ -269,6 +271,23 @@ const double kEmaDecay = 0.9;  // far from 1, so the EMA moves measurably in thr
 const double kWeightTolerance = 1e-5;
 const double kLossTolerance = 1e-5;  // relative
 
+bool can_graph() {
+  if (!have_gpu()) return false;
+  if (sit::train::GraphedTrainingStep::available()) return true;
+  WARN("this build has no graphed training step");
+  return false;
+}
+
+// The same perturbed weights twice, in training mode, each with its EMA: eager, graphed, and
+// their EMAs.
+std::array<sit::nn::SiT, 4> twin_models() {
+  auto eager = perturbed_model();
+  auto graphed = copy_of(eager);
+  eager->train();
+  graphed->train();
+  return {eager, graphed, ema_of(eager), ema_of(eager)};
+}
+
 }  // namespace
 
 TEST_CASE("a graphed training step is refused where it cannot run", "[cuda]") {
@@ -287,17 +306,9 @@ TEST_CASE("a graphed training step is refused where it cannot run", "[cuda]") {
 }
 
 TEST_CASE("a graphed training step equals the eager step over three steps (fp32)", "[cuda]") {
-  if (!have_gpu()) return;
-  if (!sit::train::GraphedTrainingStep::available()) {
-    WARN("this build has no graphed training step");
-    return;
-  }
+  if (!can_graph()) return;
   sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
-  auto eager = perturbed_model();
-  auto graphed = copy_of(eager);
-  eager->train();
-  graphed->train();
-  auto eager_ema = ema_of(eager), graphed_ema = ema_of(eager);
+  auto [eager, graphed, eager_ema, graphed_ema] = twin_models();
   const auto initial = snapshot(eager);
   sit::train::GraphedTrainingStep step(graphed, graphed_ema, sit::transport::Transport(),
                                        sit::train::GraphedTrainingStepOptions(8).adamw(kAdamW).ema_decay(kEmaDecay));
@@ -317,17 +328,9 @@ TEST_CASE("a graphed training step equals the eager step over three steps (fp32)
 }
 
 TEST_CASE("a graphed training step on a non-finite batch changes nothing, and leaves no trace", "[cuda]") {
-  if (!have_gpu()) return;
-  if (!sit::train::GraphedTrainingStep::available()) {
-    WARN("this build has no graphed training step");
-    return;
-  }
+  if (!can_graph()) return;
   sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
-  auto eager = perturbed_model();
-  auto graphed = copy_of(eager);
-  eager->train();
-  graphed->train();
-  auto eager_ema = ema_of(eager), graphed_ema = ema_of(eager);
+  auto [eager, graphed, eager_ema, graphed_ema] = twin_models();
   sit::train::GraphedTrainingStep step(graphed, graphed_ema, sit::transport::Transport(),
                                        sit::train::GraphedTrainingStepOptions(8).adamw(kAdamW).ema_decay(kEmaDecay));
   const auto weights = snapshot(graphed), ema_weights = snapshot(graphed_ema);
