@@ -10,7 +10,8 @@ warm-up and repeats, for --rounds rounds; each round runs the programs one after
 order that rotates from round to round, so that a slow spell of a shared machine falls on all of
 them. A round's ratio is baseline / sit of that round's medians (> 1: sit is faster); the table
 gives each program's median over every repeat and the median ratio over the rounds with its range.
---markdown prints the table as the README has it. Use Debian's /usr/bin/python3 on CPU (its
+--sit-baseline adds another sit-bench (a build of an earlier commit) to the rotation: what a change
+gained. --markdown prints the table as the README has it. Use Debian's /usr/bin/python3 on CPU (its
 python3-torch is the LibTorch sit links):
 
     PYTHONPATH=/path/to/timm:/path/to/torchdiffeq /usr/bin/python3 examples/sit-bench/side_by_side.py \\
@@ -92,6 +93,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sit-extra", default="", help="extra sit-bench flags, e.g. '--cuda-graph'")
+    parser.add_argument("--sit-baseline", default="",
+                        help="another sit-bench (e.g. a build of an earlier commit) as a baseline, with sit's flags")
     parser.add_argument("--precision", default="fp32", help="fp32, tf32 or bf16, for every program")
     parser.add_argument("--sit-precision", default="", help="sit-bench's precision where it differs from --precision")
     parser.add_argument("--only", default="", help="run only workloads whose name contains this")
@@ -113,6 +116,8 @@ def main():
     baselines.append(("eager", eager))
     if args.compile_column:
         baselines.append(("compile", eager + ["--compile"]))
+    if args.sit_baseline:
+        baselines.append(("sit-baseline", None))
     workloads = CUDA_WORKLOADS if args.device.startswith("cuda") else CPU_WORKLOADS
     sit_precision = args.sit_precision or args.precision
     rows = []
@@ -120,10 +125,12 @@ def main():
         if args.only and args.only not in name:
             continue
         sit_sampler = ["ODE"] + sampler if sampler else []
-        programs = [(b, command + workload + sampler + common + ["--precision", args.precision])
+        def sit_command(program):
+            return [program] + workload + common + ["--precision", sit_precision] + args.sit_extra.split() + sit_sampler
+        programs = [(b, sit_command(args.sit_baseline) if b == "sit-baseline" else
+                     command + workload + sampler + common + ["--precision", args.precision])
                     for b, command in baselines]
-        programs.append(("sit", [args.sit_bench] + workload + common + ["--precision", sit_precision] +
-                         args.sit_extra.split() + sit_sampler))
+        programs.append(("sit", sit_command(args.sit_bench)))
         runs = {program: [] for program, _ in programs}
         for r in range(args.rounds):
             for program, command in programs[r % len(programs):] + programs[:r % len(programs)]:
