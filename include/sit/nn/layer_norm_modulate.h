@@ -9,9 +9,9 @@
 namespace sit::nn {
 
 /// x (N, T, D), shift and scale (N, D) -> (N, T, D), differentiable in all three. A float32 x on
-/// the CPU or (in a CUDA build) on a GPU takes sit's fused kernels, which accumulate in float and
-/// save only each row's mean and 1 / std for the backward pass; other dtypes and devices take
-/// layer_norm then modulate.
+/// a GPU (in a CUDA build), or on the CPU when gradients are wanted, takes sit's fused kernels,
+/// which accumulate in float and save only each row's mean and 1 / std for the backward pass;
+/// everything else takes layer_norm then modulate.
 torch::Tensor layer_norm_modulate(const torch::Tensor& x, const torch::Tensor& shift,
                                   const torch::Tensor& scale, double eps);
 
