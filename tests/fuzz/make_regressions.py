@@ -77,3 +77,16 @@ write("load_sit", "model_size_from_one_tensor", safetensors({
     "blocks.0.mlp.fc1.weight": ("F32", (0, 0), b""),
     "blocks.0.attn.qkv.weight": ("F32", (0, 0), b""),
 }))
+
+# Image headers claiming tens of millions of pixels in a few bytes: stb_image allocated and filled
+# them (250 MB and 1.6 s for the TGA, over libFuzzer's 10 s timeout under ASan), and the image
+# folders took the fill as pixels.
+# The fuzzer's find: an uncompressed 24-bit TGA of 4085 x 15119 pixels, 24 bytes in all.
+write("image", "tga_header_claims_62M_pixels",
+      bytes([0, 0, 2]) + bytes(5) + struct.pack("<HHHHBB", 0, 0, 4085, 15119, 24, 0) + bytes(6))
+# A 24-bit BMP of 7000 x 9000 pixels in 70 bytes.
+write("image", "bmp_header_claims_63M_pixels",
+      b"BM" + struct.pack("<IHHI", 70, 0, 0, 54) +
+      struct.pack("<IiiHHIIiiII", 40, 7000, 9000, 1, 24, 0, 0, 2835, 2835, 0, 0) + bytes(16))
+# A binary PPM of 7000 x 9000 pixels in 49 bytes.
+write("image", "ppm_header_claims_63M_pixels", b"P6\n7000 9000\n255\n" + bytes(32))

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 
@@ -161,6 +162,33 @@ TEST_CASE("sit-eval stats / compare: bad input is a one-line error", "[cli][eval
   check_error(sit::test::run_program(with_network("stats --images " + dir.file("absent.npz") + " --out " + dir.file("s.npz")), dir),
               {"absent.npz"});
   CHECK(!std::filesystem::exists(dir.file("s.npz")));
+}
+
+TEST_CASE("sit-eval stats refuses an image folder of forged headers at once", "[cli][eval]") {
+  // tests/fuzz/regressions/image: headers of a few dozen bytes claiming 62M-63M pixels. Decoded,
+  // each cost stb_image 1.6 s or more and its fill of the missing bytes became statistics.
+  const std::string regressions = std::string(SIT_TEST_DATA_DIR) + "/../fuzz/regressions/image/";
+  const std::vector<std::pair<std::string, std::string>> forged = {
+      {"tga_header_claims_62M_pixels", ".tga"}, {"bmp_header_claims_63M_pixels", ".bmp"},
+      {"ppm_header_claims_63M_pixels", ".ppm"}};
+  for (const auto& [name, extension] : forged) {
+    DYNAMIC_SECTION(name) {
+      sit::test::TempDir dir;
+      std::filesystem::create_directories(dir.file("images"));
+      for (const auto* copy : {"a", "b"}) {
+        std::filesystem::copy_file(regressions + name, dir.file("images/") + copy + extension);
+      }
+      const auto start = std::chrono::steady_clock::now();
+      const auto out = sit::test::run_program(
+          with_network("stats --images " + dir.file("images") + " --out " + dir.file("s.npz")), dir);
+      const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+      check_error(out, {"a" + extension, "pixels in", "bytes", "truncated or corrupt"});
+      CHECK(!std::filesystem::exists(dir.file("s.npz")));
+      // The whole program, its start included (about 0.2 s idle); decoding the two headers took
+      // 3.2 s or more. The margin is for a loaded 2-core machine.
+      CHECK(seconds.count() < 2.0);
+    }
+  }
 }
 
 TEST_CASE("sit-train --eval-every: a log line and a metrics.jsonl line per evaluation, both networks",

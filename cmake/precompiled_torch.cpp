@@ -1,0 +1,1 @@
+// The translation unit that precompiles torch/torch.h (cmake/precompiled_torch.cmake).
