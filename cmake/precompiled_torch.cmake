@@ -28,6 +28,8 @@ function(sit_reuse_precompiled_torch directory)
       continue()
     endif()
     target_precompile_headers(${target} REUSE_FROM sit_torch_pch)
+    # The header needs torch's include paths and definitions, also in a target of no torch code.
+    target_link_libraries(${target} PRIVATE torch)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fPIC>)
     get_target_property(sources ${target} SOURCES)
     foreach(source IN LISTS sources)
