@@ -2,8 +2,7 @@
 # unity batch). It is precompiled once, in sit_torch_pch, and every C++ target of the project
 # reuses that one header (SIT_PCH=OFF: plain includes). A precompiled header is used only where
 # the compiler flags that shape it agree, so every reusing target is compiled as position-
-# independent code (-fPIC), as the library is; a target whose flags differ anyway (the libFuzzer
-# programs) keeps plain includes.
+# independent code (-fPIC), as the library is.
 option(SIT_PCH "Precompile torch/torch.h once and reuse it in every target" ON)
 
 if(SIT_PCH)
@@ -23,8 +22,7 @@ function(sit_reuse_precompiled_torch directory)
   get_property(targets DIRECTORY ${directory} PROPERTY BUILDSYSTEM_TARGETS)
   foreach(target IN LISTS targets)
     get_target_property(type ${target} TYPE)
-    if(target STREQUAL "sit_torch_pch" OR target MATCHES "^fuzz_" OR
-       NOT type MATCHES "^(EXECUTABLE|STATIC_LIBRARY|SHARED_LIBRARY|OBJECT_LIBRARY)$")
+    if(target STREQUAL "sit_torch_pch" OR NOT type MATCHES "^(EXECUTABLE|STATIC_LIBRARY|SHARED_LIBRARY|OBJECT_LIBRARY)$")
       continue()
     endif()
     target_precompile_headers(${target} REUSE_FROM sit_torch_pch)

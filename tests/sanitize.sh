@@ -40,6 +40,7 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${compilers[@]
 # consumer project), cuda (skips without a GPU).
 labels='nn|config|io|transport|data|vae|eval|fuzz'
 tests=(test_nn test_config test_io test_transport test_data test_vae test_eval)
+for test in "${tests[@]}"; do tests+=("${test}_cases"); done  # ctest's list of each program's cases
 . "$root/tests/fuzz/harnesses.sh"
 for harness in $SIT_FUZZ_HARNESSES; do
   tests+=("replay_$harness")

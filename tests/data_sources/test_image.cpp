@@ -1,6 +1,7 @@
 // Image decoding, PIL-exact resampling and ADM's center crop against PIL 9.4 references
 // (data_sources/make_pil_reference.py), and the sample grid and uint8 export.
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -53,6 +54,30 @@ TEST_CASE("read_rgb names the file it cannot decode", "[image][codec]") {
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("wide.ppm")), Catch::Contains("wide.ppm': PNM header number of more than 9 digits"));
   std::ofstream(dir.file("deep.pgm")) << "P5 2 2 65535\n" << std::string(8, '\0');
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("deep.pgm")), Catch::Contains("deep.pgm': 16-bit PNM (maximum value 65535) is not supported"));
+}
+
+TEST_CASE("read_rgb refuses at once a header claiming more pixels than its file holds", "[image][codec]") {
+  // tests/fuzz/regressions/image: 24 to 70 bytes claiming 62M-63M pixels, which stb_image took
+  // 1.6 s and 250 MB to allocate and fill (14 s under ASan) before the bound.
+  const std::string regressions = std::string(SIT_TEST_DATA_DIR) + "/../fuzz/regressions/image/";
+  const std::vector<std::pair<std::string, std::string>> forged = {
+      {"tga_header_claims_62M_pixels", "4085 x 15119 pixels in 24 bytes, more than a complete TGA file"},
+      {"bmp_header_claims_63M_pixels", "7000 x 9000 pixels in 70 bytes, more than a complete BMP file"},
+      {"ppm_header_claims_63M_pixels", "7000 x 9000 pixels in 49 bytes, more than a complete PNM file"}};
+  for (const auto& [name, claim] : forged) {
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(sit::image::read_rgb(regressions + name),
+                      Catch::Contains(name + "' claims " + claim) && Catch::Contains("truncated or corrupt"));
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+    CHECK(seconds.count() < 0.5);  // microseconds of header parsing; a loaded machine has margin
+  }
+  // The bound is the format's densest encoding, so a complete file passes: 4 x 4 grey TGA, 16 bytes of pixels.
+  sit::test::TempDir dir;
+  std::string tga(18, '\0');
+  tga[2] = 3;  // uncompressed grey
+  tga[12] = 4, tga[14] = 4, tga[16] = 8;
+  std::ofstream(dir.file("grey.tga"), std::ios::binary) << tga << std::string(16, '\x80');
+  CHECK(sit::image::read_rgb(dir.file("grey.tga")).sizes() == torch::IntArrayRef({4, 4, 3}));
 }
 
 TEST_CASE("write_png round-trips through read_rgb", "[image][codec]") {

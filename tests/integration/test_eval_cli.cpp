@@ -12,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <fstream>
 
@@ -164,9 +163,10 @@ TEST_CASE("sit-eval stats / compare: bad input is a one-line error", "[cli][eval
   CHECK(!std::filesystem::exists(dir.file("s.npz")));
 }
 
-TEST_CASE("sit-eval stats refuses an image folder of forged headers at once", "[cli][eval]") {
+TEST_CASE("sit-eval stats refuses an image folder of forged headers", "[cli][eval]") {
   // tests/fuzz/regressions/image: headers of a few dozen bytes claiming 62M-63M pixels. Decoded,
-  // each cost stb_image 1.6 s or more and its fill of the missing bytes became statistics.
+  // each cost stb_image 1.6 s or more and its fill of the missing bytes became statistics; the
+  // time of the refusal itself is checked in test_image.cpp, away from the program's start.
   const std::string regressions = std::string(SIT_TEST_DATA_DIR) + "/../fuzz/regressions/image/";
   const std::vector<std::pair<std::string, std::string>> forged = {
       {"tga_header_claims_62M_pixels", ".tga"}, {"bmp_header_claims_63M_pixels", ".bmp"},
@@ -178,15 +178,10 @@ TEST_CASE("sit-eval stats refuses an image folder of forged headers at once", "[
       for (const auto* copy : {"a", "b"}) {
         std::filesystem::copy_file(regressions + name, dir.file("images/") + copy + extension);
       }
-      const auto start = std::chrono::steady_clock::now();
       const auto out = sit::test::run_program(
           with_network("stats --images " + dir.file("images") + " --out " + dir.file("s.npz")), dir);
-      const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
       check_error(out, {"a" + extension, "pixels in", "bytes", "truncated or corrupt"});
       CHECK(!std::filesystem::exists(dir.file("s.npz")));
-      // The whole program, its start included (about 0.2 s idle); decoding the two headers took
-      // 3.2 s or more. The margin is for a loaded 2-core machine.
-      CHECK(seconds.count() < 2.0);
     }
   }
 }
