@@ -3,8 +3,8 @@
 # quick-start SiT on the CPU (about 8 minutes of training on 2 cores), then write
 # results/quickstart/samples.png (one row per class) and samples.npz (1,000 class-balanced
 # samples in the ADM evaluation format) next to the checkpoint, and score the samples with the
-# project's Fashion-MNIST classifier when results/classifier.safetensors is there (README: "The
-# quick start's own metric"; the line to make it is printed otherwise).
+# project's Fashion-MNIST classifier when results/classifier.safetensors is there
+# (docs/evaluation.md, "The quick start's own metric"; the line to make it is printed otherwise).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/results/quickstart"
@@ -14,7 +14,8 @@ cmake --build "$root/build" -j"$(nproc)" --target sit-train sit-sample sit-eval
 
 # A 1.3M-parameter SiT (depth 4, width 128, patch 4 on 28x28: 49 tokens), AdamW at a constant 2e-3
 # and an EMA of 0.99, sampled by UniPC with 10 model evaluations at CFG 2: the best of the recipes
-# examples/sit-bench/quickstart_sweep.sh tried within the budget (README, "Quick-start recipes").
+# examples/sit-bench/quickstart_sweep.sh tried within the budget (docs/evaluation.md,
+# "Quick-start recipes").
 "$root/build/examples/sit-train/sit-train" \
   --model '' --patch-size 4 --depth 4 --hidden-size 128 --num-heads 4 \
   --global-batch-size 64 --max-steps 1300 --lr 2e-3 --ema-decay 0.99 --log-every 100 \

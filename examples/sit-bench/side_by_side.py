@@ -11,8 +11,8 @@ order that rotates from round to round, so that a slow spell of a shared machine
 them. A round's ratio is baseline / sit of that round's medians (> 1: sit is faster); the table
 gives each program's median over every repeat and the median ratio over the rounds with its range.
 --sit-baseline adds another sit-bench (a build of an earlier commit) to the rotation: what a change
-gained. --markdown prints the table as the README has it. Use Debian's /usr/bin/python3 on CPU (its
-python3-torch is the LibTorch sit links):
+gained. --markdown prints the table as docs/performance.md has it. Use Debian's /usr/bin/python3 on
+CPU (its python3-torch is the LibTorch sit links):
 
     PYTHONPATH=/path/to/timm:/path/to/torchdiffeq /usr/bin/python3 examples/sit-bench/side_by_side.py \\
         --sit-bench build/examples/sit-bench/sit-bench --official-dir /path/to/SiT --threads 2 --rounds 5

@@ -52,9 +52,9 @@ PY
 # sit's CUDA-graph sampler against eager. Time assumed, not yet measured (times.txt logs it): build
 # and tests 4 to 5 min (about 40 CPU-minutes of compiling on 16 cores); below, each program's start
 # (import, SiT-XL/2 made on the CPU) about 10 s, a sample run 2.7 s and a training step 0.65 s (the
-# README's eager numbers), and torch.compile's first call on a fresh machine (empty Inductor cache)
-# about 1 min for the guided forward and 2 min for the training step's forward and backward: about
-# 5 min of benchmarks, near 10 min in all. So the runs with a compile column come last, where an
+# H200 eager numbers of docs/performance.md), and torch.compile's first call on a fresh machine
+# (empty Inductor cache) about 1 min for the guided forward and 2 min for the training step's
+# forward and backward: about 5 min of benchmarks, near 10 min in all. So the runs with a compile column come last, where an
 # overrun costs only them; a session short of time runs the phases apart (build, then bench).
 side_by_side() {
   python3 "$root/examples/sit-bench/side_by_side.py" --sit-bench "$bench" --device cuda --threads 8 \

@@ -2,7 +2,7 @@
 // Runs the reference cases of tests/data/fixtures through the public API, as the official code
 // ran them: a sampler case from its ckpt.pt, noise, labels (and SDE draws); a loss case's
 // per-sample loss and gradients; a case model's forward outputs. Shared by test_parity (which
-// checks the results) and parity_report (which prints them as the README's table).
+// checks the results) and parity_report (which prints them as docs/parity.md's table).
 #include <sit/io/npy.h>
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/guidance.h>

@@ -1,5 +1,5 @@
-// The README's parity table, measured: every reference case of tests/data/fixtures (the official
-// SiT code) and tests/data/vae (diffusers' AutoencoderKL) run through the public API, one
+// The parity table of docs/parity.md, measured: every reference case of tests/data/fixtures (the
+// official SiT code) and tests/data/vae (diffusers' AutoencoderKL) run through the public API, one
 // markdown row per case and check. Exits 1 when a row misses its tolerance (or its model
 // evaluation count), so `ctest -L parity` fails with it.
 #include <ATen/CPUGeneratorImpl.h>

@@ -1,30 +1,33 @@
 #!/usr/bin/env bash
-# The README and --help agree: every flag that a command line of the README's sh blocks gives to
+# The docs and --help agree: every flag that a command line of a markdown file's sh blocks gives to
 # sit-train, sit-sample, sit-bench or sit-eval is one that the program (or its subcommand) has.
-#   readme_flags.sh README.md BIN_DIR   (BIN_DIR holds sit-train/, sit-sample/, sit-bench/, sit-eval/)
+#   readme_flags.sh BIN_DIR FILE.md...   (BIN_DIR holds sit-train/, sit-sample/, sit-bench/, sit-eval/)
 set -euo pipefail
-readme=$1
-bins=$2
+bins=$1
+shift
+[ $# -gt 0 ] || { echo "usage: readme_flags.sh BIN_DIR FILE.md..." >&2; exit 2; }
 checked=0
 missing=0
-# The sh blocks' lines, continuations joined.
-lines=$(awk '/^```sh/{on=1; next} /^```/{on=0} on' "$readme" | sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
-while IFS= read -r line; do
-  line=${line%%#*}  # comments
-  for program in sit-train sit-sample sit-bench sit-eval; do
-    rest=$(grep -oE "(^|[ (])$program( .*|$)" <<<"$line" | head -n1) || continue
-    rest=${rest#*"$program"}
-    rest=${rest%%[;&|]*}
-    sub=$(grep -oE '(^| )(ODE|SDE|train-classifier|score|stats|compare|features)( |$)' <<<"$rest" | head -n1 | tr -d ' ') || true
-    help=$("$bins/$program/$program" --help; [ -n "$sub" ] && "$bins/$program/$program" "$sub" --help || true)
-    for flag in $(grep -oE -- '(^| |\[)--[a-z][a-z0-9-]*' <<<"$rest" | tr -d ' ['); do
-      checked=$((checked + 1))
-      if ! grep -qE -- "(^| |,)$flag([ =,]|$)" <<<"$help"; then
-        echo "README gives $program ${sub:+$sub }$flag, which its --help does not list"
-        missing=$((missing + 1))
-      fi
+for doc in "$@"; do
+  # The sh blocks' lines, continuations joined.
+  lines=$(awk '/^```sh/{on=1; next} /^```/{on=0} on' "$doc" | sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
+  while IFS= read -r line; do
+    line=${line%%#*}  # comments
+    for program in sit-train sit-sample sit-bench sit-eval; do
+      rest=$(grep -oE "(^|[ (])$program( .*|$)" <<<"$line" | head -n1) || continue
+      rest=${rest#*"$program"}
+      rest=${rest%%[;&|]*}
+      sub=$(grep -oE '(^| )(ODE|SDE|train-classifier|score|stats|compare|features)( |$)' <<<"$rest" | head -n1 | tr -d ' ') || true
+      help=$("$bins/$program/$program" --help; [ -n "$sub" ] && "$bins/$program/$program" "$sub" --help || true)
+      for flag in $(grep -oE -- '(^| |\[)--[a-z][a-z0-9-]*' <<<"$rest" | tr -d ' ['); do
+        checked=$((checked + 1))
+        if ! grep -qE -- "(^| |,)$flag([ =,]|$)" <<<"$help"; then
+          echo "$doc gives $program ${sub:+$sub }$flag, which its --help does not list"
+          missing=$((missing + 1))
+        fi
+      done
     done
-  done
-done <<<"$lines"
-echo "$checked README flags checked against --help, $missing missing"
+  done <<<"$lines"
+done
+echo "$checked flags of $# markdown files checked against --help, $missing missing"
 [ "$checked" -gt 20 ] && [ "$missing" -eq 0 ]

@@ -1,6 +1,6 @@
-// The README's bad-input table, row by row: each command runs in a folder holding the files the
-// README names, and must end with exit status 1 and one line "<program>: error: ..." holding the
-// row's text, leaving the folder's files as they were (no output, complete or partial).
+// The bad-input table of docs/bad-input.md, row by row: each command runs in a folder holding the
+// files that page names, and must end with exit status 1 and one line "<program>: error: ..."
+// holding the row's text, leaving the folder's files as they were (no output, complete or partial).
 #include "catch_torch.h"
 
 #include <sit/eval/classifier.h>
@@ -22,18 +22,19 @@ namespace fs = std::filesystem;
 namespace bad_input {
 
 struct Row {
-  std::string command;  // as the README writes it, e.g. "sit-sample ODE --ckpt empty.pt"
+  std::string command;  // as docs/bad-input.md writes it, e.g. "sit-sample ODE --ckpt empty.pt"
   std::string message;  // what the error line must contain
 };
 
 // The rows between the table's two marker comments: | `command` | `message` |.
-std::vector<Row> readme_rows() {
-  std::ifstream readme(SIT_README);
-  REQUIRE(readme);
+std::vector<Row> table_rows() {
+  std::ifstream doc(SIT_BAD_INPUT_DOC);
+  INFO(SIT_BAD_INPUT_DOC);
+  REQUIRE(doc);
   std::vector<Row> rows;
   const std::regex row("^\\| `([^`]+)` \\| `([^`]+)` \\|$");
   bool inside = false;
-  for (std::string line; std::getline(readme, line);) {
+  for (std::string line; std::getline(doc, line);) {
     if (line.rfind("<!-- bad-input-table", 0) == 0) inside = !inside;
     std::smatch match;
     if (inside && std::regex_match(line, match, row)) rows.push_back({match[1], match[2]});
@@ -72,7 +73,7 @@ std::string read_bytes(const fs::path& path, size_t limit) {
   return bytes;
 }
 
-// The README's files: a real sit-train checkpoint and EMA of one step, and the broken ones.
+// The table's files: a real sit-train checkpoint and EMA of one step, and the broken ones.
 void make_files(const fs::path& dir, const sit::test::TempDir& scratch) {
   const auto run_dir = scratch.file("run");
   auto trained = sit::test::run_program(std::string(SIT_TRAIN_BIN) +
@@ -108,12 +109,12 @@ void make_files(const fs::path& dir, const sit::test::TempDir& scratch) {
 
 }  // namespace bad_input
 
-TEST_CASE("the README's bad-input table: exit status 1, one line naming the problem, no file written", "[cli]") {
+TEST_CASE("docs/bad-input.md's table: exit status 1, one line naming the problem, no file written", "[cli]") {
   if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
     WARN("Debian's dataset-fashion-mnist is not installed: the bad-input table is skipped");
     return;
   }
-  const auto rows = bad_input::readme_rows();
+  const auto rows = bad_input::table_rows();
   REQUIRE(rows.size() >= 40);
   sit::test::TempDir scratch, work;
   bad_input::make_files(work.path(), scratch);
