@@ -12,7 +12,6 @@ namespace sit::train {
 
 namespace {
 
-constexpr int64_t kChunk = 100;  // samples drawn (and noise seeded) together
 constexpr uint64_t kNoiseSeed = 0;
 
 // Rows [begin, end) of a (total, D) matrix whose other rows are 0, summed over the ranks: every
@@ -30,8 +29,9 @@ torch::Tensor gather_rows(distributed::ProcessGroup* group, const std::vector<st
 }  // namespace
 
 SampleEvaluator::SampleEvaluator(const TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes,
-                                 torch::Device device)
-    : config_(config.eval), device_(device) {
+                                 torch::Device device, int64_t chunk)
+    : config_(config.eval), device_(device), chunk_(chunk) {
+  TORCH_CHECK(chunk > 0, "SampleEvaluator: chunk must be 1 or more, but got ", chunk);
   if (config.data.data == DataSource::Latents && config.data.vae.empty()) {
     throw config::ConfigError("--eval-every: samples of a run on extracted latents need --vae to be decoded into images");
   }
@@ -81,15 +81,15 @@ SampleScores SampleEvaluator::evaluate(const Trainer& trainer, distributed::Proc
   const int64_t rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
   std::vector<std::pair<int64_t, torch::Tensor>> pool_3, logits, spatial, class_logits, class_features;
   // Chunk i (noise seeded kNoiseSeed + i, labels cycling through the classes) belongs to rank i % world.
-  for (int64_t begin = 0, chunk = 0; begin < total; begin += kChunk, ++chunk) {
+  for (int64_t begin = 0, chunk = 0; begin < total; begin += chunk_, ++chunk) {
     if (chunk % world != rank) continue;
-    const int64_t n = std::min(kChunk, total - begin);
+    const int64_t n = std::min(chunk_, total - begin);
     auto generator = at::detail::createCPUGenerator(kNoiseSeed + static_cast<uint64_t>(chunk));
     auto z = torch::randn({n, m.in_channels(), m.input_size(), m.input_size()}, generator);
     auto y = torch::arange(begin, begin + n, torch::kInt64) % m.num_classes();
     const auto images = image::to_uint8_nhwc(trainer.decode(trainer.sample(z, y)));
     if (inception_) {
-      auto f = eval::inception_features(*inception_, images, config_.input_mode, kChunk);
+      auto f = eval::inception_features(*inception_, images, config_.input_mode, chunk_);
       pool_3.emplace_back(begin, f.pool_3);
       logits.emplace_back(begin, f.logits);
       spatial.emplace_back(begin, f.spatial);

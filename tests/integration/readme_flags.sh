@@ -8,6 +8,15 @@ shift
 [ $# -gt 0 ] || { echo "usage: readme_flags.sh BIN_DIR FILE.md..." >&2; exit 2; }
 checked=0
 missing=0
+# Each program's --help (and its subcommand's), asked once: a start of a program costs ~0.5 s.
+declare -A helps
+help_of() {
+  local key="$1 $2"
+  if [ -z "${helps[$key]+set}" ]; then
+    helps[$key]=$("$bins/$1/$1" --help; [ -n "$2" ] && "$bins/$1/$1" "$2" --help || true)
+  fi
+  help=${helps[$key]}
+}
 for doc in "$@"; do
   # The sh blocks' lines, continuations joined.
   lines=$(awk '/^```sh/{on=1; next} /^```/{on=0} on' "$doc" | sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
@@ -18,7 +27,7 @@ for doc in "$@"; do
       rest=${rest#*"$program"}
       rest=${rest%%[;&|]*}
       sub=$(grep -oE '(^| )(ODE|SDE|train-classifier|score|stats|compare|features)( |$)' <<<"$rest" | head -n1 | tr -d ' ') || true
-      help=$("$bins/$program/$program" --help; [ -n "$sub" ] && "$bins/$program/$program" "$sub" --help || true)
+      help_of "$program" "$sub"
       for flag in $(grep -oE -- '(^| |\[)--[a-z][a-z0-9-]*' <<<"$rest" | tr -d ' ['); do
         checked=$((checked + 1))
         if ! grep -qE -- "(^| |,)$flag([ =,]|$)" <<<"$help"; then

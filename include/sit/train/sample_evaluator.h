@@ -29,16 +29,22 @@ class SampleEvaluator {
   /// statistics (from the run's --data-path); checks that they fit the run's images, whose data
   /// set has examples of `shape` (C, H, W) in `num_classes` classes (extracted latents are
   /// decoded into 3 x 8H x 8W images). Throws ConfigError naming the flag when they do not.
-  SampleEvaluator(const TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes, torch::Device device);
+  /// `chunk`: the samples drawn together (sit-train's 100; smaller in tests).
+  SampleEvaluator(const TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes, torch::Device device,
+                  int64_t chunk = kChunk);
+
+  /// Samples drawn together, with noise seeded by the chunk's index.
+  static constexpr int64_t kChunk = 100;
 
   /// The scores of eval_samples samples of the trainer's EMA model. Sample i has label i % num_classes;
-  /// samples are drawn in chunks of 100 whose noise is seeded by the chunk's index, chunk c on
-  /// rank c % world_size, so the samples do not depend on the number of ranks.
+  /// samples are drawn in chunks (of kChunk in sit-train) whose noise is seeded by the chunk's
+  /// index, chunk c on rank c % world_size, so the samples do not depend on the number of ranks.
   SampleScores evaluate(const Trainer& trainer, distributed::ProcessGroup* group);
 
  private:
   EvalConfig config_;
   torch::Device device_;
+  int64_t chunk_;
   std::optional<eval::FidInceptionV3> inception_;
   std::optional<eval::InceptionStatistics> reference_;
   std::optional<eval::Classifier> classifier_;
