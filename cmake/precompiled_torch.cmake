@@ -26,8 +26,10 @@ function(sit_reuse_precompiled_torch directory)
       continue()
     endif()
     target_precompile_headers(${target} REUSE_FROM sit_torch_pch)
-    # The header needs torch's include paths and definitions, also in a target of no torch code.
+    # The header needs torch's include paths and definitions and the language level it was
+    # compiled with (clang refuses a C++17 header in a C++14 unit), also in a target of no torch code.
     target_link_libraries(${target} PRIVATE torch)
+    target_compile_features(${target} PRIVATE cxx_std_17)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-fPIC>)
     get_target_property(sources ${target} SOURCES)
     foreach(source IN LISTS sources)
