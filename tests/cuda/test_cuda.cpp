@@ -3,7 +3,7 @@
 // training step replayed from a CUDA graph against the eager one. Without a GPU (or in a CPU
 // build of LibTorch) the GPU cases report that they skip, and what runs is the CPU-build
 // behaviour: CUDA graphs refused with a clear error.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/precision.h>
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/train/adamw.h>
@@ -12,14 +12,14 @@
 #include <sit/train/trainer.h>
 #include <sit/transport/graphed_forward.h>
 
-#include "fixture_case.h"
+#include "support/fixture_case.h"
 
 #include <array>
 
 #include <cmath>
 #include <limits>
 
-using namespace sit::testing;
+using namespace sit::test;
 
 namespace {
 

@@ -1,6 +1,6 @@
 // sit's own CUDA kernels (src/cuda) against their CPU references, and the attention backend that
 // SiT-XL/2's head width gets. Without a GPU each case reports that it skips.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "nn/layer_norm_modulate_check.h"
 
 #include <sit/nn/mlp.h>
@@ -17,8 +17,8 @@ bool have_gpu() {
 
 TEST_CASE("layer_norm_modulate's CUDA kernels match layer_norm then modulate", "[cuda]") {
   if (!have_gpu()) return;
-  sit::testing::check_layer_norm_modulate(torch::kCUDA, 3, 5, 37);     // part warps, part row chunks
-  sit::testing::check_layer_norm_modulate(torch::kCUDA, 4, 256, 1152);  // SiT-XL/2: 256 tokens of 1152
+  sit::test::check_layer_norm_modulate(torch::kCUDA, 3, 5, 37);     // part warps, part row chunks
+  sit::test::check_layer_norm_modulate(torch::kCUDA, 4, 256, 1152);  // SiT-XL/2: 256 tokens of 1152
 }
 
 TEST_CASE("training draws on the GPU are the CPU's numbers", "[cuda]") {

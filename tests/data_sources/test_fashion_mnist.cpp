@@ -8,8 +8,8 @@
 
 #include <zlib.h>
 
-#include "catch_torch.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/files.h"
 #include "sit/data/fashion_mnist.h"
 #include "sit/data/idx.h"
 

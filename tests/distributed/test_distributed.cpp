@@ -12,7 +12,7 @@
 // What remains is the order of float sums (per-rank means, the all-reduce), so after 4 AdamW
 // steps at lr 1e-3 the weights agree to 2e-5 (absolute, on weights of size ~0.1), while one
 // process on half the data lands more than 1e-3 away: the comparison can fail.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/distributed/gradient_sync.h>
 #include <sit/distributed/process_group.h>
 #include <sit/data/sampler.h>
@@ -38,7 +38,7 @@
 #include <sstream>
 #include <thread>
 
-#include "temp_dir.h"
+#include "support/files.h"
 
 namespace {
 

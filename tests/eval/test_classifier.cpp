@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <functional>
 
-#include "catch_torch.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/files.h"
 #include "sit/data/fashion_mnist.h"
 #include "sit/eval/classifier.h"
 #include "sit/io/safetensors.h"

@@ -1,7 +1,7 @@
 // The README's bad-input table, row by row: each command runs in a folder holding the files the
 // README names, and must end with exit status 1 and one line "<program>: error: ..." holding the
 // row's text, leaving the folder's files as they were (no output, complete or partial).
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 #include <sit/eval/classifier.h>
 #include <sit/io/npy.h>
@@ -15,7 +15,7 @@
 #include <sstream>
 
 #include "run_program.h"
-#include "temp_dir.h"
+#include "support/files.h"
 
 namespace fs = std::filesystem;
 

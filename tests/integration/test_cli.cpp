@@ -3,7 +3,7 @@
 // resume against a straight run; sit-bench's free model; and the one-line errors of flags that
 // contradict a checkpoint or each other. Every check looks at what a run produced (files, values,
 // exit status), not only at what it printed.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/image/codec.h>
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
@@ -23,11 +23,11 @@
 #include <regex>
 #include <sstream>
 
-#include "fixture_case.h"
+#include "support/fixture_case.h"
 #include "run_program.h"
-#include "temp_dir.h"
+#include "support/files.h"
 
-using namespace sit::testing;
+using namespace sit::test;
 namespace fs = std::filesystem;
 namespace tr = sit::transport;
 

@@ -16,9 +16,9 @@
 #include <cmath>
 #include <fstream>
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "integration/run_program.h"
-#include "temp_dir.h"
+#include "support/files.h"
 
 namespace eval_cli {
 

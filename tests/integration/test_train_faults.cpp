@@ -2,7 +2,7 @@
 // SIGTERM during training and while starting, a write that fails (RLIMIT_FSIZE), and
 // --auto-resume. Each check looks at the files a run left: the newest checkpoint loads, nothing
 // half-written lies under a final name, and the resumed weights equal an uninterrupted run's.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "run_program.h"
-#include "temp_dir.h"
+#include "support/files.h"
 
 namespace train_faults {
 

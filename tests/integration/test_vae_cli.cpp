@@ -1,7 +1,7 @@
 // The VAE programs as a user runs them on the small diffusers fixture (tests/data/vae/small):
 // sit-vae against diffusers' outputs, sit-sample --vae, and an image folder made here taken through
 // sit-extract-latents into sit-train, and through sit-train --vae directly.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <ATen/CPUGeneratorImpl.h>
 #include <sit/data/image_folder.h>
 #include <sit/data/latent_shards.h>
@@ -17,11 +17,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "fixture_case.h"
+#include "support/fixture_case.h"
 #include "run_program.h"
-#include "temp_dir.h"
+#include "support/files.h"
 
-using namespace sit::testing;
+using namespace sit::test;
 namespace fs = std::filesystem;
 
 namespace {

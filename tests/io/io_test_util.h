@@ -12,9 +12,9 @@
 
 #include <sit/io/value.h>
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
-namespace sit::io::test {
+namespace sit::test {
 
 /// Same dtype, shape and values, bit for bit.
 inline void require_same(const torch::Tensor& actual, const torch::Tensor& expected) {
@@ -24,8 +24,8 @@ inline void require_same(const torch::Tensor& actual, const torch::Tensor& expec
 }
 
 /// dict[key], which must exist.
-inline const Value& entry(const Value& dict, const std::string& key) {
-  const Value* value = dict.to_dict().find(key);
+inline const sit::io::Value& entry(const sit::io::Value& dict, const std::string& key) {
+  const sit::io::Value* value = dict.to_dict().find(key);
   REQUIRE(value != nullptr);
   return *value;
 }
@@ -119,4 +119,4 @@ inline bool python_torch_available() {
   return available;
 }
 
-}  // namespace sit::io::test
+}  // namespace sit::test

@@ -1,14 +1,14 @@
 // The SiT forward against the official models.py outputs stored in the fixtures, each model
 // loaded straight from its ckpt.pt (torch.save of the state_dict). Tolerance: relative L2 1e-5.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/guidance.h>
 
 #include <filesystem>
 
-#include "fixture_case.h"
+#include "support/fixture_case.h"
 
-using namespace sit::testing;
+using namespace sit::test;
 
 namespace {
 

@@ -1,5 +1,5 @@
 // The trainer: exact resume, the checkpoint's layout (as torch.load sees it), EMA and schedules.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/io/torch_load.h>
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
@@ -10,12 +10,12 @@
 #include <limits>
 #include <set>
 
-#include "temp_dir.h"
+#include "support/files.h"
 #include "train/tiny_config.h"
 
 namespace {
 
-using train_test::tiny_config;
+using sit::test::tiny_config;
 
 // 64 examples of (1, 8, 8) in 4 classes, each a deterministic function of its index.
 class TinyDataset : public sit::data::Dataset {

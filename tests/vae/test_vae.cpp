@@ -1,6 +1,6 @@
 // diffusers' AutoencoderKL: the modules against diffusers' own outputs (tests/data/vae), the three
 // weight files, the legacy attention names, the full SD-VAE key set, and one-line load errors.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <ATen/CPUGeneratorImpl.h>
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
@@ -11,10 +11,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "temp_dir.h"
-#include "test_util.h"
+#include "support/files.h"
+#include "support/relative_l2.h"
 
-using sit::testing::relative_l2;
+using sit::test::relative_l2;
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,12 +1,14 @@
 #pragma once
-// A fresh directory under the system temp folder, removed with everything in it at scope exit.
+// Scratch folders.
 
 #include <filesystem>
 #include <random>
 #include <string>
+#include <system_error>
 
 namespace sit::test {
 
+// A fresh directory under the system temp folder, removed with everything in it at scope exit.
 class TempDir {
  public:
   TempDir() {
