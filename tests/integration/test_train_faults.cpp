@@ -8,48 +8,35 @@
 #include <sit/io/torch_load.h>
 
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <optional>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <thread>
 
-#include "run_program.h"
+#include "support/cli.h"
 #include "support/files.h"
+#include "support/process.h"
+#include "support/tiny_run.h"
 
 namespace train_faults {
 
+using namespace sit::test;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// 64 latents of (4, 8, 8) in 4 classes; a tiny free model, one thread, a checkpoint every
-// `ckpt_every` steps.
+// The tiny latents and a free model of depth 2, 64 wide, checkpointed every `ckpt_every` steps.
 struct Run {
-  sit::test::TempDir dir;
-  std::string data = dir.file("latents");
+  TempDir dir;
+  TinyTraining flags{dir.file("latents"), /*depth=*/2, /*hidden_size=*/64};
 
-  Run() {
-    fs::create_directories(data);
-    auto generator = at::detail::createCPUGenerator(7);
-    sit::io::write_npy(data + "/latents_00000.npy", torch::randn({64, 4, 8, 8}, generator));
-    sit::io::write_npy(data + "/labels_00000.npy", torch::arange(64, torch::kInt64).remainder(4));
-  }
+  Run() { write_latent_shard(flags.data, tiny_latents()); }
   std::string args(const std::string& results, int64_t steps, int64_t ckpt_every) const {
-    return " --data latents --data-path " + data +
-           " --num-classes 4 --model '' --patch-size 4 --depth 2 --hidden-size 64 --num-heads 2 --lr 1e-3"
-           " --ema-decay 0.9 --global-batch-size 8 --num-workers 1 --threads 1 --log-every 1 --sample-every 100000"
-           " --ckpt-every " + std::to_string(ckpt_every) + " --max-steps " + std::to_string(steps) +
-           " --results-dir " + results;
+    return flags.args(results, steps, ckpt_every);
   }
-  sit::test::Output run(const std::string& args) const {
-    return sit::test::run_program(std::string(SIT_TRAIN_BIN) + args, dir);
-  }
+  Output run(const std::string& args) const { return run_program(std::string(SIT_TRAIN_BIN) + args, dir); }
 };
 
 std::string checkpoint(const std::string& results, int64_t step) {
@@ -59,65 +46,7 @@ std::string checkpoint(const std::string& results, int64_t step) {
 
 // sit-train with `args` in the background, its output to `log`.
 pid_t start(const std::string& args, const std::string& log) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string command = "exec " + std::string(SIT_TRAIN_BIN) + args + " > " + log + " 2>&1";
-    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-// Exit status (128 + signal when killed by one); the process is killed after `seconds`.
-int wait_for(pid_t pid, double seconds) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (Clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-bool exited(pid_t pid, int& status) {
-  int raw = 0;
-  if (waitpid(pid, &raw, WNOHANG) != pid) return false;
-  status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-  return true;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Every (step, loss as printed) the log reports, in order (a step redone after a kill twice).
-std::vector<std::pair<int64_t, std::string>> logged_losses(const std::string& log) {
-  std::vector<std::pair<int64_t, std::string>> losses;
-  const auto text = read_text(log);
-  std::regex pattern("\\(step=(\\d+)\\) Train Loss: ([0-9.]+)");
-  for (std::sregex_iterator it(text.begin(), text.end(), pattern), end; it != end; ++it) {
-    losses.emplace_back(std::stoll((*it)[1]), (*it)[2]);
-  }
-  return losses;
-}
-
-std::vector<std::string> files_ending(const std::string& dir, const std::string& suffix) {
-  std::vector<std::string> found;
-  std::error_code error;
-  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
-    const auto name = it->path().filename().string();
-    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
-      found.push_back(it->path().string());
-    }
-  }
-  return found;
+  return start_program(std::string(SIT_TRAIN_BIN) + args, log);
 }
 
 // The newest <step>.pt under results/checkpoints, -1 when there is none.
@@ -185,7 +114,7 @@ TEST_CASE("sit-train killed (SIGKILL) during steps and checkpoint writes resumes
         std::this_thread::sleep_for(std::chrono::milliseconds(7 * attempt % 40));
       }
       kill(pid, SIGKILL);
-      status = wait_for(pid, 30);
+      status = wait_exit(pid, 30);
       killed = true;
     }
     INFO(read_text(log));
@@ -248,7 +177,7 @@ TEST_CASE("sit-train on SIGTERM saves a checkpoint that resumes to the uninterru
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   kill(pid, SIGTERM);
-  status = wait_for(pid, 60);
+  status = wait_exit(pid, 60);
   const auto text = read_text(log);
   INFO(text);
   REQUIRE(status == 130);
@@ -280,7 +209,7 @@ TEST_CASE("sit-train on SIGTERM saves a checkpoint that resumes to the uninterru
   const bool started = read_text(starting + "/log.txt").find("Training for") != std::string::npos;
   kill(pid, SIGTERM);
   CHECK_FALSE(started);  // the handler was in place before the start-up ended
-  status = wait_for(pid, 60);
+  status = wait_exit(pid, 60);
   INFO(read_text(starting_log));
   CHECK(status == 130);
   CHECK_THAT(read_text(starting_log), Catch::Contains("Interrupted before the first step: nothing saved"));
@@ -305,8 +234,8 @@ TEST_CASE("a checkpoint write that fails (RLIMIT_FSIZE) is a one-line error; the
 
   // Files may grow to half a checkpoint: the log can be written, the next checkpoint cannot.
   const auto limit = std::to_string(previous_bytes.size() / 2);
-  auto full = sit::test::run_program("prlimit --fsize=" + limit + " " + SIT_TRAIN_BIN + r.args(results, 4, 2) +
-                                         " --auto-resume", r.dir);
+  auto full = run_program("prlimit --fsize=" + limit + " " + SIT_TRAIN_BIN + r.args(results, 4, 2) + " --auto-resume",
+                          r.dir);
   INFO(full.text);
   CHECK(full.status == 1);
   // One error line (the log lines on stdout may come after it: stdout is flushed at exit).
@@ -353,11 +282,7 @@ TEST_CASE("--auto-resume starts fresh, continues the newest checkpoint, and refu
            {r.args(results, 6, 2) + " --lr 5e-4",
             "--lr 0.0005 contradicts " + checkpoint(results, 4) + ", saved with 0.001"},
            {omitted, "--ema-decay 0.9999 contradicts " + checkpoint(results, 4) + ", saved with 0.9"}}) {
-    auto refused = r.run(args + " --auto-resume");
-    INFO(refused.text);
-    CHECK(refused.status == 1);
-    CHECK_THAT(refused.text, Catch::StartsWith("sit-train: error: ") && Catch::Contains(message));
-    CHECK(std::count(refused.text.begin(), refused.text.end(), '\n') == 1);
+    check_error(r.run(args + " --auto-resume"), "sit-train", {message});
   }
   CHECK_FALSE(fs::exists(checkpoint(results, 6)));
 }
