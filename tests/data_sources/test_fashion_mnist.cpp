@@ -3,18 +3,19 @@
 
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <vector>
 
 #include <zlib.h>
 
 #include "support/catch_torch.h"
+#include "support/exceptions.h"
 #include "support/files.h"
 #include "sit/data/fashion_mnist.h"
 #include "sit/data/idx.h"
 
 namespace {
 
+using sit::test::message_of;
 using sit::test::TempDir;
 
 // An IDX file of unsigned bytes: 00 00 08 rank, big-endian dims, data (`data_bytes` of it).
@@ -50,15 +51,6 @@ void write_tiny_split(const TempDir& dir, const std::string& split, bool gzip) {
   auto write = gzip ? write_gzip : write_plain;
   write(dir.file(split + "-images-idx3-ubyte" + suffix), images);
   write(dir.file(split + "-labels-idx1-ubyte" + suffix), labels);
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 // safetensors round trip, and its accuracy on the Fashion-MNIST test split when that is installed.
 
 #include <filesystem>
-#include <functional>
 
 #include "support/catch_torch.h"
+#include "support/exceptions.h"
 #include "support/files.h"
 #include "sit/data/fashion_mnist.h"
 #include "sit/eval/classifier.h"
@@ -13,15 +13,7 @@
 namespace {
 
 using namespace sit::eval;
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using sit::test::message_of;
 
 // 64 random 28x28 images, labels 0..9 in turn.
 std::pair<torch::Tensor, torch::Tensor> random_images(int64_t n = 64) {

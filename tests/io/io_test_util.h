@@ -8,11 +8,10 @@
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <sit/io/value.h>
 
 #include "support/catch_torch.h"
+#include "support/files.h"
 
 namespace sit::test {
 
@@ -32,23 +31,10 @@ inline const sit::io::Value& entry(const sit::io::Value& dict, const std::string
 
 inline std::string fixture(const std::string& name) { return std::string(SIT_TEST_DATA_DIR) + "/io/" + name; }
 
-inline std::filesystem::path scratch_folder() {
-  return std::filesystem::temp_directory_path() / ("sit_test_io_" + std::to_string(::getpid()));
-}
-
-/// Removes the scratch folder when the test program exits.
-struct ScratchCleanup {
-  ~ScratchCleanup() {
-    std::error_code ignored;
-    std::filesystem::remove_all(scratch_folder(), ignored);
-  }
-};
-inline const ScratchCleanup scratch_cleanup;
-
-/// A per-process scratch path, so concurrent test runs never share files.
+/// A path in the test program's own scratch folder (removed at exit): concurrent runs never share files.
 inline std::string scratch(const std::string& name) {
-  std::filesystem::create_directories(scratch_folder());
-  return (scratch_folder() / name).string();
+  static const TempDir folder;
+  return folder.file(name);
 }
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
