@@ -1,7 +1,6 @@
 // IDX parsing (plain and gzip) and the Fashion-MNIST dataset, on tiny files made here and on
 // Debian's dataset-fashion-mnist when it is installed.
 
-#include <filesystem>
 #include <fstream>
 #include <vector>
 
@@ -10,6 +9,8 @@
 #include "support/catch_torch.h"
 #include "support/exceptions.h"
 #include "support/files.h"
+#include "support/machine.h"
+#include "support/skip.h"
 #include "sit/data/fashion_mnist.h"
 #include "sit/data/idx.h"
 
@@ -156,11 +157,7 @@ TEST_CASE("FashionMNIST errors name the problem and the path", "[data][fashion_m
 }
 
 TEST_CASE("FashionMNIST reads Debian's dataset-fashion-mnist", "[data][fashion_mnist]") {
-  const std::string root = sit::data::FashionMNISTOptions().root();
-  if (!std::filesystem::exists(root + "/train-images-idx3-ubyte.gz")) {
-    WARN("skipped: " << root << " is not installed (Debian package dataset-fashion-mnist)");
-    return;
-  }
+  if (!sit::test::fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
   const sit::data::FashionMNIST train{sit::data::FashionMNISTOptions()};
   REQUIRE(train.size() == 60000);
   CHECK(torch::equal(torch::bincount(train.labels()), torch::full({10}, 6000, torch::kLong)));

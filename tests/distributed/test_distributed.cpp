@@ -38,6 +38,7 @@
 #include "support/cli.h"
 #include "support/files.h"
 #include "support/process.h"
+#include "support/skip.h"
 #include "support/tiny_run.h"
 
 using namespace sit::test;
@@ -105,10 +106,7 @@ double max_difference(const sit::StateDict& a, const sit::StateDict& b) {
 }  // namespace
 
 TEST_CASE("gradient buckets: flattened, reduced and copied back to the right parameters", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
   // A group of one rank: the mean over ranks is the identity, so any mix-up of the buckets' slices
   // shows as a changed gradient.
   sit::distributed::ProcessGroupOptions options;
@@ -139,10 +137,7 @@ TEST_CASE("gradient buckets: flattened, reduced and copied back to the right par
 }
 
 TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
   TempDir tmp;
   write_latent_shard(tmp.path().string(), tiny_latents());
   const int64_t steps = 4;
@@ -208,10 +203,7 @@ TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distri
 
 TEST_CASE("--eval-every on 2 ranks: each rank samples its chunks, the scores are the single process's",
           "[distributed][eval]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
   TempDir tmp;
   sit::eval::Classifier classifier;  // untrained: its scores only have to agree
   sit::eval::save_classifier(classifier, tmp.file("classifier.safetensors"));
@@ -249,10 +241,7 @@ TEST_CASE("--eval-every on 2 ranks: each rank samples its chunks, the scores are
 }
 
 TEST_CASE("a rank that dies or hangs ends the other with an error within the timeout", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
   TempDir tmp;
   write_latent_shard(tmp.path().string(), tiny_latents());
   const double timeout = 3;
@@ -322,10 +311,7 @@ std::vector<int64_t> skipped_steps(const std::string& log) {
 }  // namespace
 
 TEST_CASE("2 ranks resumed from a checkpoint take the uninterrupted 2-rank run's steps", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
   TempDir tmp;
   write_latent_shard(tmp.path().string(), tiny_latents());
   const auto data = tmp.path().string();
@@ -351,10 +337,7 @@ TEST_CASE("2 ranks resumed from a checkpoint take the uninterrupted 2-rank run's
 }
 
 TEST_CASE("a NaN example on one rank: every rank skips the step, or stops at --max-bad-steps", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
   TempDir tmp;
   const auto data = tmp.path().string();
   // The tiny latents with one NaN example: the one at position 41 of the epoch's order, which

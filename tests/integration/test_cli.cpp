@@ -26,7 +26,9 @@
 #include "support/cli.h"
 #include "support/files.h"
 #include "support/fixture_case.h"
+#include "support/machine.h"
 #include "support/process.h"
+#include "support/skip.h"
 #include "support/tiny_run.h"
 
 using namespace sit::test;
@@ -483,10 +485,7 @@ TEST_CASE("sit-train: a misspelt choice, and a resume that contradicts its check
 }
 
 TEST_CASE("sit-train trains, checkpoints and samples Fashion-MNIST; bad flags are one-line errors", "[cli]") {
-  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
-    WARN("Debian's dataset-fashion-mnist is not installed: the Fashion-MNIST run is skipped");
-    return;
-  }
+  if (!fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
   TempDir tmp;
   auto results = tmp.file("run");
   auto train = kTrain + free_model(1, 32, /*patch_size=*/7) +

@@ -19,6 +19,7 @@
 #include "support/cli.h"
 #include "support/files.h"
 #include "support/process.h"
+#include "support/skip.h"
 #include "support/tiny_run.h"
 
 namespace train_faults {
@@ -220,10 +221,7 @@ TEST_CASE("sit-train on SIGTERM saves a checkpoint that resumes to the uninterru
 
 TEST_CASE("a checkpoint write that fails (RLIMIT_FSIZE) is a one-line error; the previous checkpoint stays whole",
           "[cli][faults]") {
-  if (!fs::exists("/usr/bin/prlimit")) {
-    WARN("util-linux's prlimit is not installed: the write-error run is skipped");
-    return;
-  }
+  if (!fs::exists("/usr/bin/prlimit")) SIT_SKIP("util-linux's prlimit is not installed");
   Run r;
   const auto results = r.dir.file("run");
   auto first = r.run(r.args(results, 2, 2));

@@ -2,8 +2,6 @@
 // Helpers shared by the io tests: fixture paths, scratch files and byte-level file surgery.
 
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -91,18 +89,6 @@ inline std::vector<std::pair<std::string, torch::Tensor>> tensor_values() {
       {"empty", torch::zeros({0, 3})},
       {"parameter", torch::arange(3, torch::kFloat32)},
   };
-}
-
-/// True when Debian's Python is present, for checks that Python's zipfile reads our output.
-inline bool python_available() {
-  static const bool available = std::system("/usr/bin/python3 -c '' >/dev/null 2>&1") == 0;
-  return available;
-}
-
-/// True when Debian's Python has torch, for checks that Python's torch.load reads our output.
-inline bool python_torch_available() {
-  static const bool available = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-  return available;
 }
 
 }  // namespace sit::test
