@@ -500,15 +500,10 @@ TEST_CASE("sit-train trains, checkpoints and samples Fashion-MNIST; bad flags ar
   CHECK(losses_by_step(results + "/log.txt").count(4) == 1);
   // SIGTERM, SIGKILL and failing writes: test_train_faults.cpp.
 
-  auto bad_data = run(train + " --data-path " + tmp.file("nowhere"), tmp);
-  CHECK(bad_data.status == 1);
-  CHECK_THAT(bad_data.text, Catch::StartsWith("sit-train: error: ") && Catch::Contains("nowhere"));
-  auto bad_patch = run(train + " --patch-size 5", tmp);
-  CHECK(bad_patch.status == 1);
-  CHECK_THAT(bad_patch.text, Catch::Contains("divisible by the patch size 5"));
-  auto bad_preset = run(kTrain + " --model SiT-M/2 --results-dir " + results, tmp);
-  CHECK(bad_preset.status == 1);
-  CHECK_THAT(bad_preset.text, Catch::Contains("--model 'SiT-M/2': not a preset; expected SiT-XL/2"));
+  check_error(run(train + " --data-path " + tmp.file("nowhere"), tmp), "sit-train", {"nowhere"});
+  check_error(run(train + " --patch-size 5", tmp), "sit-train", {"divisible by the patch size 5"});
+  check_error(run(kTrain + " --model SiT-M/2 --results-dir " + results, tmp), "sit-train",
+              {"--model 'SiT-M/2': not a preset; expected SiT-XL/2"});
 }
 
 TEST_CASE("sit-bench benchmarks the free model its dimensions describe", "[cli]") {
