@@ -1,7 +1,7 @@
 // The one Catch2 main of every test program: Catch's exit status (the number of failed cases), or
 // sit::test::kSkipExitCode when nothing failed and a case skipped (support/skip.h).
 #define CATCH_CONFIG_RUNNER
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "support/skip.h"
 
 int main(int argc, char** argv) {

@@ -1,7 +1,7 @@
 // The settings groups: every enum's name table round-trips and refuses misspellings naming the
 // choices; every group's validation names the setting it refuses; the field lists give each key
 // once; the groups turn into the options they stand for.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/model_config.h>
 #include <sit/nn/runtime_config.h>
 #include <sit/train/train_config.h>

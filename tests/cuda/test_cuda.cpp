@@ -3,7 +3,7 @@
 // training step replayed from a CUDA graph against the eager one. Without a GPU (or in a CPU
 // build of LibTorch) the GPU cases report that they skip, and what runs is the CPU-build
 // behaviour: CUDA graphs refused with a clear error.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/precision.h>
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/train/adamw.h>
@@ -12,32 +12,24 @@
 #include <sit/train/trainer.h>
 #include <sit/transport/graphed_forward.h>
 
-#include "fixture_case.h"
+#include "support/fixture_case.h"
+#include "support/skip.h"
 
 #include <array>
 
 #include <cmath>
 #include <limits>
 
-using namespace sit::testing;
+using namespace sit::test;
 
 namespace {
-
-bool have_gpu() {
-  if (torch::cuda::is_available()) return true;
-  WARN("no CUDA device: the GPU checks of this case are skipped");
-  return false;
-}
 
 const char* kCase = "ode_linear_velocity_heun2_cfg4";
 
 }  // namespace
 
 TEST_CASE("CUDA graphs are refused with a clear error where the build has none", "[cuda]") {
-  if (sit::transport::cuda_graphs_available()) {
-    WARN("this build has CUDA graphs: the refusal is not exercised");
-    return;
-  }
+  if (sit::transport::cuda_graphs_available()) SIT_SKIP("this build has CUDA graphs: there is no refusal to check");
   sit::transport::LabelledForward identity = [](const torch::Tensor& x, const torch::Tensor&,
                                                 const torch::Tensor&) { return x; };
   CHECK_THROWS_WITH(sit::transport::cuda_graphed(identity),
@@ -45,7 +37,7 @@ TEST_CASE("CUDA graphs are refused with a clear error where the build has none",
 }
 
 TEST_CASE("the forward on the GPU matches the official model (TF32 off)", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
   torch::NoGradGuard no_grad;
   auto dir = fixture_dir(kCase);
@@ -71,10 +63,7 @@ TEST_CASE("the forward on the GPU matches the official model (TF32 off)", "[cuda
   }
 
   SECTION("a CUDA-graph replay equals the eager call, for new inputs too") {
-    if (!sit::transport::cuda_graphs_available()) {
-      WARN("this build has no CUDA graphs");
-      return;
-    }
+    if (!sit::transport::cuda_graphs_available()) SIT_SKIP("this build has no CUDA graphs");
     std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
     sit::transport::LabelledForward eager = [sit](const torch::Tensor& a, const torch::Tensor& b,
                                                   const torch::Tensor& c) { return sit->forward(a, b, c); };
@@ -101,7 +90,7 @@ class ConstantData : public sit::data::Dataset {
 }  // namespace
 
 TEST_CASE("the loader pins its batches for non-blocking copies when asked", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   sit::data::DataLoader loader(std::make_shared<ConstantData>(),
                                sit::data::DataLoaderOptions().batch_size(4).num_workers(1).pin_memory(true));
   auto batch = loader.next();
@@ -111,7 +100,7 @@ TEST_CASE("the loader pins its batches for non-blocking copies when asked", "[cu
 }
 
 TEST_CASE("a training step on the GPU with bf16 autocast keeps fp32 weights and moves them", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   sit::train::TrainConfig config;
   config.model.model = "";
   config.model.patch_size = 2;
@@ -144,7 +133,7 @@ TEST_CASE("the fused AdamW step equals torch::optim::AdamW's loop", "[cuda]") {
                       Catch::Contains("the fused AdamW kernel needs LibTorch 2.1"));
     return;
   }
-  if (!have_gpu()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   torch::manual_seed(0);
   auto cuda = torch::TensorOptions(torch::kCUDA);
   std::vector<torch::Tensor> looped = {torch::randn({7, 5}, cuda), torch::randn({3}, cuda)};
@@ -271,13 +260,6 @@ const double kEmaDecay = 0.9;  // far from 1, so the EMA moves measurably in thr
 const double kWeightTolerance = 1e-5;
 const double kLossTolerance = 1e-5;  // relative
 
-bool can_graph() {
-  if (!have_gpu()) return false;
-  if (sit::train::GraphedTrainingStep::available()) return true;
-  WARN("this build has no graphed training step");
-  return false;
-}
-
 // The same perturbed weights twice, in training mode, each with its EMA: eager, graphed, and
 // their EMAs.
 std::array<sit::nn::SiT, 4> twin_models() {
@@ -306,7 +288,8 @@ TEST_CASE("a graphed training step is refused where it cannot run", "[cuda]") {
 }
 
 TEST_CASE("a graphed training step equals the eager step over three steps (fp32)", "[cuda]") {
-  if (!can_graph()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
+  if (!sit::train::GraphedTrainingStep::available()) SIT_SKIP("this build has no graphed training step");
   sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
   auto [eager, graphed, eager_ema, graphed_ema] = twin_models();
   const auto initial = snapshot(eager);
@@ -328,7 +311,8 @@ TEST_CASE("a graphed training step equals the eager step over three steps (fp32)
 }
 
 TEST_CASE("a graphed training step on a non-finite batch changes nothing, and leaves no trace", "[cuda]") {
-  if (!can_graph()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
+  if (!sit::train::GraphedTrainingStep::available()) SIT_SKIP("this build has no graphed training step");
   sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
   auto [eager, graphed, eager_ema, graphed_ema] = twin_models();
   sit::train::GraphedTrainingStep step(graphed, graphed_ema, sit::transport::Transport(),

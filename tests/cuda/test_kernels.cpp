@@ -1,7 +1,8 @@
 // sit's own CUDA kernels (src/cuda) against their CPU references, and the attention backend that
 // SiT-XL/2's head width gets. Without a GPU each case reports that it skips.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "nn/layer_norm_modulate_check.h"
+#include "support/skip.h"
 
 #include <sit/nn/mlp.h>
 #include <sit/nn/precision.h>
@@ -9,20 +10,14 @@
 
 namespace cuda_kernels_test {
 
-bool have_gpu() {
-  if (torch::cuda::is_available()) return true;
-  WARN("no CUDA device: the GPU checks of this case are skipped");
-  return false;
-}
-
 TEST_CASE("layer_norm_modulate's CUDA kernels match layer_norm then modulate", "[cuda]") {
-  if (!have_gpu()) return;
-  sit::testing::check_layer_norm_modulate(torch::kCUDA, 3, 5, 37);     // part warps, part row chunks
-  sit::testing::check_layer_norm_modulate(torch::kCUDA, 4, 256, 1152);  // SiT-XL/2: 256 tokens of 1152
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
+  sit::test::check_layer_norm_modulate(torch::kCUDA, 3, 5, 37);     // part warps, part row chunks
+  sit::test::check_layer_norm_modulate(torch::kCUDA, 4, 256, 1152);  // SiT-XL/2: 256 tokens of 1152
 }
 
 TEST_CASE("training draws on the GPU are the CPU's numbers", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   const auto index = torch::tensor({3, 17, 0, 1 << 20}, torch::kLong);
   auto cpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1);
   auto gpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1, torch::kCUDA);
@@ -36,7 +31,7 @@ TEST_CASE("training draws on the GPU are the CPU's numbers", "[cuda]") {
 }
 
 TEST_CASE("the MLP's inference path (GELU in the matmul epilogue) equals its training path", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   sit::nn::set_matmul_precision(sit::nn::Precision::FP32);
   torch::manual_seed(0);
   sit::nn::Mlp mlp(sit::nn::MlpOptions(64, 256));
@@ -60,7 +55,7 @@ TEST_CASE("the MLP's inference path (GELU in the matmul epilogue) equals its tra
 
 #if TORCH_VERSION_MAJOR >= 2
 TEST_CASE("SiT-XL/2's attention (head width 72) runs a fused SDPA kernel in bf16", "[cuda]") {
-  if (!have_gpu()) return;
+  if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   // (N, H, T, head_dim) as SiT-XL/2's blocks call it: 16 heads of 72 on 256 tokens.
   auto q = torch::randn({8, 16, 256, 72}, torch::TensorOptions(torch::kCUDA).dtype(torch::kBFloat16));
   // ATen's choice: 0 math (unfused), 1 flash attention, 2 memory-efficient, 3 cuDNN.

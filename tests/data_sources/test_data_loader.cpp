@@ -6,7 +6,7 @@
 #include <stdexcept>
 
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "sit/data/data_loader.h"
 #include "sit/data/sampler.h"
 

@@ -1,20 +1,22 @@
 // IDX parsing (plain and gzip) and the Fashion-MNIST dataset, on tiny files made here and on
 // Debian's dataset-fashion-mnist when it is installed.
 
-#include <filesystem>
 #include <fstream>
-#include <functional>
 #include <vector>
 
 #include <zlib.h>
 
-#include "catch_torch.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/exceptions.h"
+#include "support/files.h"
+#include "support/machine.h"
+#include "support/skip.h"
 #include "sit/data/fashion_mnist.h"
 #include "sit/data/idx.h"
 
 namespace {
 
+using sit::test::message_of;
 using sit::test::TempDir;
 
 // An IDX file of unsigned bytes: 00 00 08 rank, big-endian dims, data (`data_bytes` of it).
@@ -50,15 +52,6 @@ void write_tiny_split(const TempDir& dir, const std::string& split, bool gzip) {
   auto write = gzip ? write_gzip : write_plain;
   write(dir.file(split + "-images-idx3-ubyte" + suffix), images);
   write(dir.file(split + "-labels-idx1-ubyte" + suffix), labels);
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no exception)";
 }
 
 }  // namespace
@@ -164,11 +157,7 @@ TEST_CASE("FashionMNIST errors name the problem and the path", "[data][fashion_m
 }
 
 TEST_CASE("FashionMNIST reads Debian's dataset-fashion-mnist", "[data][fashion_mnist]") {
-  const std::string root = sit::data::FashionMNISTOptions().root();
-  if (!std::filesystem::exists(root + "/train-images-idx3-ubyte.gz")) {
-    WARN("skipped: " << root << " is not installed (Debian package dataset-fashion-mnist)");
-    return;
-  }
+  if (!sit::test::fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
   const sit::data::FashionMNIST train{sit::data::FashionMNISTOptions()};
   REQUIRE(train.size() == 60000);
   CHECK(torch::equal(torch::bincount(train.labels()), torch::full({10}, 6000, torch::kLong)));

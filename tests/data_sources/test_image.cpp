@@ -6,9 +6,9 @@
 #include <sstream>
 
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "pil_fixtures.h"
-#include "temp_dir.h"
+#include "support/files.h"
 #include "sit/image/center_crop.h"
 #include "sit/image/codec.h"
 #include "sit/image/grid.h"

@@ -4,9 +4,9 @@
 #include <fstream>
 
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "pil_fixtures.h"
-#include "temp_dir.h"
+#include "support/files.h"
 #include "sit/data/image_folder.h"
 #include "sit/image/center_crop.h"
 #include "sit/image/codec.h"

@@ -1,8 +1,8 @@
 // LatentShards: the shard layout, posterior sampling and the checks made at open.
 
 
-#include "catch_torch.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/files.h"
 #include "sit/data/latent_shards.h"
 #include "sit/io/npy.h"
 

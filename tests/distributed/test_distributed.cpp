@@ -12,7 +12,7 @@
 // What remains is the order of float sums (per-rank means, the all-reduce), so after 4 AdamW
 // steps at lr 1e-3 the weights agree to 2e-5 (absolute, on weights of size ~0.1), while one
 // process on half the data lands more than 1e-3 away: the comparison can fail.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/distributed/gradient_sync.h>
 #include <sit/distributed/process_group.h>
 #include <sit/data/sampler.h>
@@ -31,14 +31,18 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <map>
 #include <regex>
-#include <sstream>
 #include <thread>
 
-#include "temp_dir.h"
+#include "support/cli.h"
+#include "support/files.h"
+#include "support/machine.h"
+#include "support/process.h"
+#include "support/skip.h"
+#include "support/tiny_run.h"
+
+using namespace sit::test;
 
 namespace {
 
@@ -58,41 +62,19 @@ int free_port() {
   return ntohs(address.sin_port);
 }
 
-// `program` with `args`, plus the launch environment of `rank` when world_size > 1; stdout and
-// stderr go to `log`.
+// `program` with `args`, one OpenMP thread, and the launch variables of `rank` when world_size > 1
+// (none of this environment's own); stdout and stderr go to `log`.
 pid_t start(const std::string& program, const std::string& args, int rank, int world_size, int port,
             const std::string& log) {
-  // This environment without any launch variables of its own, then the rank's.
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string entry(*e);
-    std::string name = entry.substr(0, entry.find('='));
-    if (name != "RANK" && name != "LOCAL_RANK" && name != "WORLD_SIZE" && name != "MASTER_ADDR" &&
-        name != "MASTER_PORT" && name != "OMP_NUM_THREADS") {
-      env.push_back(entry);
-    }
-  }
-  env.push_back("OMP_NUM_THREADS=1");
+  Environment launch{{"OMP_NUM_THREADS", "1"}, {"RANK", std::nullopt}, {"LOCAL_RANK", std::nullopt},
+                     {"WORLD_SIZE", std::nullopt}, {"MASTER_ADDR", std::nullopt}, {"MASTER_PORT", std::nullopt}};
   if (world_size > 1) {
-    env.push_back("RANK=" + std::to_string(rank));
-    env.push_back("LOCAL_RANK=" + std::to_string(rank));
-    env.push_back("WORLD_SIZE=" + std::to_string(world_size));
-    env.push_back("MASTER_ADDR=127.0.0.1");
-    env.push_back("MASTER_PORT=" + std::to_string(port));
+    launch["RANK"] = launch["LOCAL_RANK"] = std::to_string(rank);
+    launch["WORLD_SIZE"] = std::to_string(world_size);
+    launch["MASTER_ADDR"] = "127.0.0.1";
+    launch["MASTER_PORT"] = std::to_string(port);
   }
-  std::string command = program + " " + args + " > " + log + " 2>&1";
-  std::vector<std::string> argv{"/bin/sh", "-c", "exec " + command};
-  std::vector<char*> c_argv, c_env;
-  for (auto& a : argv) c_argv.push_back(a.data());
-  c_argv.push_back(nullptr);
-  for (auto& e : env) c_env.push_back(e.data());
-  c_env.push_back(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    execve(c_argv[0], c_argv.data(), c_env.data());
-    _exit(127);
-  }
-  return pid;
+  return start_program(program + args, log, launch);
 }
 
 pid_t start_sit_train(const std::string& args, int rank, int world_size, int port,
@@ -100,40 +82,11 @@ pid_t start_sit_train(const std::string& args, int rank, int world_size, int por
   return start(SIT_TRAIN_BIN, args, rank, world_size, port, log);
 }
 
-// The exit code, or -1 when the process is still running after `seconds` (it is then killed).
-int wait_exit(pid_t pid, double seconds) {
-  auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (Clock::now() < deadline) {
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -1;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// 64 latents of (4, 8, 8) in 4 classes, as one latents_/labels_ shard pair.
-void write_latents(const std::string& dir) {
-  auto generator = at::detail::createCPUGenerator(7);
-  sit::io::write_npy(dir + "/latents_00000.npy", torch::randn({64, 4, 8, 8}, generator));
-  sit::io::write_npy(dir + "/labels_00000.npy", torch::arange(64, torch::kInt64).remainder(4));
-}
-
+// The tiny latents, a free model of depth 2, 32 wide, at batch `batch`; no checkpoints but the last.
 std::string train_args(const std::string& data, const std::string& results, int64_t batch,
                        int64_t steps) {
-  return "--data latents --data-path " + data + " --num-classes 4 --model '' --patch-size 4"
-         " --depth 2 --hidden-size 32 --num-heads 2 --lr 1e-3 --ema-decay 0.9 --num-workers 1"
-         " --threads 1 --log-every 1 --ckpt-every 100000 --sample-every 100000 --dist-timeout 20"
-         " --global-batch-size " + std::to_string(batch) + " --max-steps " + std::to_string(steps) +
-         " --results-dir " + results;
+  return TinyTraining{data, /*depth=*/2, /*hidden_size=*/32, batch}.args(results, steps, 100000) +
+         " --dist-timeout 20";
 }
 
 sit::StateDict final_weights(const std::string& results, int64_t steps) {
@@ -151,26 +104,10 @@ double max_difference(const sit::StateDict& a, const sit::StateDict& b) {
   return worst;
 }
 
-// The "Train Loss: x" of every logged step.
-// The first group of every match of `pattern` in the file `log`, in order.
-std::vector<std::string> captures(const std::string& log, const std::regex& pattern) {
-  std::vector<std::string> found;
-  const auto text = read_text(log);
-  for (std::sregex_iterator it(text.begin(), text.end(), pattern), end; it != end; ++it) {
-    found.push_back((*it)[1]);
-  }
-  return found;
-}
-
-std::vector<std::string> losses(const std::string& log) { return captures(log, std::regex("Train Loss: ([0-9.]+)")); }
-
 }  // namespace
 
 TEST_CASE("gradient buckets: flattened, reduced and copied back to the right parameters", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
   // A group of one rank: the mean over ranks is the identity, so any mix-up of the buckets' slices
   // shows as a changed gradient.
   sit::distributed::ProcessGroupOptions options;
@@ -201,12 +138,9 @@ TEST_CASE("gradient buckets: flattened, reduced and copied back to the right par
 }
 
 TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
-  sit::test::TempDir tmp;
-  write_latents(tmp.path().string());
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
+  TempDir tmp;
+  write_latent_shard(tmp.path().string(), tiny_latents());
   const int64_t steps = 4;
 
   auto one = start_sit_train(train_args(tmp.path().string(), tmp.file("one"), 16, steps), 0, 1, 0,
@@ -232,10 +166,10 @@ TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distri
   CHECK(max_difference(single, parallel) < 2e-5);
   CHECK(max_difference(single, final_weights(tmp.file("half"), steps)) > 1e-3);
   // The logged loss is the mean over ranks: the single process's, to the 4 printed decimals.
-  CHECK(losses(tmp.file("rank0.txt")) == losses(tmp.file("one.txt")));
-  CHECK(losses(tmp.file("rank0.txt")).size() == steps);
+  CHECK(logged_losses(tmp.file("rank0.txt")) == logged_losses(tmp.file("one.txt")));
+  CHECK(logged_losses(tmp.file("rank0.txt")).size() == steps);
   // Rank 0 alone writes: rank 1's console holds no log lines.
-  CHECK(losses(tmp.file("rank1.txt")).empty());
+  CHECK(logged_losses(tmp.file("rank1.txt")).empty());
 
   // sit-sample as sample_ddp.py: 5 samples split 3 + 2 over the ranks in batches of 2 (rank 1's
   // last batch short), gathered by rank 0 into one .npz in sample order. With the noise given, the
@@ -243,7 +177,7 @@ TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distri
   auto z = torch::randn({5, 4, 8, 8}, at::detail::createCPUGenerator(11));
   sit::io::write_npy(tmp.file("z.npy"), z);
   auto sample_args = [&](const std::string& out) {
-    return "ODE --ckpt " + tmp.file("one") + "/checkpoints/0000004.pt --num-heads 2 --noise " +
+    return " ODE --ckpt " + tmp.file("one") + "/checkpoints/0000004.pt --num-heads 2 --noise " +
            tmp.file("z.npy") + " --num-samples 5 --batch-size 2 --cfg-scale 1 --sampling-method euler"
            " --num-sampling-steps 4 --threads 1 --out '' --out-npy " + out + ".npy --out-npz " + out + ".npz"
            " --vae " SIT_TEST_DATA_DIR "/vae/small/vae.pt";  // the ADM npz holds images: decoded latents
@@ -270,16 +204,15 @@ TEST_CASE("2 ranks at batch B take the steps of 1 process at batch 2B", "[distri
 
 TEST_CASE("--eval-every on 2 ranks: each rank samples its chunks, the scores are the single process's",
           "[distributed][eval]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
-  sit::test::TempDir tmp;
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
+  // The runs train on the default data set.
+  if (!sit::test::fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
+  TempDir tmp;
   sit::eval::Classifier classifier;  // untrained: its scores only have to agree
   sit::eval::save_classifier(classifier, tmp.file("classifier.safetensors"));
   // 150 samples: chunk 0 (100) on rank 0, chunk 1 (50) on rank 1.
   auto args = [&](const std::string& results) {
-    return "--model '' --patch-size 4 --depth 1 --hidden-size 32 --num-heads 2 --lr 1e-3 --ema-decay 0.5"
+    return free_model(1, 32) + " --lr 1e-3 --ema-decay 0.5"
            " --num-workers 1 --threads 1 --log-every 1 --ckpt-every 100000 --sample-every 100000 --dist-timeout 20"
            " --global-batch-size 16 --max-steps 2 --sample-steps 3 --sample-method euler --eval-every 2"
            " --eval-samples 150 --eval-classifier " + tmp.file("classifier.safetensors") + " --results-dir " + results;
@@ -311,12 +244,9 @@ TEST_CASE("--eval-every on 2 ranks: each rank samples its chunks, the scores are
 }
 
 TEST_CASE("a rank that dies or hangs ends the other with an error within the timeout", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
-  sit::test::TempDir tmp;
-  write_latents(tmp.path().string());
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
+  TempDir tmp;
+  write_latent_shard(tmp.path().string(), tiny_latents());
   const double timeout = 3;
   for (int signal : {SIGKILL, SIGSTOP}) {
     const std::string name = signal == SIGKILL ? "killed" : "stopped";
@@ -329,10 +259,10 @@ TEST_CASE("a rank that dies or hangs ends the other with an error within the tim
     auto rank1 = start_sit_train(args, 1, 2, port, tmp.file(name + "1.txt"));
     // Both ranks are training once rank 0 has logged a step.
     auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (losses(log0).empty() && Clock::now() < deadline) {
+    while (logged_losses(log0).empty() && Clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    REQUIRE(!losses(log0).empty());
+    REQUIRE(!logged_losses(log0).empty());
 
     kill(rank1, signal);
     auto killed = Clock::now();
@@ -353,7 +283,7 @@ namespace {
 
 // sit-train on `world_size` ranks (over loopback when 2), outputs to <tmp>/<name><rank>.txt;
 // every rank's exit status.
-std::vector<int> run_ranks(const sit::test::TempDir& tmp, const std::string& args, int world_size,
+std::vector<int> run_ranks(const TempDir& tmp, const std::string& args, int world_size,
                            const std::string& name) {
   const int port = world_size > 1 ? free_port() : 0;
   std::vector<pid_t> ranks;
@@ -373,8 +303,10 @@ sit::StateDict saved_entry(const std::string& path, const std::string& entry) {
 // The steps that rank 0's log says were skipped.
 std::vector<int64_t> skipped_steps(const std::string& log) {
   std::vector<int64_t> steps;
-  for (const auto& step : captures(log, std::regex("\\(step=(\\d+)\\) Skipped: non-finite"))) {
-    steps.push_back(std::stoll(step));
+  const auto text = read_text(log);
+  const std::regex line("\\(step=(\\d+)\\) Skipped: non-finite");
+  for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it) {
+    steps.push_back(std::stoll((*it)[1]));
   }
   return steps;
 }
@@ -382,12 +314,9 @@ std::vector<int64_t> skipped_steps(const std::string& log) {
 }  // namespace
 
 TEST_CASE("2 ranks resumed from a checkpoint take the uninterrupted 2-rank run's steps", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
-  sit::test::TempDir tmp;
-  write_latents(tmp.path().string());
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
+  TempDir tmp;
+  write_latent_shard(tmp.path().string(), tiny_latents());
   const auto data = tmp.path().string();
   auto statuses = run_ranks(tmp, train_args(data, tmp.file("straight"), 16, 4) + " --ckpt-every 2", 2, "straight");
   INFO(read_text(tmp.file("straight0.txt")) + read_text(tmp.file("straight1.txt")));
@@ -405,27 +334,23 @@ TEST_CASE("2 ranks resumed from a checkpoint take the uninterrupted 2-rank run's
     auto resumed = saved_entry(tmp.file("resumed") + "/checkpoints/0000004.pt", entry);
     CHECK(max_difference(straight, resumed) == 0);
   }
-  auto all = losses(tmp.file("straight0.txt")), after = losses(tmp.file("resumed0.txt"));
+  auto all = logged_losses(tmp.file("straight0.txt")), after = logged_losses(tmp.file("resumed0.txt"));
   REQUIRE(all.size() == 4);
-  CHECK(after == std::vector<std::string>(all.begin() + 2, all.end()));
+  CHECK(after == decltype(all)(all.begin() + 2, all.end()));
 }
 
 TEST_CASE("a NaN example on one rank: every rank skips the step, or stops at --max-bad-steps", "[distributed]") {
-  if (!sit::distributed::distributed_available()) {
-    WARN("this build has no c10d/gloo: nothing to test");
-    return;
-  }
-  sit::test::TempDir tmp;
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
+  TempDir tmp;
   const auto data = tmp.path().string();
-  // write_latents' data with one NaN example: the one at position 41 of the epoch's order, which
+  // The tiny latents with one NaN example: the one at position 41 of the epoch's order, which
   // the single process (batch 16) meets in step 3 and the 2 ranks (8 each) in rank 1's step 3
   // (rank r's batch k holds positions 2 (8k + j) + r): rank 0, which logs and saves, sees only
   // finite data.
   const int64_t bad = sit::data::epoch_indices(64, 0, sit::data::SamplerOptions())[41];
-  auto latents = torch::randn({64, 4, 8, 8}, at::detail::createCPUGenerator(7));
+  auto latents = tiny_latents();
   latents[bad].fill_(std::numeric_limits<float>::quiet_NaN());
-  sit::io::write_npy(data + "/latents_00000.npy", latents);
-  sit::io::write_npy(data + "/labels_00000.npy", torch::arange(64, torch::kInt64).remainder(4));
+  write_latent_shard(data, latents);
 
   REQUIRE(run_ranks(tmp, train_args(data, tmp.file("one"), 16, 4), 1, "one") == std::vector<int>{0});
   auto statuses = run_ranks(tmp, train_args(data, tmp.file("two"), 16, 4), 2, "two");

@@ -1,11 +1,12 @@
 // The sample-scoring classifier: its input mapping, shapes, a seed that fixes the training, the
 // safetensors round trip, and its accuracy on the Fashion-MNIST test split when that is installed.
 
-#include <filesystem>
-#include <functional>
 
-#include "catch_torch.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/exceptions.h"
+#include "support/files.h"
+#include "support/machine.h"
+#include "support/skip.h"
 #include "sit/data/fashion_mnist.h"
 #include "sit/eval/classifier.h"
 #include "sit/io/safetensors.h"
@@ -13,15 +14,7 @@
 namespace {
 
 using namespace sit::eval;
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using sit::test::message_of;
 
 // 64 random 28x28 images, labels 0..9 in turn.
 std::pair<torch::Tensor, torch::Tensor> random_images(int64_t n = 64) {
@@ -90,11 +83,7 @@ TEST_CASE("accuracy counts arg max hits", "[eval][classifier]") {
 }
 
 TEST_CASE("Classifier learns Fashion-MNIST", "[eval][classifier]") {
-  const std::string root = sit::data::FashionMNISTOptions().root();
-  if (!std::filesystem::exists(root + "/train-images-idx3-ubyte.gz")) {
-    WARN("skipped: " << root << " is not installed (Debian package dataset-fashion-mnist)");
-    return;
-  }
+  if (!sit::test::fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
   const sit::data::FashionMNIST train{sit::data::FashionMNISTOptions()};
   const sit::data::FashionMNIST test(sit::data::FashionMNISTOptions().train(false));
   // A tenth of the train split, one epoch: a few seconds. (sit-eval train-classifier's full run,

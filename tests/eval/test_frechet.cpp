@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include "sit/eval/frechet.h"
 
 namespace {

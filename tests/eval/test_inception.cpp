@@ -5,7 +5,7 @@
 #include <sit/eval/inception.h>
 #include <sit/io/npy.h>
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 namespace inception_test {
 

@@ -12,8 +12,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "catch_torch.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/files.h"
 
 namespace metrics_test {
 

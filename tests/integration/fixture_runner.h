@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "fixture_case.h"
+#include "support/fixture_case.h"
 
-namespace sit::testing {
+namespace sit::test {
 
 /// The Transport a case.json describes (its "transport" object, or a loss case's top level).
 inline sit::transport::Transport case_transport(const nlohmann::json& t) {
@@ -190,4 +190,4 @@ inline LossCaseRun run_loss_case(const std::string& name) {
   return run;
 }
 
-}  // namespace sit::testing
+}  // namespace sit::test

@@ -15,7 +15,7 @@
 
 #include "fixture_runner.h"
 
-using namespace sit::testing;
+using namespace sit::test;
 
 namespace {
 

@@ -3,7 +3,7 @@
 // resume against a straight run; sit-bench's free model; and the one-line errors of flags that
 // contradict a checkpoint or each other. Every check looks at what a run produced (files, values,
 // exit status), not only at what it printed.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/image/codec.h>
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
@@ -23,33 +23,26 @@
 #include <regex>
 #include <sstream>
 
-#include "fixture_case.h"
-#include "run_program.h"
-#include "temp_dir.h"
+#include "support/cli.h"
+#include "support/files.h"
+#include "support/fixture_case.h"
+#include "support/machine.h"
+#include "support/process.h"
+#include "support/skip.h"
+#include "support/tiny_run.h"
 
-using namespace sit::testing;
+using namespace sit::test;
 namespace fs = std::filesystem;
 namespace tr = sit::transport;
 
 namespace {
-
-using sit::test::Output;
 
 // One thread: on a loaded machine, two threads on a tiny model take 3 times as long.
 const std::string kSample = std::string(SIT_SAMPLE_BIN) + " --threads 1";
 const std::string kTrain = SIT_TRAIN_BIN;
 const std::string kBench = SIT_BENCH_BIN;
 
-Output run(const std::string& command, const sit::test::TempDir& dir) { return sit::test::run_program(command, dir); }
-
-// One of our one-line errors: exit status 1, "<program>: error: ..." naming each of `parts`.
-void check_error(const Output& out, const std::string& program, const std::vector<std::string>& parts) {
-  INFO(out.text);
-  CHECK(out.status == 1);
-  CHECK_THAT(out.text, Catch::StartsWith(program + ": error: "));
-  CHECK(std::count(out.text.begin(), out.text.end(), '\n') == 1);
-  for (const auto& part : parts) CHECK_THAT(out.text, Catch::Contains(part));
-}
+Output run(const std::string& command, const TempDir& dir) { return run_program(command, dir); }
 
 // The message's last word: the value a checkpoint holds, in "... contradicts <ckpt>; saved in <origin>: 2".
 std::string last_word(const std::string& text) {
@@ -113,22 +106,10 @@ std::string case_inputs(const std::string& name) {
   return " --noise " + dir + "/noise.npy --labels " + dir + "/labels.npy";
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// log.txt's "(step=0000005) Train Loss: 1.2345" lines: step -> loss as printed (the last of a
-// step logged twice).
-std::map<int64_t, std::string> logged_losses(const std::string& log) {
+// The loss logged for each step (the last of a step logged twice).
+std::map<int64_t, std::string> losses_by_step(const std::string& log) {
   std::map<int64_t, std::string> losses;
-  std::regex line("\\(step=(\\d+)\\) Train Loss: ([0-9.]+)");
-  auto text = read_text(log);
-  for (std::sregex_iterator it(text.begin(), text.end(), line), end; it != end; ++it) {
-    losses[std::stoll((*it)[1])] = (*it)[2];
-  }
+  for (const auto& [step, loss] : logged_losses(log)) losses[step] = loss;
   return losses;
 }
 
@@ -148,37 +129,25 @@ std::string step_name(int64_t step) {
   return std::string(7 - digits.size(), '0') + digits + ".pt";
 }
 
-// A tiny sit-train run on latent shards (no data set to install): 64 latents (4, 8, 8) in 4 classes.
+// Tiny sit-train runs on the tiny latents (tiny_run.h), checkpointed every 2 steps.
 struct TrainedRuns {
-  sit::test::TempDir dir;
-  std::string data = dir.file("latents");
+  TempDir dir;
+  TinyTraining flags{dir.file("latents")};
   std::string straight = dir.file("straight");  // 6 steps in one run
   std::string resumed = dir.file("resumed");    // 4 steps, then resumed to 6 with the run's flags alone
   Output first, second, third;
 
-  // The run's own flags: its length, cadence, output and threads (what a resume may set).
-  std::string run_args(const std::string& results, int64_t steps) const {
-    return " --threads 1 --log-every 1 --ckpt-every 2 --sample-every 100000 --max-steps " + std::to_string(steps) +
-           " --results-dir " + results;
-  }
   // The model, data, transport and optimisation (what a checkpoint fixes), and the run's flags.
-  std::string args(const std::string& results, int64_t steps) const {
-    return " --data latents --data-path " + data +
-           " --num-classes 4 --model '' --patch-size 4 --depth 1 --hidden-size 32 --num-heads 2 --lr 1e-3"
-           " --ema-decay 0.9 --global-batch-size 8 --num-workers 1" + run_args(results, steps);
-  }
+  std::string args(const std::string& results, int64_t steps) const { return flags.args(results, steps, 2); }
   std::string checkpoint(const std::string& results, int64_t steps) const {
     return results + "/checkpoints/" + step_name(steps);
   }
 
   TrainedRuns() {
-    fs::create_directories(data);
-    auto generator = at::detail::createCPUGenerator(7);
-    sit::io::write_npy(data + "/latents_00000.npy", torch::randn({64, 4, 8, 8}, generator));
-    sit::io::write_npy(data + "/labels_00000.npy", torch::arange(64, torch::kInt64).remainder(4));
+    write_latent_shard(flags.data, tiny_latents());
     first = run(kTrain + args(straight, 6), dir);
     second = run(kTrain + args(resumed, 4), dir);
-    third = run(kTrain + run_args(resumed, 6) + " --ckpt " + checkpoint(resumed, 4), dir);
+    third = run(kTrain + flags.run(resumed, 6, 2) + " --ckpt " + checkpoint(resumed, 4), dir);
   }
 };
 
@@ -190,7 +159,7 @@ const TrainedRuns& trained_runs() {
 }  // namespace
 
 TEST_CASE("sit-sample reproduces every official fixture case from its files", "[cli]") {
-  sit::test::TempDir tmp;
+  TempDir tmp;
   auto out = tmp.file("x.npy");
   for (const auto& name : sampler_case_names()) {
     INFO("case " << name);
@@ -223,7 +192,7 @@ TEST_CASE("sit-sample reproduces every official fixture case from its files", "[
 }
 
 TEST_CASE("sit-sample: bad input is a one-line error", "[cli]") {
-  sit::test::TempDir tmp;
+  TempDir tmp;
   auto ckpt = fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt";
   {
     std::ifstream in(ckpt, std::ios::binary);
@@ -248,7 +217,7 @@ TEST_CASE("sit-sample: bad input is a one-line error", "[cli]") {
 
 TEST_CASE("sit-sample on a train.py checkpoint: the transport of its args, and flags that contradict them",
           "[cli]") {
-  sit::test::TempDir tmp;
+  TempDir tmp;
   const auto ckpt = train_py_checkpoint();  // the weights of ode_linear_velocity_euler, args say GVP
   const auto bare = fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt";
   // The SDE: its drift and diffusion depend on the path (the ODE of a velocity model does not).
@@ -284,7 +253,7 @@ TEST_CASE("sit-sample on a train.py checkpoint: the transport of its args, and f
 }
 
 TEST_CASE("sit-sample runs sample.py's command line with a models folder", "[cli]") {
-  sit::test::TempDir tmp;
+  TempDir tmp;
   const auto models = tmp.file("models");
   fs::create_directories(models + "/sd-vae-ft-ema");
   const auto vae = std::string(SIT_TEST_DATA_DIR) + "/vae/small";
@@ -335,7 +304,7 @@ TEST_CASE("sit-train resumes exactly where a straight run would be", "[cli]") {
     auto at4 = sit::read_state_dict(runs.checkpoint(runs.straight, 4), sit::ReadOptions().entry(entry));
     CHECK(max_relative_difference(at4, a) > 1e-4);
   }
-  auto a = logged_losses(runs.straight + "/log.txt"), b = logged_losses(runs.resumed + "/log.txt");
+  auto a = losses_by_step(runs.straight + "/log.txt"), b = losses_by_step(runs.resumed + "/log.txt");
   for (int64_t step = 1; step <= 6; ++step) {
     INFO("step " << step);
     REQUIRE(a.count(step) == 1);
@@ -347,7 +316,7 @@ TEST_CASE("sit-train resumes exactly where a straight run would be", "[cli]") {
 TEST_CASE("sit-sample on a sit-train checkpoint: its saved configuration, and flags that contradict it", "[cli]") {
   const auto& runs = trained_runs();
   REQUIRE(runs.first.status == 0);
-  sit::test::TempDir tmp;
+  TempDir tmp;
   const auto ckpt = runs.checkpoint(runs.straight, 6);  // 2 heads, Linear velocity, 4 classes
   auto generator = at::detail::createCPUGenerator(3);
   auto z = torch::randn({4, 4, 8, 8}, generator);
@@ -398,7 +367,7 @@ TEST_CASE("sit-sample on a sit-train checkpoint: its saved configuration, and fl
 
 // The noise, labels and sampler flags of short runs on the sit-train checkpoints (4 classes, 8x8x4).
 struct ShortRun {
-  sit::test::TempDir tmp;
+  TempDir tmp;
   std::string inputs;
   ShortRun() {
     auto generator = at::detail::createCPUGenerator(5);
@@ -506,7 +475,7 @@ TEST_CASE("sit-sample --preset: the paper's settings as flags, printed, and flag
 TEST_CASE("sit-train: a misspelt choice, and a resume that contradicts its checkpoint", "[cli]") {
   const auto& runs = trained_runs();
   REQUIRE(runs.first.status == 0);
-  sit::test::TempDir tmp;
+  TempDir tmp;
   const auto results = tmp.file("run");
   check_rejected(run(kTrain + runs.args(results, 2) + " --loss-weight velocty", tmp),
                  {"velocty", "velocity", "likelihood"});
@@ -516,37 +485,29 @@ TEST_CASE("sit-train: a misspelt choice, and a resume that contradicts its check
 }
 
 TEST_CASE("sit-train trains, checkpoints and samples Fashion-MNIST; bad flags are one-line errors", "[cli]") {
-  if (!fs::exists("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
-    WARN("Debian's dataset-fashion-mnist is not installed: the Fashion-MNIST run is skipped");
-    return;
-  }
-  sit::test::TempDir tmp;
+  if (!fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
+  TempDir tmp;
   auto results = tmp.file("run");
-  auto train = kTrain +
-               " --model '' --patch-size 7 --depth 1 --hidden-size 32 --num-heads 2 --global-batch-size 16"
-               " --log-every 2 --ckpt-every 4 --sample-every 4 --sample-steps 3 --threads 2 --results-dir " + results;
+  auto train = kTrain + free_model(1, 32, /*patch_size=*/7) +
+               " --global-batch-size 16 --log-every 2 --ckpt-every 4 --sample-every 4 --sample-steps 3 --threads 2"
+               " --results-dir " + results;
   auto first = run(train + " --max-steps 4", tmp);
   INFO(first.text);
   REQUIRE(first.status == 0);
   CHECK(fs::exists(results + "/checkpoints/0000004.pt"));
   CHECK(fs::exists(results + "/samples/0000004.png"));
   CHECK(fs::exists(results + "/ema.safetensors"));
-  CHECK(logged_losses(results + "/log.txt").count(4) == 1);
+  CHECK(losses_by_step(results + "/log.txt").count(4) == 1);
   // SIGTERM, SIGKILL and failing writes: test_train_faults.cpp.
 
-  auto bad_data = run(train + " --data-path " + tmp.file("nowhere"), tmp);
-  CHECK(bad_data.status == 1);
-  CHECK_THAT(bad_data.text, Catch::StartsWith("sit-train: error: ") && Catch::Contains("nowhere"));
-  auto bad_patch = run(train + " --patch-size 5", tmp);
-  CHECK(bad_patch.status == 1);
-  CHECK_THAT(bad_patch.text, Catch::Contains("divisible by the patch size 5"));
-  auto bad_preset = run(kTrain + " --model SiT-M/2 --results-dir " + results, tmp);
-  CHECK(bad_preset.status == 1);
-  CHECK_THAT(bad_preset.text, Catch::Contains("--model 'SiT-M/2': not a preset; expected SiT-XL/2"));
+  check_error(run(train + " --data-path " + tmp.file("nowhere"), tmp), "sit-train", {"nowhere"});
+  check_error(run(train + " --patch-size 5", tmp), "sit-train", {"divisible by the patch size 5"});
+  check_error(run(kTrain + " --model SiT-M/2 --results-dir " + results, tmp), "sit-train",
+              {"--model 'SiT-M/2': not a preset; expected SiT-XL/2"});
 }
 
 TEST_CASE("sit-bench benchmarks the free model its dimensions describe", "[cli]") {
-  sit::test::TempDir tmp;
+  TempDir tmp;
   const auto json_path = tmp.file("out.json");
   const auto bench = kBench +
                      " --task forward --warmup 0 --repeats 1 --batch-size 2 --input-size 8 --in-channels 1"
@@ -567,7 +528,7 @@ TEST_CASE("sit-bench benchmarks the free model its dimensions describe", "[cli]"
 }
 
 TEST_CASE("--precision bf16 on a CPU without bf16 matmuls runs in fp32 and says so in one line", "[cli]") {
-  sit::test::TempDir tmp;
+  TempDir tmp;
   const auto json_path = tmp.file("out.json");
   auto result = run(kBench + " --task forward --warmup 0 --repeats 1 --batch-size 2 --input-size 8 --in-channels 1"
                              " --num-classes 3 --model '' --patch-size 4 --depth 1 --hidden-size 32 --num-heads 2"

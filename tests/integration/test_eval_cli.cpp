@@ -15,14 +15,17 @@
 #include <cmath>
 #include <fstream>
 
-#include "catch_torch.h"
-#include "integration/run_program.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/cli.h"
+#include "support/files.h"
+#include "support/machine.h"
+#include "support/process.h"
+#include "support/skip.h"
+#include "support/tiny_run.h"
 
 namespace eval_cli {
 
-using sit::test::Output;
-using sit::test::TempDir;
+using namespace sit::test;
 
 const std::string kEval = std::string(SIT_EVAL_BIN);
 const std::string kInception = std::string(SIT_TEST_DATA_DIR) + "/eval/inception_random.pt";
@@ -43,19 +46,10 @@ nlohmann::json read_json(const std::string& path) {
   return nlohmann::json::parse(in);
 }
 
-// One of our one-line errors: exit status 1, "<program>: error: ..." naming each of `parts`.
-void check_error(const Output& out, const std::vector<std::string>& parts, const std::string& program = "sit-eval") {
-  INFO(out.text);
-  CHECK(out.status == 1);
-  CHECK_THAT(out.text, Catch::StartsWith(program + ": error: "));
-  CHECK(std::count(out.text.begin(), out.text.end(), '\n') == 1);
-  for (const auto& part : parts) CHECK_THAT(out.text, Catch::Contains(part));
-}
-
 }  // namespace eval_cli
 
-using eval_cli::check_error;
 using eval_cli::with_network;
+using sit::test::check_error;
 
 TEST_CASE("sit-eval compare: a set against its own statistics, and against other images", "[cli][eval]") {
   sit::test::TempDir dir;
@@ -108,7 +102,7 @@ TEST_CASE("sit-eval compare: a set against its own statistics, and against other
       with_network("stats --input-mode pytorch-fid --images " + others_npz + " --out " + dir.file("pt.npz")), dir);
   REQUIRE(out.status == 0);
   check_error(sit::test::run_program(with_network("compare --ref " + dir.file("pt.npz") + " --samples " + samples_npz), dir),
-              {"pt.npz", "input mode pytorch-fid", "--input-mode is adm"});
+              "sit-eval", {"pt.npz", "input mode pytorch-fid", "--input-mode is adm"});
 }
 
 TEST_CASE("sit-eval features writes pool_3, logits and spatial as the library computes them", "[cli][eval]") {
@@ -143,23 +137,24 @@ TEST_CASE("sit-eval stats / compare: bad input is a one-line error", "[cli][eval
 
   check_error(sit::test::run_program(eval + " stats --images " + images + " --out " + dir.file("s.npz") +
                                          " --inception " + dir.file("missing.pth"), dir),
+              "sit-eval",
               {"missing.pth: no such file", "pt_inception-2015-12-05-6726825d.pth", "https://github.com/mseitzer"});
   check_error(sit::test::run_program(eval + " stats --images " + images + " --out " + dir.file("s.npz"), dir),
-              {"--inception", "is needed"});
+              "sit-eval", {"--inception", "is needed"});
   check_error(sit::test::run_program(with_network("stats --images " + floats + " --out " + dir.file("s.npz")) +
                                          " --batch-size 0", dir),
-              {"--batch-size 0", "must be 1 or more"});
+              "sit-eval", {"--batch-size 0", "must be 1 or more"});
   if (!torch::cuda::is_available()) {
     check_error(sit::test::run_program(with_network("stats --images " + images + " --out " + dir.file("s.npz")) +
                                            " --device cuda", dir),
-                {"--device cuda", "CUDA is not available"});
+                "sit-eval", {"--device cuda", "CUDA is not available"});
   }
   check_error(sit::test::run_program(with_network("stats --images " + floats + " --out " + dir.file("s.npz")), dir),
-              {"floats.npz", "arr_0 is Float", "expected uint8 (N, H, W, C)"});
+              "sit-eval", {"floats.npz", "arr_0 is Float", "expected uint8 (N, H, W, C)"});
   check_error(sit::test::run_program(with_network("compare --ref " + dir.file("nothing.npz") + " --samples " + images), dir),
-              {"--ref", "nothing.npz", "neither images (arr_0) nor statistics"});
+              "sit-eval", {"--ref", "nothing.npz", "neither images (arr_0) nor statistics"});
   check_error(sit::test::run_program(with_network("stats --images " + dir.file("absent.npz") + " --out " + dir.file("s.npz")), dir),
-              {"absent.npz"});
+              "sit-eval", {"absent.npz"});
   CHECK(!std::filesystem::exists(dir.file("s.npz")));
 }
 
@@ -180,7 +175,7 @@ TEST_CASE("sit-eval stats refuses an image folder of forged headers", "[cli][eva
       }
       const auto out = sit::test::run_program(
           with_network("stats --images " + dir.file("images") + " --out " + dir.file("s.npz")), dir);
-      check_error(out, {"a" + extension, "pixels in", "bytes", "truncated or corrupt"});
+      check_error(out, "sit-eval", {"a" + extension, "pixels in", "bytes", "truncated or corrupt"});
       CHECK(!std::filesystem::exists(dir.file("s.npz")));
     }
   }
@@ -188,6 +183,8 @@ TEST_CASE("sit-eval stats refuses an image folder of forged headers", "[cli][eva
 
 TEST_CASE("sit-train --eval-every: a log line and a metrics.jsonl line per evaluation, both networks",
           "[cli][eval]") {
+  // The run trains on the default data set, and the classifier's statistics are of its test split.
+  if (!sit::test::fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
   sit::test::TempDir dir;
   // The reference: statistics of 12 random 28x28 grey images; an untrained classifier.
   torch::manual_seed(2);
@@ -198,7 +195,7 @@ TEST_CASE("sit-train --eval-every: a log line and a metrics.jsonl line per evalu
   sit::eval::save_classifier(classifier, dir.file("classifier.safetensors"));
 
   const std::string train = std::string(SIT_TRAIN_BIN) +
-                            " --model '' --patch-size 4 --depth 1 --hidden-size 32 --num-heads 2 --global-batch-size 8"
+                            sit::test::free_model(1, 32) + " --global-batch-size 8"
                             " --max-steps 4 --sample-steps 3 --sample-method euler --threads 2 --eval-samples 8"
                             " --inception " + eval_cli::kInception + " --eval-ref " + dir.file("ref.npz") +
                             " --eval-classifier " + dir.file("classifier.safetensors") + " --results-dir " + dir.file("run");
@@ -223,10 +220,10 @@ TEST_CASE("sit-train --eval-every: a log line and a metrics.jsonl line per evalu
   }
 
   // Settings that cannot be evaluated stop the run before it starts.
-  check_error(sit::test::run_program(train + " --eval-every 2 --input-mode pytorch-fid", dir),
-              {"--eval-ref", "ref.npz", "input mode adm", "--input-mode is pytorch-fid"}, "sit-train");
+  check_error(sit::test::run_program(train + " --eval-every 2 --input-mode pytorch-fid", dir), "sit-train",
+              {"--eval-ref", "ref.npz", "input mode adm", "--input-mode is pytorch-fid"});
   sit::eval::Classifier wide(sit::eval::ClassifierOptions().image_size(32));
   sit::eval::save_classifier(wide, dir.file("wide.safetensors"));
   check_error(sit::test::run_program(train + " --eval-every 2 --eval-classifier " + dir.file("wide.safetensors"), dir),
-              {"--eval-classifier", "wide.safetensors", "32x32x1 images of 10 classes", "28x28x1"}, "sit-train");
+              "sit-train", {"--eval-classifier", "wide.safetensors", "32x32x1 images of 10 classes", "28x28x1"});
 }

@@ -3,13 +3,13 @@
 // loss and gradients (fixture_runner.h runs them). Tolerances (relative L2): 1e-4 fixed-step ODE
 // and SDE, 1e-3 adaptive solvers (dopri5, bosh3, adaptive_heun; the fixtures' README); 1e-5
 // losses; 1e-4 gradients.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 #include <filesystem>
 
 #include "fixture_runner.h"
 
-using namespace sit::testing;
+using namespace sit::test;
 
 TEST_CASE("every sampler fixture is reproduced within its tolerance", "[parity][transport]") {
   torch::NoGradGuard no_grad;

@@ -2,19 +2,16 @@
 // Helpers shared by the io tests: fixture paths, scratch files and byte-level file surgery.
 
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
-#include <unistd.h>
-
 #include <sit/io/value.h>
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
+#include "support/files.h"
 
-namespace sit::io::test {
+namespace sit::test {
 
 /// Same dtype, shape and values, bit for bit.
 inline void require_same(const torch::Tensor& actual, const torch::Tensor& expected) {
@@ -24,31 +21,18 @@ inline void require_same(const torch::Tensor& actual, const torch::Tensor& expec
 }
 
 /// dict[key], which must exist.
-inline const Value& entry(const Value& dict, const std::string& key) {
-  const Value* value = dict.to_dict().find(key);
+inline const sit::io::Value& entry(const sit::io::Value& dict, const std::string& key) {
+  const sit::io::Value* value = dict.to_dict().find(key);
   REQUIRE(value != nullptr);
   return *value;
 }
 
 inline std::string fixture(const std::string& name) { return std::string(SIT_TEST_DATA_DIR) + "/io/" + name; }
 
-inline std::filesystem::path scratch_folder() {
-  return std::filesystem::temp_directory_path() / ("sit_test_io_" + std::to_string(::getpid()));
-}
-
-/// Removes the scratch folder when the test program exits.
-struct ScratchCleanup {
-  ~ScratchCleanup() {
-    std::error_code ignored;
-    std::filesystem::remove_all(scratch_folder(), ignored);
-  }
-};
-inline const ScratchCleanup scratch_cleanup;
-
-/// A per-process scratch path, so concurrent test runs never share files.
+/// A path in the test program's own scratch folder (removed at exit): concurrent runs never share files.
 inline std::string scratch(const std::string& name) {
-  std::filesystem::create_directories(scratch_folder());
-  return (scratch_folder() / name).string();
+  static const TempDir folder;
+  return folder.file(name);
 }
 
 inline std::vector<uint8_t> read_bytes(const std::string& path) {
@@ -107,16 +91,4 @@ inline std::vector<std::pair<std::string, torch::Tensor>> tensor_values() {
   };
 }
 
-/// True when Debian's Python is present, for checks that Python's zipfile reads our output.
-inline bool python_available() {
-  static const bool available = std::system("/usr/bin/python3 -c '' >/dev/null 2>&1") == 0;
-  return available;
-}
-
-/// True when Debian's Python has torch, for checks that Python's torch.load reads our output.
-inline bool python_torch_available() {
-  static const bool available = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
-  return available;
-}
-
-}  // namespace sit::io::test
+}  // namespace sit::test

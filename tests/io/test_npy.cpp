@@ -4,12 +4,12 @@
 
 #include "io_test_util.h"
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 using namespace sit::io;
-using sit::io::test::require_same;
-using sit::io::test::fixture;
-using sit::io::test::scratch;
+using sit::test::require_same;
+using sit::test::fixture;
+using sit::test::scratch;
 
 namespace {
 
@@ -56,7 +56,7 @@ TEST_CASE("write_npy then read_npy round-trips values, shape and dtype", "[io][n
 
 TEST_CASE("write_npy writes numpy's header layout", "[io][npy]") {
   write_npy(scratch("layout.npy"), reference_arrays()["f4"]);
-  REQUIRE(test::read_bytes(scratch("layout.npy")) == test::read_bytes(fixture("npy_f4.npy")));
+  REQUIRE(sit::test::read_bytes(scratch("layout.npy")) == sit::test::read_bytes(fixture("npy_f4.npy")));
   CHECK_THROWS_WITH(write_npy(scratch("bf16.npy"), torch::zeros({2}, torch::kBFloat16)),
                     Catch::Contains("cannot write dtype BFloat16"));
 }
@@ -85,17 +85,17 @@ TEST_CASE("read_npy rejects unsupported and damaged files with the reason", "[io
   CHECK_THROWS_WITH(read_npy(fixture("missing.npy")), Catch::Contains("missing.npy: cannot open"));
 
   const std::string good = fixture("npy_f4.npy");
-  const std::string cut = test::truncated_copy(good, 150, "cut.npy");
+  const std::string cut = sit::test::truncated_copy(good, 150, "cut.npy");
   CHECK_THROWS_WITH(read_npy(cut), Catch::Contains("cut.npy: truncated array data: needs 24 bytes, 22 present"));
-  CHECK_THROWS_WITH(read_npy(test::truncated_copy(good, 40, "cut_header.npy")), Catch::Contains("truncated .npy header"));
-  CHECK_THROWS_WITH(read_npy(test::truncated_copy(good, 0, "empty.npy")), Catch::Contains("empty.npy: not a .npy file (0 bytes)"));
-  CHECK_THROWS_WITH(read_npy(test::flipped_copy(good, 0, "magic.npy")), Catch::Contains("bad magic"));
-  CHECK_THROWS_WITH(read_npy(test::flipped_copy(good, 6, "version.npy")), Catch::Contains("unsupported .npy format version"));
+  CHECK_THROWS_WITH(read_npy(sit::test::truncated_copy(good, 40, "cut_header.npy")), Catch::Contains("truncated .npy header"));
+  CHECK_THROWS_WITH(read_npy(sit::test::truncated_copy(good, 0, "empty.npy")), Catch::Contains("empty.npy: not a .npy file (0 bytes)"));
+  CHECK_THROWS_WITH(read_npy(sit::test::flipped_copy(good, 0, "magic.npy")), Catch::Contains("bad magic"));
+  CHECK_THROWS_WITH(read_npy(sit::test::flipped_copy(good, 6, "version.npy")), Catch::Contains("unsupported .npy format version"));
   // Byte 12 is the 'd' of 'descr': the header no longer names the dtype.
-  CHECK_THROWS_WITH(read_npy(test::flipped_copy(good, 12, "key.npy")), Catch::Contains("malformed .npy header"));
+  CHECK_THROWS_WITH(read_npy(sit::test::flipped_copy(good, 12, "key.npy")), Catch::Contains("malformed .npy header"));
   // Bytes 8-9 are the header length: a longer header swallows the data, a much longer one runs out.
-  CHECK_THROWS_WITH(read_npy(test::flipped_copy(good, 8, "length.npy")), Catch::Contains("malformed .npy header"));
-  CHECK_THROWS_WITH(read_npy(test::flipped_copy(good, 9, "long.npy")), Catch::Contains("truncated .npy header"));
-  CHECK_THROWS_WITH(read_npy(test::flipped_copy(fixture("npy_b1.npy"), 128, "bool.npy")),
+  CHECK_THROWS_WITH(read_npy(sit::test::flipped_copy(good, 8, "length.npy")), Catch::Contains("malformed .npy header"));
+  CHECK_THROWS_WITH(read_npy(sit::test::flipped_copy(good, 9, "long.npy")), Catch::Contains("truncated .npy header"));
+  CHECK_THROWS_WITH(read_npy(sit::test::flipped_copy(fixture("npy_b1.npy"), 128, "bool.npy")),
                     Catch::Contains("bool array holds byte 254"));
 }

@@ -5,17 +5,17 @@
 
 #include "io_test_util.h"
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 using namespace sit::io;
 using namespace std::string_literals;  // "..."s keeps the NUL bytes of a pickle
-using sit::io::test::entry;
-using sit::io::test::fixture;
+using sit::test::entry;
+using sit::test::fixture;
 
 namespace {
 
 Value unpickle_file(const std::string& name) {
-  const std::vector<uint8_t> bytes = test::read_bytes(fixture(name));
+  const std::vector<uint8_t> bytes = sit::test::read_bytes(fixture(name));
   return unpickle(bytes.data(), bytes.size(), name);
 }
 
@@ -109,7 +109,7 @@ TEST_CASE("unpickle rejects malformed input with the reason and position", "[io]
   CHECK_THROWS_WITH(unpickle_text("\x80\x02N)Q."), Catch::Contains("persistent id without a loader"));
   CHECK_THROWS_WITH(unpickle_file("pickle_p0.pkl"), Catch::Contains("unsupported pickle opcode"));
 
-  const std::vector<uint8_t> good = test::read_bytes(fixture("pickle_p4.pkl"));
+  const std::vector<uint8_t> good = sit::test::read_bytes(fixture("pickle_p4.pkl"));
   for (size_t size = 0; size < good.size(); size += 7) {
     INFO("cut at " << size);
     CHECK_THROWS_AS(unpickle(good.data(), size, "cut.pkl"), std::runtime_error);

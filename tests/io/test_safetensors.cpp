@@ -8,12 +8,12 @@
 
 #include "io_test_util.h"
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 using namespace sit::io;
-using sit::io::test::require_same;
-using sit::io::test::fixture;
-using sit::io::test::scratch;
+using sit::test::require_same;
+using sit::test::fixture;
+using sit::test::scratch;
 
 namespace {
 
@@ -23,7 +23,7 @@ std::string write_raw(const std::string& name, const std::string& header, const 
   for (int i = 0; i < 8; ++i) bytes[i] = static_cast<uint8_t>(static_cast<uint64_t>(header.size()) >> (8 * i));
   bytes.insert(bytes.end(), header.begin(), header.end());
   bytes.insert(bytes.end(), data.begin(), data.end());
-  test::write_bytes(scratch(name), bytes);
+  sit::test::write_bytes(scratch(name), bytes);
   return scratch(name);
 }
 
@@ -32,7 +32,7 @@ std::string write_raw(const std::string& name, const std::string& header, const 
 TEST_CASE("read_safetensors reads every supported dtype", "[io][safetensors]") {
   const Safetensors file = read_safetensors(fixture("dtypes.safetensors"));
   CHECK((file.metadata == std::map<std::string, std::string>{{"format", "pt"}, {"note", "dtypes"}}));
-  const auto expected = test::tensor_values();
+  const auto expected = sit::test::tensor_values();
   REQUIRE(file.tensors.size() == expected.size());
   for (const auto& [key, tensor] : expected) {
     INFO(key);
@@ -56,12 +56,12 @@ TEST_CASE("read_safetensors matches torch.save of the same VAE tensors", "[io][s
 
 TEST_CASE("write_safetensors then read_safetensors round-trips, header sorted and padded", "[io][safetensors]") {
   torch::OrderedDict<std::string, torch::Tensor> tensors;
-  for (const auto& [key, tensor] : test::tensor_values()) tensors.insert("z_" + key, tensor);
+  for (const auto& [key, tensor] : sit::test::tensor_values()) tensors.insert("z_" + key, tensor);
   tensors.insert("a_first", torch::ones({3}));
   const std::string path = scratch("roundtrip.safetensors");
   write_safetensors(path, tensors, {{"format", "pt"}});
 
-  const std::vector<uint8_t> bytes = test::read_bytes(path);
+  const std::vector<uint8_t> bytes = sit::test::read_bytes(path);
   uint64_t header_size = 0;
   for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];
   CHECK(header_size % 8 == 0);
@@ -77,20 +77,20 @@ TEST_CASE("write_safetensors then read_safetensors round-trips, header sorted an
 
 TEST_CASE("read_safetensors rejects damaged headers and offsets with the reason", "[io][safetensors]") {
   const std::string good = fixture("dtypes.safetensors");
-  const size_t size = test::read_bytes(good).size();
-  CHECK_THROWS_WITH(read_safetensors(test::truncated_copy(good, 0, "empty.safetensors")),
+  const size_t size = sit::test::read_bytes(good).size();
+  CHECK_THROWS_WITH(read_safetensors(sit::test::truncated_copy(good, 0, "empty.safetensors")),
                     Catch::Contains("empty.safetensors: 0 bytes, too short for safetensors"));
-  CHECK_THROWS_WITH(read_safetensors(test::truncated_copy(good, size - 10, "cut.safetensors")),
+  CHECK_THROWS_WITH(read_safetensors(sit::test::truncated_copy(good, size - 10, "cut.safetensors")),
                     Catch::Contains("data section has"));
-  CHECK_THROWS_WITH(read_safetensors(test::flipped_copy(good, 5, "length.safetensors")),
+  CHECK_THROWS_WITH(read_safetensors(sit::test::flipped_copy(good, 5, "length.safetensors")),
                     Catch::Contains("exceeds the file"));
-  CHECK_THROWS_WITH(read_safetensors(test::flipped_copy(good, 8, "json.safetensors")),
+  CHECK_THROWS_WITH(read_safetensors(sit::test::flipped_copy(good, 8, "json.safetensors")),
                     Catch::Contains("header is not valid JSON"));
 
   std::mt19937 generator(11);
   std::vector<uint8_t> noise(4096);
   for (uint8_t& byte : noise) byte = static_cast<uint8_t>(generator());
-  test::write_bytes(scratch("noise.safetensors"), noise);
+  sit::test::write_bytes(scratch("noise.safetensors"), noise);
   CHECK_THROWS_WITH(read_safetensors(scratch("noise.safetensors")), Catch::Contains("exceeds the file"));
 
   const std::string four(4, '\0');

@@ -11,11 +11,11 @@
 
 #include "io_test_util.h"
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 using sit::StateDict;
-using sit::io::test::fixture;
-using sit::io::test::scratch;
+using sit::test::fixture;
+using sit::test::scratch;
 
 namespace {
 
@@ -69,7 +69,7 @@ TEST_CASE("read_state_dict reads bare, DDP-prefixed and safetensors state dicts"
 TEST_CASE("read_state_dict names files that are not checkpoints", "[io][state_dict]") {
   CHECK_THROWS_WITH(sit::read_state_dict(fixture("npy_f4.npy")),
                     Catch::Equals(fixture("npy_f4.npy") + " is not a checkpoint (neither a torch.save zip archive nor safetensors)"));
-  CHECK_THROWS_WITH(sit::read_state_dict(sit::io::test::truncated_copy(fixture("ckpt.pt"), 0, "empty.pt")),
+  CHECK_THROWS_WITH(sit::read_state_dict(sit::test::truncated_copy(fixture("ckpt.pt"), 0, "empty.pt")),
                     Catch::Contains("empty.pt: empty file, not a checkpoint"));
   CHECK_THROWS_WITH(sit::read_state_dict(fixture("legacy.pt")), Catch::Contains("legacy torch.save format is not supported"));
   CHECK_THROWS_WITH(sit::read_state_dict(fixture("tensors.pt")), Catch::Contains("has no entry 'model'"));

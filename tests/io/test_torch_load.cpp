@@ -1,6 +1,7 @@
 // torch_load/torch_save against files written by Python's torch.save (tests/data/io/make_fixtures.py),
 // the official-code checkpoint ckpt.pt, and Python's torch.load reading our output.
 
+#include <cstdlib>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -11,13 +12,15 @@
 
 #include "io_test_util.h"
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
+#include "support/machine.h"
+#include "support/skip.h"
 
 using namespace sit::io;
-using sit::io::test::require_same;
-using sit::io::test::entry;
-using sit::io::test::fixture;
-using sit::io::test::scratch;
+using sit::test::require_same;
+using sit::test::entry;
+using sit::test::fixture;
+using sit::test::scratch;
 
 namespace {
 
@@ -44,7 +47,7 @@ std::string tensor_pickle(const torch::Tensor& tensor, int64_t numel, const std:
 TEST_CASE("torch_load reads every dtype and view layout torch.save writes", "[io][torch_load]") {
   const Value root = torch_load(fixture("tensors.pt"));
   REQUIRE(root.to_dict().ordered);
-  for (const auto& [key, expected] : test::tensor_values()) {
+  for (const auto& [key, expected] : sit::test::tensor_values()) {
     INFO(key);
     require_same(entry(root, key).to_tensor(), expected);
   }
@@ -148,38 +151,35 @@ TEST_CASE("torch_save writes what torch_load and Python's torch.load read back",
   require_same(entry(entry(back, "ema"), "w").to_tensor(), -w);
   CHECK(entry(back, "args").to_object().state.to_dict().find("image_size")->to_int() == 256);
 
-  if (!test::python_torch_available()) {
-    WARN("/usr/bin/python3 with torch is not available: skipping the check that Python's torch.load reads our file");
-    return;
-  }
+  if (!sit::test::python_torch_available()) SIT_SKIP("Debian's python3-torch is not installed");
   const std::string command = "/usr/bin/python3 " + fixture("check_torch_save.py") + " " + path;
   CHECK(std::system(command.c_str()) == 0);
 }
 
 TEST_CASE("torch_load rejects damaged and foreign files with the reason", "[io][torch_load]") {
   const std::string good = fixture("train_checkpoint.pt");
-  const size_t size = test::read_bytes(good).size();
+  const size_t size = sit::test::read_bytes(good).size();
   CHECK_THROWS_WITH(torch_load(fixture("legacy.pt")),
                     Catch::Contains("legacy.pt: legacy torch.save format is not supported; re-save with "
                                     "torch.save(..., _use_new_zipfile_serialization=True)"));
-  CHECK_THROWS_WITH(torch_load(test::truncated_copy(good, size / 2, "cut.pt")),
+  CHECK_THROWS_WITH(torch_load(sit::test::truncated_copy(good, size / 2, "cut.pt")),
                     Catch::Contains("cut.pt: not a zip archive (no end of central directory record)"));
-  CHECK_THROWS_WITH(torch_load(test::truncated_copy(good, 0, "empty.pt")), Catch::Contains("empty.pt: not a zip archive"));
+  CHECK_THROWS_WITH(torch_load(sit::test::truncated_copy(good, 0, "empty.pt")), Catch::Contains("empty.pt: not a zip archive"));
   CHECK_THROWS_WITH(torch_load(fixture("arrays.npz")), Catch::Contains("has no <folder>/data.pkl record"));
   CHECK_THROWS_WITH(torch_load(fixture("missing.pt")), Catch::Contains("missing.pt: cannot open"));
 
   // A flipped byte inside a tensor record, and inside the pickle: both fail their CRC.
   const ZipEntry record = *ZipReader(good).find("train_checkpoint/data/0");
-  CHECK_THROWS_WITH(torch_load(test::flipped_copy(good, record.data_offset + 1, "flipped.pt")),
+  CHECK_THROWS_WITH(torch_load(sit::test::flipped_copy(good, record.data_offset + 1, "flipped.pt")),
                     Catch::Contains("member 'train_checkpoint/data/0' is corrupt (CRC-32 mismatch)"));
   const ZipEntry pickle_entry = *ZipReader(good).find("train_checkpoint/data.pkl");
-  CHECK_THROWS_WITH(torch_load(test::flipped_copy(good, pickle_entry.data_offset + 9, "flipped_pkl.pt")),
+  CHECK_THROWS_WITH(torch_load(sit::test::flipped_copy(good, pickle_entry.data_offset + 9, "flipped_pkl.pt")),
                     Catch::Contains("CRC-32 mismatch"));
 
   std::mt19937 generator(7);
   std::vector<uint8_t> noise(4096);
   for (uint8_t& byte : noise) byte = static_cast<uint8_t>(generator());
-  test::write_bytes(scratch("noise.pt"), noise);
+  sit::test::write_bytes(scratch("noise.pt"), noise);
   CHECK_THROWS_WITH(torch_load(scratch("noise.pt")), Catch::Contains("noise.pt: not a zip archive"));
 }
 

@@ -3,12 +3,12 @@
 // modulate) in float64, forward and all three gradients, on a device. Shared by the CPU test and
 // the CUDA test.
 
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 #include <sit/nn/layer_norm_modulate.h>
 #include <sit/nn/modulate.h>
 
-namespace sit::testing {
+namespace sit::test {
 
 // The largest error relative to the reference's largest magnitude.
 inline double scaled_error(const torch::Tensor& value, const torch::Tensor& reference) {
@@ -41,4 +41,4 @@ inline void check_layer_norm_modulate(torch::Device device, int64_t N, int64_t T
   }
 }
 
-}  // namespace sit::testing
+}  // namespace sit::test

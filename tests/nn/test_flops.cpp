@@ -1,6 +1,6 @@
 // forward_flops against the papers' Gflops column (DiT, Peebles & Xie 2023, Table 4; SiT, Ma et al.
 // 2024, Table 1): multiply-adds of one 256x256 image (32x32x4 latents), so half our FLOPs.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/flops.h>
 #include <sit/nn/presets.h>
 

@@ -1,14 +1,14 @@
 // The SiT forward against the official models.py outputs stored in the fixtures, each model
 // loaded straight from its ckpt.pt (torch.save of the state_dict). Tolerance: relative L2 1e-5.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/guidance.h>
 
-#include <filesystem>
 
-#include "fixture_case.h"
+#include "support/files.h"
+#include "support/fixture_case.h"
 
-using namespace sit::testing;
+using namespace sit::test;
 
 namespace {
 
@@ -85,7 +85,8 @@ TEST_CASE("a checkpoint with a wrong-shaped tensor is a one-line error naming ke
     if (item.key() == "blocks.1.attn.qkv.weight") value = value.slice(1, 0, 48).contiguous();
     broken.insert(item.key(), value);
   }
-  auto path = (std::filesystem::temp_directory_path() / "sit_test_wrong_shape.pt").string();
+  TempDir tmp;
+  const auto path = tmp.file("wrong_shape.pt");
   sit::save_state_dict(broken, path);
   try {
     sit::nn::load_sit(path, sit::nn::ArchitectureHints().num_heads(4));
@@ -96,7 +97,6 @@ TEST_CASE("a checkpoint with a wrong-shaped tensor is a one-line error naming ke
                             Catch::Contains("[192, 48]") && Catch::Contains("[192, 64]"));
     CHECK(message.find('\n') == std::string::npos);
   }
-  std::filesystem::remove(path);
 }
 
 TEST_CASE("infer_sit_options checks the shapes that size the model before it is built", "[nn][parity]") {

@@ -4,8 +4,8 @@
 namespace layer_norm_modulate_test {
 
 TEST_CASE("layer_norm_modulate's CPU kernel matches layer_norm then modulate", "[nn]") {
-  sit::testing::check_layer_norm_modulate(torch::kCPU, 3, 5, 37);   // rows of odd width
-  sit::testing::check_layer_norm_modulate(torch::kCPU, 2, 64, 384);  // SiT-S/2's width and tokens
+  sit::test::check_layer_norm_modulate(torch::kCPU, 3, 5, 37);   // rows of odd width
+  sit::test::check_layer_norm_modulate(torch::kCPU, 2, 64, 384);  // SiT-S/2's width and tokens
 }
 
 TEST_CASE("layer_norm_modulate takes bf16 modulation as addcmul would and returns its gradients in bf16",

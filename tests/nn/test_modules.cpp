@@ -1,14 +1,14 @@
 // Each module against its formula written out independently (loops, not the module's code path).
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/sit.h>
 
 #include <cmath>
 
-#include "test_util.h"
+#include "support/relative_l2.h"
 
 namespace {
 
-using sit::testing::relative_l2;
+using sit::test::relative_l2;
 
 sit::nn::SiTOptions tiny_options() {
   return sit::nn::SiTOptions()

@@ -1,5 +1,5 @@
 // The 2-D sin-cos position embedding against its formula, element by element.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/pos_embed.h>
 
 #include <cmath>

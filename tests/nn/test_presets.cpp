@@ -1,6 +1,6 @@
 // Presets and parameter counts against the official model's
 // sum(p.numel() for p in model.parameters()) (input 32, 4 channels, 1000 classes).
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/nn/presets.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // What a checkpoint says about its model and transport (checkpoint_settings): an official train.py
 // checkpoint's args Namespace, sit-train's saved configuration, and a bare state dict.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/config/error.h>
 #include <sit/train/checkpoint_settings.h>
 

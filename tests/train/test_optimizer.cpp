@@ -1,6 +1,6 @@
 // The one-pass CPU updates of the training step against the operations they replace:
 // torch::optim::AdamW's own loop, and ema <- decay * ema + (1 - decay) * model as tensor ops.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/train/adamw.h>
 #include <sit/train/ema.h>
 

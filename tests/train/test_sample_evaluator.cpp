@@ -11,8 +11,8 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "catch_torch.h"
-#include "temp_dir.h"
+#include "support/catch_torch.h"
+#include "support/files.h"
 #include "train/tiny_config.h"
 
 namespace sample_evaluator_test {
@@ -42,7 +42,7 @@ TEST_CASE("SampleEvaluator: the scores of the EMA model's samples, in seeded chu
   const auto reference = sit::eval::inception_statistics(sit::eval::inception_features(network, reference_images, mode, 20), mode);
   sit::eval::write_statistics(dir.file("ref.npz"), reference);
 
-  auto c = train_test::tiny_config(dir.path().string());
+  auto c = sit::test::tiny_config(dir.path().string());
   c.optim.max_steps = 2;
   c.optim.ema_decay = 0.5;
   c.run.sample_steps = 3;

@@ -1,5 +1,5 @@
 // The trainer: exact resume, the checkpoint's layout (as torch.load sees it), EMA and schedules.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/io/torch_load.h>
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
@@ -10,12 +10,14 @@
 #include <limits>
 #include <set>
 
-#include "temp_dir.h"
+#include "support/files.h"
+#include "support/machine.h"
+#include "support/skip.h"
 #include "train/tiny_config.h"
 
 namespace {
 
-using train_test::tiny_config;
+using sit::test::tiny_config;
 
 // 64 examples of (1, 8, 8) in 4 classes, each a deterministic function of its index.
 class TinyDataset : public sit::data::Dataset {
@@ -114,10 +116,7 @@ TEST_CASE("the checkpoint holds model, ema, opt, args and train_state", "[train]
   CHECK(dict.find("opt")->to_dict().find("state")->to_dict().items.size() == params.size() - 1);
 
   // torch.load in Python (Debian's python3-torch) reads it: same keys and shapes as ours.
-  if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
-    WARN("Debian's python3-torch is not installed: the torch.load check is skipped");
-    return;
-  }
+  if (!sit::test::python_torch_available()) SIT_SKIP("Debian's python3-torch is not installed");
   auto listing = dir.file("keys.txt");
   auto command = "/usr/bin/python3 -c \"import torch; c = torch.load('" + path + "'); "
                  "print('\\n'.join(f'{e} {k} {tuple(v.shape)}' for e in ('model', 'ema') "

@@ -1,7 +1,7 @@
 // training_draws: each example's draws depend on (seed, epoch, index) alone, and lie on its
 // Philox stream.
 #include "../src/train/draw_streams.h"
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 
 #include <sit/train/training_draws.h>
 

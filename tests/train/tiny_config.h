@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace train_test {
+namespace sit::test {
 
 inline sit::train::TrainConfig tiny_config(const std::string& results) {
   sit::train::TrainConfig c;
@@ -30,4 +30,4 @@ inline sit::train::TrainConfig tiny_config(const std::string& results) {
   return c;
 }
 
-}  // namespace train_test
+}  // namespace sit::test

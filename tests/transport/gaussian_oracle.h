@@ -13,7 +13,7 @@
 
 #include <cmath>
 
-namespace sit_test {
+namespace sit::test {
 
 struct GaussianOracle {
   torch::Tensor mu;      // (D,)
@@ -121,4 +121,4 @@ struct GaussianOracle {
   }
 };
 
-}  // namespace sit_test
+}  // namespace sit::test

@@ -3,7 +3,7 @@
 // forms giving the same samples, and an adaptive solver's steps over the doubled state; CFG-Zero*,
 // guidance rescale and autoguidance against hand computations, in both forms and the interval;
 // their settings' checks.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/transport/guidance.h>
 #include <sit/transport/guidance_config.h>
 #include <sit/transport/sampler.h>

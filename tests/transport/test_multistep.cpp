@@ -1,7 +1,7 @@
 // The multistep solvers and the time grids with the Gaussian oracle as the model: empirical
 // orders of convergence against the exact flow map, exact evaluation counts, every path and
 // prediction, shifted and EDM grids integrating the same ODE, and the settings' validation.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/transport/sampler.h>
 #include <sit/transport/sampler_config.h>
 
@@ -13,9 +13,9 @@ using namespace sit::transport;
 
 namespace multistep_test {
 
-const sit_test::GaussianOracle& gaussian() {
+const sit::test::GaussianOracle& gaussian() {
   static const auto instance =
-      sit_test::GaussianOracle::rotated({1.0, -0.5, 2.0}, {0.2, 1.0, 3.0}, 13);
+      sit::test::GaussianOracle::rotated({1.0, -0.5, 2.0}, {0.2, 1.0, 3.0}, 13);
   return instance;
 }
 

@@ -1,7 +1,7 @@
 // The solvers on the Gaussian oracle's probability-flow ODE, whose exact flow map is known:
 // fixed-step errors shrink at each method's order as the steps double, adaptive solvers meet
 // their tolerance, evaluation counts follow torchdiffeq's, and a decreasing grid runs backwards.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/transport/odeint.h>
 
 #include <cmath>
@@ -13,8 +13,8 @@ using namespace sit::transport;
 namespace {
 
 struct Problem {
-  sit_test::GaussianOracle oracle =
-      sit_test::GaussianOracle::rotated({1.0, -0.5, 2.0}, {0.2, 1.0, 3.0}, 13);
+  sit::test::GaussianOracle oracle =
+      sit::test::GaussianOracle::rotated({1.0, -0.5, 2.0}, {0.2, 1.0, 3.0}, 13);
   // GVP: on the linear path midpoint happens to converge at order 3 for this field.
   sit::transport::GVPCPlan path;
   torch::Tensor x0 = torch::randn({16, 3}, at::detail::createCPUGenerator(17), torch::kFloat64);

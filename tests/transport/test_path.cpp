@@ -2,7 +2,7 @@
 // in float64 (tests/data/transport/paths.json, from the shared fixtures), and the transport's
 // eps defaults and intervals against intervals.json. Tolerance: relative 1e-12, the formulas
 // being the official ones in float64.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/transport/transport.h>
 
 #include <nlohmann/json.hpp>

@@ -1,7 +1,7 @@
 // The samplers with the Gaussian oracle as the model: ODE samples against the exact flow map for
 // every path and prediction, reverse then forward, SDE sample moments, likelihoods against the
 // analytic density, noise replay, last steps and evaluation counts.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/transport/sampler.h>
 
 #include <cmath>
@@ -12,9 +12,9 @@ using namespace sit::transport;
 
 namespace {
 
-const sit_test::GaussianOracle& oracle() {
+const sit::test::GaussianOracle& oracle() {
   static const auto instance =
-      sit_test::GaussianOracle::rotated({1.0, -0.5, 2.0}, {0.2, 1.0, 3.0}, 13);
+      sit::test::GaussianOracle::rotated({1.0, -0.5, 2.0}, {0.2, 1.0, 3.0}, 13);
   return instance;
 }
 

@@ -1,6 +1,6 @@
 // Training losses against the loss formulas written out per sample, the drift and score maps on
 // the Gaussian oracle for every prediction, and the prior log-density.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <sit/transport/transport.h>
 
 #include <cmath>
@@ -73,7 +73,7 @@ TEST_CASE("training_losses draws x0 then t from the generator on the training in
 }
 
 TEST_CASE("drift and score agree across predictions on the Gaussian oracle", "[transport]") {
-  auto oracle = sit_test::GaussianOracle::rotated({0.5, -1.0, 2.0}, {0.3, 1.0, 2.5}, 11);
+  auto oracle = sit::test::GaussianOracle::rotated({0.5, -1.0, 2.0}, {0.3, 1.0, 2.5}, 11);
   auto gen = at::detail::createCPUGenerator(5);
   auto x = torch::randn({6, 3}, gen, torch::kFloat64);
   auto t = torch::tensor({0.05, 0.2, 0.4, 0.6, 0.8, 0.95}, torch::kFloat64);

@@ -1,6 +1,6 @@
 // diffusers' AutoencoderKL: the modules against diffusers' own outputs (tests/data/vae), the three
 // weight files, the legacy attention names, the full SD-VAE key set, and one-line load errors.
-#include "catch_torch.h"
+#include "support/catch_torch.h"
 #include <ATen/CPUGeneratorImpl.h>
 #include <sit/io/npy.h>
 #include <sit/io/state_dict.h>
@@ -11,10 +11,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "temp_dir.h"
-#include "test_util.h"
+#include "support/exceptions.h"
+#include "support/files.h"
+#include "support/relative_l2.h"
 
-using sit::testing::relative_l2;
+using sit::test::message_of;
+using sit::test::relative_l2;
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,15 +37,6 @@ sit::vae::AutoencoderKL small_vae(const std::string& weights = "vae.safetensors"
   return sit::vae::load_vae(kSmall + "/" + weights);
 }
 
-std::string error_of(const std::function<void()>& body) {
-  try {
-    body();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
-
 }  // namespace
 
 TEST_CASE("config.json gives the small case's architecture", "[vae]") {
@@ -60,19 +53,19 @@ TEST_CASE("config.json gives the small case's architecture", "[vae]") {
   for (const auto& p : vae->parameters()) count += p.numel();
   CHECK(count == params);
 
-  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [32], "down_block_types": ["CrossAttnDownBlock2D"]})", "c.json"); }),
+  CHECK_THAT(message_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [32], "down_block_types": ["CrossAttnDownBlock2D"]})", "c.json"); }),
              Catch::Contains("c.json") && Catch::Contains("CrossAttnDownBlock2D"));
-  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"layers_per_block": "two"})", "c.json"); }),
+  CHECK_THAT(message_of([] { sit::vae::parse_vae_config(R"({"layers_per_block": "two"})", "c.json"); }),
              Catch::Contains("layers_per_block"));
   // Counts must be positive (norm_num_groups 0 divided by zero) and there are at most 8 blocks
   // (70 shifted the downsampling factor past 64 bits).
-  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"norm_num_groups": 0})", "c.json"); }),
+  CHECK_THAT(message_of([] { sit::vae::parse_vae_config(R"({"norm_num_groups": 0})", "c.json"); }),
              Catch::Equals("c.json: 'norm_num_groups' is 0, expected a positive count"));
-  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [8, 4e45]})", "c.json"); }),
+  CHECK_THAT(message_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [8, 4e45]})", "c.json"); }),
              Catch::Contains("c.json: 'block_out_channels' has the wrong type: [8,"));
-  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"latent_channels": -4})", "c.json"); }),
+  CHECK_THAT(message_of([] { sit::vae::parse_vae_config(R"({"latent_channels": -4})", "c.json"); }),
              Catch::Contains("'latent_channels' is -4"));
-  CHECK_THAT(error_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [1, 1, 1, 1, 1, 1, 1, 1, 1], "norm_num_groups": 1})", "c.json"); }),
+  CHECK_THAT(message_of([] { sit::vae::parse_vae_config(R"({"block_out_channels": [1, 1, 1, 1, 1, 1, 1, 1, 1], "norm_num_groups": 1})", "c.json"); }),
              Catch::Equals("c.json: block_out_channels has 9 entries, expected 1 to 8"));
 }
 
@@ -195,7 +188,7 @@ TEST_CASE("a diffusers folder loads with its config", "[vae]") {
         kTolerance);
 
   sit::test::TempDir empty;
-  CHECK_THAT(error_of([&] { sit::vae::load_vae(empty.path().string()); }),
+  CHECK_THAT(message_of([&] { sit::vae::load_vae(empty.path().string()); }),
              Catch::Contains("diffusion_pytorch_model"));
 }
 
@@ -211,18 +204,18 @@ TEST_CASE("a wrong key or shape is a one-line error naming it", "[vae]") {
   sit::save_state_dict(renamed, tmp.file("renamed.safetensors"));
   sit::save_state_dict(reshaped, tmp.file("reshaped.safetensors"));
   auto config = kSmall + "/config.json";
-  auto key_error = error_of([&] { sit::vae::load_vae(tmp.file("renamed.safetensors"), config); });
+  auto key_error = message_of([&] { sit::vae::load_vae(tmp.file("renamed.safetensors"), config); });
   CHECK_THAT(key_error, Catch::Contains("renamed.safetensors") &&
                             Catch::Contains("decoder.up_blocks.0.resnets.1.conv3.weight") &&
                             Catch::Contains("decoder.up_blocks.0.resnets.1.conv2.weight"));
-  auto shape_error = error_of([&] { sit::vae::load_vae(tmp.file("reshaped.safetensors"), config); });
+  auto shape_error = message_of([&] { sit::vae::load_vae(tmp.file("reshaped.safetensors"), config); });
   CHECK_THAT(shape_error, Catch::Contains("decoder.up_blocks.0.resnets.1.conv2.weight") &&
                               Catch::Contains("8") && Catch::Contains("64"));
   // Without a config.json beside them the SD-VAE default applies, which the small weights miss.
   fs::copy_file(kSmall + "/vae.safetensors", tmp.file("alone.safetensors"));
-  auto default_error = error_of([&] { sit::vae::load_vae(tmp.file("alone.safetensors")); });
+  auto default_error = message_of([&] { sit::vae::load_vae(tmp.file("alone.safetensors")); });
   CHECK_THAT(default_error, Catch::Contains("alone.safetensors") && Catch::Contains("missing keys"));
-  auto config_error = error_of([&] { sit::vae::load_vae(kSmall + "/vae.safetensors", tmp.file("none.json")); });
+  auto config_error = message_of([&] { sit::vae::load_vae(kSmall + "/vae.safetensors", tmp.file("none.json")); });
   CHECK_THAT(config_error, Catch::Contains("none.json"));
   for (const auto& error : {key_error, shape_error, default_error, config_error}) {
     CHECK(error.find('\n') == std::string::npos);

@@ -1,8 +1,9 @@
 #pragma once
+// The relative error that the parity tolerances (the fixtures' README) are stated in.
 
 #include <torch/torch.h>
 
-namespace sit::testing {
+namespace sit::test {
 
 /// ||actual - expected||_2 / ||expected||_2, computed in float64.
 inline double relative_l2(const torch::Tensor& actual, const torch::Tensor& expected) {
@@ -10,4 +11,4 @@ inline double relative_l2(const torch::Tensor& actual, const torch::Tensor& expe
   return ((a - e).norm() / e.norm()).item<double>();
 }
 
-}  // namespace sit::testing
+}  // namespace sit::test

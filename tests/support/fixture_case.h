@@ -5,13 +5,13 @@
 #include <nlohmann/json.hpp>
 #include <sit/io/npy.h>
 
-#include "test_util.h"
+#include "support/relative_l2.h"
 
 #include <fstream>
 #include <string>
 #include <vector>
 
-namespace sit::testing {
+namespace sit::test {
 
 inline std::string fixture_dir(const std::string& name) {
   return std::string(SIT_TEST_DATA_DIR) + "/fixtures/cases/" + name;
@@ -39,4 +39,4 @@ inline std::vector<std::string> sampler_case_names() {
           "ode_linear_velocity_adaptive_heun_cfg4", "ode_gvp_velocity_dopri5_cfg4"};
 }
 
-}  // namespace sit::testing
+}  // namespace sit::test
