@@ -4,6 +4,7 @@
 # OUT_DIR/<harness>/corpus (seeded from tests/fuzz/corpus and regressions). Findings land in
 # OUT_DIR/<harness>/artifacts; copy each into tests/fuzz/regressions/<harness>/ with its fix.
 # Ends with a table of executions, corpus size and findings per harness.
+# SIT_FUZZ_ONLY="image torch_load" runs those harnesses alone.
 #   tests/fuzz/long_run.sh BUILD_DIR [HOURS] [JOBS] [OUT_DIR]
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,7 +14,7 @@ jobs=${3:-$(nproc)}
 out=${4:-$build/fuzz-long}
 . "$here/harnesses.sh"
 sit_fuzz_environment
-harnesses=($SIT_FUZZ_HARNESSES)
+harnesses=(${SIT_FUZZ_ONLY:-$SIT_FUZZ_HARNESSES})
 # Each harness gets an equal share of the time the jobs give: hours x jobs / harnesses.
 seconds=$(awk -v h="$hours" -v j="$jobs" -v n="${#harnesses[@]}" 'BEGIN { printf "%d", h * 3600 * j / n }')
 echo "long run: ${#harnesses[@]} harnesses, $jobs at a time, $seconds s each, into $out"
