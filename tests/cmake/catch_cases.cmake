@@ -2,7 +2,8 @@
 # program for its Catch2 test cases and writes a ctest file that registers each case as its own
 # test, "<program>: <case>", so that ctest -j spreads them over the cores and reports each case;
 # a case that exits 77 (tests/support/skip.h) is reported as skipped.
-#   cmake -DPROGRAM=<path> -DNAME=<program> -DLABELS=<a|b> -DTIMEOUT=<s> -DOUT=<file> -P catch_cases.cmake
+# COST orders them for ctest -j (higher first).
+#   cmake -DPROGRAM=<path> -DNAME=<program> -DLABELS=<a|b> -DTIMEOUT=<s> -DCOST=<n> -DOUT=<file> -P catch_cases.cmake
 execute_process(COMMAND "${PROGRAM}" --list-test-names-only OUTPUT_VARIABLE listing RESULT_VARIABLE listed)
 # Catch's exit status here is the number of cases listed.
 if(NOT listed MATCHES "^[0-9]+$" OR listed EQUAL 0)
@@ -36,6 +37,6 @@ foreach(case IN LISTS cases)
     "add_test([==[${NAME}: ${case}]==] [==[${PROGRAM}]==] [==[${spec}]==] --warn NoTests)\n"
     "set_tests_properties([==[${NAME}: ${case}]==] PROPERTIES LABELS \"${labels}\" SKIP_RETURN_CODE 77"
     " ENVIRONMENT OMP_WAIT_POLICY=PASSIVE"
-    " TIMEOUT ${TIMEOUT})\n")
+    " TIMEOUT ${TIMEOUT} COST ${COST})\n")
 endforeach()
 file(WRITE "${OUT}" "${script}")
