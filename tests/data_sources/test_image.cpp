@@ -52,6 +52,12 @@ TEST_CASE("read_rgb names the file it cannot decode", "[image][codec]") {
                     Catch::Contains("chunk.png': PNG chunk at byte 8 claims 1073741824 bytes, more than the file holds"));
   std::ofstream(dir.file("wide.ppm")) << "P6\n# comment\n3685536855 2\n255\n";
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("wide.ppm")), Catch::Contains("wide.ppm': PNM header number of more than 9 digits"));
+  // A JPEG Huffman table of 16 x 255 codes: stb_image wrote past its 257-entry list.
+  std::string dht = "\xff\xd8\xff\xc4";
+  dht += std::string("\x00\x13\x00", 3) + std::string(16, '\xff');
+  std::ofstream(dir.file("dht.jpg"), std::ios::binary) << dht;
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("dht.jpg")),
+                    Catch::Contains("dht.jpg': JPEG Huffman table at byte 2 has 4080 codes, more than 256"));
   std::ofstream(dir.file("deep.pgm")) << "P5 2 2 65535\n" << std::string(8, '\0');
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("deep.pgm")), Catch::Contains("deep.pgm': 16-bit PNM (maximum value 65535) is not supported"));
 }
