@@ -37,16 +37,17 @@ namespace {
 constexpr int64_t kMaxPixels = int64_t{1} << 26;
 
 // stb_image grows its PNG data buffer to the length a chunk header claims before reading the
-// chunk, so every chunk of a PNG, up to IEND, must fit in the bytes that follow its header.
+// chunk, so every chunk of a PNG before IEND, down to one whose header (length and type) is all
+// the file has left, must fit with its CRC in the bytes that follow its header.
 void check_png_chunks(const std::vector<uint8_t>& bytes, const std::string& path) {
   const uint8_t signature[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   if (bytes.size() < sizeof signature || !std::equal(signature, signature + sizeof signature, bytes.begin())) return;
-  for (size_t offset = sizeof signature; bytes.size() - offset >= 12;) {
+  for (size_t offset = sizeof signature; bytes.size() - offset >= 8;) {
+    if (std::equal(bytes.begin() + offset + 4, bytes.begin() + offset + 8, "IEND")) return;  // stb stops there too
     const uint64_t length = (uint64_t{bytes[offset]} << 24) | (uint64_t{bytes[offset + 1]} << 16) |
                             (uint64_t{bytes[offset + 2]} << 8) | bytes[offset + 3];
-    TORCH_CHECK(length <= bytes.size() - offset - 12, "cannot decode image '", path, "': PNG chunk at byte ", offset,
+    TORCH_CHECK(length + 4 <= bytes.size() - offset - 8, "cannot decode image '", path, "': PNG chunk at byte ", offset,
                 " claims ", length, " bytes, more than the file holds");
-    if (std::equal(bytes.begin() + offset + 4, bytes.begin() + offset + 8, "IEND")) return;  // stb stops there too
     offset += 12 + length;  // length, type, data, CRC
   }
 }

@@ -50,6 +50,10 @@ TEST_CASE("read_rgb names the file it cannot decode", "[image][codec]") {
   std::ofstream(dir.file("chunk.png"), std::ios::binary).write(reinterpret_cast<const char*>(png), sizeof png);
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("chunk.png")),
                     Catch::Contains("chunk.png': PNG chunk at byte 8 claims 1073741824 bytes, more than the file holds"));
+  // The file ending right after a chunk's length and type (fuzz_image found one claiming 822 MB).
+  std::ofstream(dir.file("tail.png"), std::ios::binary).write(reinterpret_cast<const char*>(png), 16);
+  CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("tail.png")),
+                    Catch::Contains("tail.png': PNG chunk at byte 8 claims 1073741824 bytes, more than the file holds"));
   std::ofstream(dir.file("wide.ppm")) << "P6\n# comment\n3685536855 2\n255\n";
   CHECK_THROWS_WITH(sit::image::read_rgb(dir.file("wide.ppm")), Catch::Contains("wide.ppm': PNM header number of more than 9 digits"));
   // A JPEG Huffman table of 16 x 255 codes: stb_image wrote past its 257-entry list.
