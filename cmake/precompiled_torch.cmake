@@ -8,21 +8,23 @@ option(SIT_PCH "Precompile torch/torch.h once and reuse it in every target" ON)
 # type says); unoptimised, a test source compiles in about half the time -O3 takes.
 set(SIT_TEST_COMPILE_OPTIONS $<$<CONFIG:Release,RelWithDebInfo,MinSizeRel>:-O0>)
 
+# sit_add_precompiled_torch(NAME [compile options...]): an object library whose precompiled
+# torch/torch.h other targets reuse.
+function(sit_add_precompiled_torch name)
+  add_library(${name} OBJECT ${CMAKE_CURRENT_FUNCTION_LIST_DIR}/precompiled_torch.cpp)
+  target_link_libraries(${name} PRIVATE torch)
+  target_compile_features(${name} PRIVATE cxx_std_17)
+  target_compile_options(${name} PRIVATE ${ARGN})
+  set_target_properties(${name} PROPERTIES POSITION_INDEPENDENT_CODE ON)
+  target_precompile_headers(${name} PRIVATE <torch/torch.h>)
+endfunction()
+
 if(SIT_PCH)
-  add_library(sit_torch_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/precompiled_torch.cpp)
-  target_link_libraries(sit_torch_pch PRIVATE torch)
-  target_compile_features(sit_torch_pch PRIVATE cxx_std_17)
-  set_target_properties(sit_torch_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
-  target_precompile_headers(sit_torch_pch PRIVATE <torch/torch.h>)
+  sit_add_precompiled_torch(sit_torch_pch)
   # The tests' and fuzz harnesses' own code is compiled without optimisation (tests/CMakeLists.txt),
   # and a header precompiled with -O3 is refused there (__OPTIMIZE__), so they have their own.
   if(SIT_BUILD_TESTS OR SIT_FUZZ)
-    add_library(sit_test_torch_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/precompiled_torch.cpp)
-    target_link_libraries(sit_test_torch_pch PRIVATE torch)
-    target_compile_features(sit_test_torch_pch PRIVATE cxx_std_17)
-    target_compile_options(sit_test_torch_pch PRIVATE ${SIT_TEST_COMPILE_OPTIONS})
-    set_target_properties(sit_test_torch_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
-    target_precompile_headers(sit_test_torch_pch PRIVATE <torch/torch.h>)
+    sit_add_precompiled_torch(sit_test_torch_pch ${SIT_TEST_COMPILE_OPTIONS})
   endif()
 endif()
 

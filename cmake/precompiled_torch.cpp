@@ -1,1 +1,1 @@
-// The translation unit that precompiles torch/torch.h (cmake/precompiled_torch.cmake).
+// The translation unit of the precompiled torch/torch.h headers (cmake/precompiled_torch.cmake).
