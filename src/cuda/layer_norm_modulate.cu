@@ -3,8 +3,8 @@
 // one sample; each thread owns a fixed set of columns, so its dshift and dgnale partial sums stay
 // in shared memory without synchronisation and go to global memory with one atomic add per column.
 
-#include "check.h"
-#include "launch.h"
+#include "cuda/check.h"
+#include "cuda/launch.h"
 
 namespace sit::cuda {
 

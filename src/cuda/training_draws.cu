@@ -1,8 +1,8 @@
 // training_draws on the device: one thread per Philox block, the same numbers as the host loop.
 
-#include "../train/draw_streams.h"
-#include "check.h"
-#include "launch.h"
+#include "random/draw_streams.h"
+#include "cuda/check.h"
+#include "cuda/launch.h"
 
 namespace sit::cuda {
 
@@ -17,11 +17,11 @@ __global__ void training_draws_kernel(const int64_t* index, int64_t batch, int64
   const int64_t i = thread / blocks_per_example, block = thread % blocks_per_example;
   const auto example = static_cast<uint64_t>(index[i]);
   if (block == blocks_per_example - 1) {
-    train::draw_streams::time_and_drop(key, example, drop_prob, t[i], drop[i]);
+    random::draw_streams::time_and_drop(key, example, drop_prob, t[i], drop[i]);
     return;
   }
   float values[4];
-  train::draw_streams::noise(key, example, static_cast<uint64_t>(block), values);
+  random::draw_streams::noise(key, example, static_cast<uint64_t>(block), values);
   float* out = noise + i * numel;
   for (int64_t lane = 0, j = 4 * block; lane < 4 && j < numel; ++lane, ++j) out[j] = values[lane];
 }

@@ -1,4 +1,4 @@
-#include "sit/data/data_loader.h"
+#include <sit/data/data_loader.h>
 
 #include <algorithm>
 

@@ -1,11 +1,11 @@
-#include "sit/data/fashion_mnist.h"
+#include <sit/data/fashion_mnist.h>
 
 #include <filesystem>
 
 #include <c10/util/Exception.h>
 
-#include "sit/data/idx.h"
-#include "sit/data/transforms.h"
+#include <sit/data/idx.h>
+#include <sit/data/transforms.h>
 
 namespace sit::data {
 namespace {

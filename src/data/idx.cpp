@@ -1,4 +1,4 @@
-#include "sit/data/idx.h"
+#include <sit/data/idx.h>
 
 #include <algorithm>
 #include <climits>

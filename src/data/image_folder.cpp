@@ -1,4 +1,4 @@
-#include "sit/data/image_folder.h"
+#include <sit/data/image_folder.h>
 
 #include <algorithm>
 #include <cctype>
@@ -6,9 +6,9 @@
 
 #include <c10/util/Exception.h>
 
-#include "sit/data/transforms.h"
-#include "sit/image/center_crop.h"
-#include "sit/image/codec.h"
+#include <sit/data/transforms.h>
+#include <sit/image/center_crop.h>
+#include <sit/image/codec.h>
 
 namespace sit::data {
 namespace {

@@ -1,4 +1,4 @@
-#include "sit/data/latent_shards.h"
+#include <sit/data/latent_shards.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include <c10/util/Exception.h>
 #include <torch/types.h>
 
-#include "sit/io/npy.h"
+#include <sit/io/npy.h>
 
 namespace sit::data {
 namespace {

@@ -1,22 +1,12 @@
-#include "sit/data/sampler.h"
+#include <sit/data/sampler.h>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
 #include <torch/types.h>
 
+#include "random/splitmix64.h"
+
 namespace sit::data {
-namespace {
-
-// SplitMix64's finalizer (Steele, Lea & Flood 2014): a bijection of 64-bit words that spreads
-// every input bit over the whole output.
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 std::vector<int64_t> epoch_indices(int64_t size, int64_t epoch, const SamplerOptions& options) {
   TORCH_CHECK(size > 0, "epoch_indices expects a non-empty dataset");
@@ -41,6 +31,7 @@ std::vector<int64_t> epoch_indices(int64_t size, int64_t epoch, const SamplerOpt
 }
 
 std::mt19937_64 example_rng(uint64_t seed, int64_t epoch, int64_t index) {
+  using random::splitmix64;
   const uint64_t key = splitmix64(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)) ^
                                   static_cast<uint64_t>(index));
   return std::mt19937_64(key);

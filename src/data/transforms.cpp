@@ -1,4 +1,4 @@
-#include "sit/data/transforms.h"
+#include <sit/data/transforms.h>
 
 #include <c10/util/Exception.h>
 

@@ -1,4 +1,4 @@
-#include "sit/distributed/gradient_sync.h"
+#include <sit/distributed/gradient_sync.h>
 
 #include <torch/torch.h>
 

@@ -1,4 +1,4 @@
-#include "sit/distributed/process_group.h"
+#include <sit/distributed/process_group.h>
 
 #include <torch/version.h>
 

@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <stdexcept>
 
-#include "inception_blocks.h"
+#include "eval/inception_blocks.h"
 
 namespace sit::eval {
 

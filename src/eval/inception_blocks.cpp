@@ -1,4 +1,4 @@
-#include "inception_blocks.h"
+#include "eval/inception_blocks.h"
 
 namespace sit::eval::detail {
 

@@ -1,11 +1,11 @@
-#include "sit/image/center_crop.h"
+#include <sit/image/center_crop.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include <c10/util/Exception.h>
 
-#include "sit/image/resample.h"
+#include <sit/image/resample.h>
 
 namespace sit::image {
 

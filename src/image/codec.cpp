@@ -1,4 +1,4 @@
-#include "sit/image/codec.h"
+#include <sit/image/codec.h>
 
 #include <algorithm>
 #include <cctype>
@@ -12,7 +12,7 @@
 
 #include <c10/util/Exception.h>
 
-#include "../io/file.h"
+#include "io/file.h"
 
 // The stb implementations are compiled here with internal linkage, so they cannot clash with
 // another copy of stb in a program that links sit.

@@ -1,10 +1,10 @@
-#include "sit/image/grid.h"
+#include <sit/image/grid.h>
 
 #include <algorithm>
 
 #include <c10/util/Exception.h>
 
-#include "sit/image/codec.h"
+#include <sit/image/codec.h>
 
 namespace sit::image {
 

@@ -1,4 +1,4 @@
-#include "sit/image/quantize.h"
+#include <sit/image/quantize.h>
 
 #include <c10/util/Exception.h>
 

@@ -1,4 +1,4 @@
-#include "sit/image/resample.h"
+#include <sit/image/resample.h>
 
 #include <algorithm>
 #include <cmath>

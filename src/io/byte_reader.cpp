@@ -1,4 +1,4 @@
-#include "byte_reader.h"
+#include "io/byte_reader.h"
 
 #include <stdexcept>
 

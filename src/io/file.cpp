@@ -1,4 +1,4 @@
-#include "file.h"
+#include "io/file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "byte_reader.h"
+#include "io/byte_reader.h"
 
 namespace sit::io::detail {
 

@@ -3,10 +3,10 @@
 #include <cstring>
 #include <limits>
 
-#include <sit/io/zip_archive.h>
+#include "io/zip_archive.h"
 
-#include "byte_reader.h"
-#include "file.h"
+#include "io/byte_reader.h"
+#include "io/file.h"
 
 namespace sit::io {
 namespace {

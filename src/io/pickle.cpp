@@ -1,4 +1,4 @@
-#include <sit/io/pickle.h>
+#include "io/pickle.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "byte_reader.h"
+#include "io/byte_reader.h"
 
 namespace sit::io {
 namespace {

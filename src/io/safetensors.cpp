@@ -5,8 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "byte_reader.h"
-#include "file.h"
+#include "io/byte_reader.h"
+#include "io/file.h"
 
 namespace sit::io {
 namespace {

@@ -5,8 +5,8 @@
 #include <sit/io/safetensors.h>
 #include <sit/io/torch_load.h>
 
-#include "byte_reader.h"
-#include "file.h"
+#include "io/byte_reader.h"
+#include "io/file.h"
 
 namespace sit {
 namespace {

@@ -3,11 +3,11 @@
 #include <cstring>
 #include <unordered_map>
 
-#include <sit/io/pickle.h>
-#include <sit/io/zip_archive.h>
+#include "io/pickle.h"
+#include "io/zip_archive.h"
 
-#include "byte_reader.h"
-#include "file.h"
+#include "io/byte_reader.h"
+#include "io/file.h"
 
 namespace sit::io {
 namespace {

@@ -1,4 +1,4 @@
-#include <sit/io/zip_archive.h>
+#include "io/zip_archive.h"
 
 #include <zlib.h>
 
@@ -6,8 +6,8 @@
 #include <limits>
 #include <unordered_set>
 
-#include "byte_reader.h"
-#include "file.h"
+#include "io/byte_reader.h"
+#include "io/file.h"
 
 namespace sit::io {
 namespace {

@@ -1,6 +1,6 @@
 #include <sit/nn/final_layer.h>
-#include <sit/nn/fused_linear.h>
-#include <sit/nn/layer_norm_modulate.h>
+#include "nn/fused_linear.h"
+#include "nn/layer_norm_modulate.h"
 
 namespace sit::nn {
 

@@ -1,5 +1,5 @@
-#include <sit/nn/layer_norm_modulate.h>
-#include <sit/nn/modulate.h>
+#include "nn/layer_norm_modulate.h"
+#include "nn/modulate.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
@@ -7,7 +7,7 @@
 #include <cmath>
 
 #ifdef SIT_WITH_CUDA
-#include "../cuda/launch.h"
+#include "cuda/launch.h"
 
 #include <ATen/cuda/CUDAContext.h>
 #endif

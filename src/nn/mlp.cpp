@@ -1,5 +1,5 @@
 #include <sit/nn/mlp.h>
-#include <sit/nn/fused_linear.h>
+#include "nn/fused_linear.h"
 
 #include <torch/version.h>
 

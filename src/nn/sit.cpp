@@ -1,4 +1,4 @@
-#include <sit/nn/pos_embed.h>
+#include "nn/pos_embed.h"
 #include <sit/nn/sit.h>
 
 namespace sit::nn {

@@ -1,5 +1,5 @@
-#include <sit/nn/layer_norm_modulate.h>
-#include <sit/nn/modulate.h>
+#include "nn/layer_norm_modulate.h"
+#include "nn/modulate.h"
 #include <sit/nn/sit_block.h>
 
 namespace sit::nn {

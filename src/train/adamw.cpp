@@ -1,4 +1,4 @@
-#include <sit/train/adamw.h>
+#include "train/adamw.h"
 
 #include <ATen/Parallel.h>
 

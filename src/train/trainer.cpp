@@ -1,11 +1,11 @@
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
 #include <sit/nn/presets.h>
-#include <sit/train/adamw.h>
+#include "train/adamw.h"
 #include <sit/train/checkpoint_settings.h>
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
-#include <sit/train/training_draws.h>
+#include "train/training_draws.h"
 #include <sit/transport/guidance.h>
 #include <sit/vae/vae_from_state_dict.h>
 

@@ -1,12 +1,12 @@
-#include "draw_streams.h"
+#include "random/draw_streams.h"
 
-#include <sit/train/training_draws.h>
+#include "train/training_draws.h"
 
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #ifdef SIT_WITH_CUDA
-#include "../cuda/launch.h"
+#include "cuda/launch.h"
 
 #include <ATen/cuda/CUDAContext.h>
 #endif
@@ -21,7 +21,7 @@ TrainingDraws training_draws(uint64_t seed, int64_t epoch, const torch::Tensor& 
   const auto floats = torch::TensorOptions(torch::kFloat32).device(device);
   TrainingDraws draws{torch::empty({batch, shape[0], shape[1], shape[2]}, floats),
                       torch::empty({batch}, floats), torch::empty({batch}, floats.dtype(torch::kLong))};
-  const uint64_t key = draw_streams::key(seed, epoch);
+  const uint64_t key = random::draw_streams::key(seed, epoch);
   const auto drop_prob = static_cast<float>(class_dropout_prob);
   if (device.is_cuda()) {
 #ifdef SIT_WITH_CUDA
@@ -46,10 +46,10 @@ TrainingDraws training_draws(uint64_t seed, int64_t epoch, const torch::Tensor& 
       float* out = noise + i * numel;
       float values[4];
       for (int64_t j = 0; j < numel; j += 4) {
-        draw_streams::noise(key, stream, static_cast<uint64_t>(j / 4), values);
+        random::draw_streams::noise(key, stream, static_cast<uint64_t>(j / 4), values);
         for (int64_t lane = 0; lane < 4 && j + lane < numel; ++lane) out[j + lane] = values[lane];
       }
-      draw_streams::time_and_drop(key, stream, drop_prob, t[i], drop[i]);
+      random::draw_streams::time_and_drop(key, stream, drop_prob, t[i], drop[i]);
     }
   });
   return draws;

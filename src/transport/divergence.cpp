@@ -1,6 +1,6 @@
 #include <sit/transport/divergence.h>
 
-#include "generator.h"
+#include "transport/generator.h"
 
 namespace sit::transport {
 

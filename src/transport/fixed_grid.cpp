@@ -1,7 +1,7 @@
 // torchdiffeq's fixed-grid solvers (fixed_grid.py, rk_common.py): one step between consecutive
 // grid points, written in torchdiffeq's operation order. Time arithmetic happens in the grid's
 // dtype, where a Python constant multiplying a float32 time is itself rounded to float32 first.
-#include "solvers.h"
+#include "transport/solvers.h"
 
 namespace sit::transport::detail {
 

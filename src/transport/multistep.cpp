@@ -1,6 +1,6 @@
 // The multistep solvers of multistep.h. Coefficients are computed in double from the path at the
 // grid times; the states stay in their own dtype.
-#include "multistep.h"
+#include "transport/multistep.h"
 
 #include <algorithm>
 #include <array>

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "solvers.h"
+#include "transport/solvers.h"
 
 namespace sit::transport {
 

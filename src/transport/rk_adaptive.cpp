@@ -4,7 +4,7 @@
 // in y's dtype, as there.
 #include <cmath>
 
-#include "solvers.h"
+#include "transport/solvers.h"
 
 namespace sit::transport::detail {
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "multistep.h"
+#include "transport/multistep.h"
 
 namespace sit::transport {
 

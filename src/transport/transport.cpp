@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "generator.h"
+#include "transport/generator.h"
 
 namespace sit::transport {
 

@@ -1,4 +1,4 @@
-#include <sit/vae/attention.h>
+#include "vae/attention.h"
 
 #include <cmath>
 

@@ -1,5 +1,8 @@
 #include <sit/vae/autoencoder_kl.h>
 
+#include "vae/decoder.h"
+#include "vae/encoder.h"
+
 namespace sit::vae {
 
 DiagonalGaussianDistribution::DiagonalGaussianDistribution(const torch::Tensor& moments) {
@@ -22,8 +25,8 @@ AutoencoderKLImpl::AutoencoderKLImpl(AutoencoderKLOptions options_) : options(st
 
 void AutoencoderKLImpl::reset() {
   int64_t C = options.latent_channels();
-  encoder = register_module("encoder", Encoder(options));
-  decoder = register_module("decoder", Decoder(options));
+  encoder = register_module("encoder", std::make_shared<EncoderImpl>(options));
+  decoder = register_module("decoder", std::make_shared<DecoderImpl>(options));
   if (options.use_quant_conv()) {
     quant_conv = register_module("quant_conv", torch::nn::Conv2d(torch::nn::Conv2dOptions(2 * C, 2 * C, 1)));
   }
@@ -57,7 +60,7 @@ torch::Tensor over_slices(const torch::Tensor& x, int64_t slice_size, Fn fn) {
 torch::Tensor AutoencoderKLImpl::encode_moments(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_channels(), "AutoencoderKL: encode expects images (N, ",
               options.in_channels(), ", H, W), but got ", x.sizes());
-  auto moments = encoder(x);
+  auto moments = encoder->forward(x);
   return quant_conv ? quant_conv(moments) : moments;
 }
 
@@ -69,7 +72,7 @@ DiagonalGaussianDistribution AutoencoderKLImpl::encode(const torch::Tensor& x, i
 torch::Tensor AutoencoderKLImpl::decode_batch(const torch::Tensor& z) {
   TORCH_CHECK(z.dim() == 4 && z.size(1) == options.latent_channels(), "AutoencoderKL: decode expects latents (N, ",
               options.latent_channels(), ", h, w), but got ", z.sizes());
-  return decoder(post_quant_conv ? post_quant_conv(z) : z);
+  return decoder->forward(post_quant_conv ? post_quant_conv(z) : z);
 }
 
 torch::Tensor AutoencoderKLImpl::decode(const torch::Tensor& z, int64_t slice_size) {

@@ -1,4 +1,4 @@
-#include <sit/vae/blocks.h>
+#include "vae/blocks.h"
 
 namespace sit::vae {
 

@@ -1,4 +1,4 @@
-#include <sit/vae/decoder.h>
+#include "vae/decoder.h"
 
 namespace sit::vae {
 

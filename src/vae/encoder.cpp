@@ -1,4 +1,4 @@
-#include <sit/vae/encoder.h>
+#include "vae/encoder.h"
 
 namespace sit::vae {
 

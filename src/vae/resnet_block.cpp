@@ -1,4 +1,4 @@
-#include <sit/vae/resnet_block.h>
+#include "vae/resnet_block.h"
 
 namespace sit::vae {
 

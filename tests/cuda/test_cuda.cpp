@@ -6,7 +6,7 @@
 #include "support/catch_torch.h"
 #include <sit/nn/precision.h>
 #include <sit/nn/sit_from_state_dict.h>
-#include <sit/train/adamw.h>
+#include "train/adamw.h"
 #include <sit/train/ema.h>
 #include <sit/train/graphed_training_step.h>
 #include <sit/train/trainer.h>

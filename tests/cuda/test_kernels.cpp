@@ -6,7 +6,7 @@
 
 #include <sit/nn/mlp.h>
 #include <sit/nn/precision.h>
-#include <sit/train/training_draws.h>
+#include "train/training_draws.h"
 
 namespace cuda_kernels_test {
 

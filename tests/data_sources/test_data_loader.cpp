@@ -7,8 +7,8 @@
 
 
 #include "support/catch_torch.h"
-#include "sit/data/data_loader.h"
-#include "sit/data/sampler.h"
+#include <sit/data/data_loader.h>
+#include <sit/data/sampler.h>
 
 namespace {
 

@@ -11,8 +11,8 @@
 #include "support/files.h"
 #include "support/machine.h"
 #include "support/skip.h"
-#include "sit/data/fashion_mnist.h"
-#include "sit/data/idx.h"
+#include <sit/data/fashion_mnist.h>
+#include <sit/data/idx.h>
 
 namespace {
 

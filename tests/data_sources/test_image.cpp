@@ -9,10 +9,10 @@
 #include "support/catch_torch.h"
 #include "pil_fixtures.h"
 #include "support/files.h"
-#include "sit/image/center_crop.h"
-#include "sit/image/codec.h"
-#include "sit/image/grid.h"
-#include "sit/image/resample.h"
+#include <sit/image/center_crop.h>
+#include <sit/image/codec.h>
+#include <sit/image/grid.h>
+#include <sit/image/resample.h>
 
 using sit::test::kPilDir;
 

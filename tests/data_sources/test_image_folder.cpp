@@ -7,9 +7,9 @@
 #include "support/catch_torch.h"
 #include "pil_fixtures.h"
 #include "support/files.h"
-#include "sit/data/image_folder.h"
-#include "sit/image/center_crop.h"
-#include "sit/image/codec.h"
+#include <sit/data/image_folder.h>
+#include <sit/image/center_crop.h>
+#include <sit/image/codec.h>
 
 using sit::test::kPilDir;
 

@@ -3,8 +3,8 @@
 
 #include "support/catch_torch.h"
 #include "support/files.h"
-#include "sit/data/latent_shards.h"
-#include "sit/io/npy.h"
+#include <sit/data/latent_shards.h>
+#include <sit/io/npy.h>
 
 namespace {
 

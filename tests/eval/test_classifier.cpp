@@ -7,9 +7,9 @@
 #include "support/files.h"
 #include "support/machine.h"
 #include "support/skip.h"
-#include "sit/data/fashion_mnist.h"
-#include "sit/eval/classifier.h"
-#include "sit/io/safetensors.h"
+#include <sit/data/fashion_mnist.h>
+#include <sit/eval/classifier.h>
+#include <sit/io/safetensors.h>
 
 namespace {
 

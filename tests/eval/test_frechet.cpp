@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "support/catch_torch.h"
-#include "sit/eval/frechet.h"
+#include <sit/eval/frechet.h>
 
 namespace {
 

@@ -2,7 +2,7 @@
 // _rebuild_tensor_v2's offset, size and stride checks are reached without a zip archive; every
 // tensor of the result is summed (stride-0 views of more than 1024 elements are left alone: they
 // are valid, only slow to sum), which reads each element a view claims.
-#include <sit/io/pickle.h>
+#include "io/pickle.h"
 
 #include "fuzz_input.h"
 

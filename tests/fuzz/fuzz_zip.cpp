@@ -1,5 +1,5 @@
 // The zip reader: central directory, zip64 records, local headers, stored and deflated members.
-#include <sit/io/zip_archive.h>
+#include "io/zip_archive.h"
 
 #include "fuzz_input.h"
 

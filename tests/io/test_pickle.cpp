@@ -1,7 +1,7 @@
 // unpickle/pickle against pickles written by Python (tests/data/io/make_fixtures.py) and against
 // hand-made malformed byte strings.
 
-#include <sit/io/pickle.h>
+#include "io/pickle.h"
 
 #include "io_test_util.h"
 

@@ -6,9 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sit/io/pickle.h>
+#include "io/pickle.h"
 #include <sit/io/torch_load.h>
-#include <sit/io/zip_archive.h>
+#include "io/zip_archive.h"
 
 #include "io_test_util.h"
 

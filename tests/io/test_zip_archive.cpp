@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include <sit/io/zip_archive.h>
+#include "io/zip_archive.h"
 
 #include "io_test_util.h"
 

@@ -5,8 +5,8 @@
 
 #include "support/catch_torch.h"
 
-#include <sit/nn/layer_norm_modulate.h>
-#include <sit/nn/modulate.h>
+#include "nn/layer_norm_modulate.h"
+#include "nn/modulate.h"
 
 namespace sit::test {
 

@@ -1,6 +1,6 @@
 // The 2-D sin-cos position embedding against its formula, element by element.
 #include "support/catch_torch.h"
-#include <sit/nn/pos_embed.h>
+#include "nn/pos_embed.h"
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // The one-pass CPU updates of the training step against the operations they replace:
 // torch::optim::AdamW's own loop, and ema <- decay * ema + (1 - decay) * model as tensor ops.
 #include "support/catch_torch.h"
-#include <sit/train/adamw.h>
+#include "train/adamw.h"
 #include <sit/train/ema.h>
 
 #include <vector>

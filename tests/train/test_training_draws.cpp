@@ -1,9 +1,9 @@
 // training_draws: each example's draws depend on (seed, epoch, index) alone, and lie on its
 // Philox stream.
-#include "../src/train/draw_streams.h"
+#include "random/draw_streams.h"
 #include "support/catch_torch.h"
 
-#include <sit/train/training_draws.h>
+#include "train/training_draws.h"
 
 #include <ATen/core/PhiloxRNGEngine.h>
 
@@ -32,8 +32,8 @@ TEST_CASE("training draws do not depend on the batch an example is in", "[train]
 
 namespace training_draws_test {
 
-using sit::train::philox::Block;
-using sit::train::philox::philox4x32_10;
+using sit::random::philox::Block;
+using sit::random::philox::philox4x32_10;
 
 bool same(const Block& a, const Block& b) {
   return a.v[0] == b.v[0] && a.v[1] == b.v[1] && a.v[2] == b.v[2] && a.v[3] == b.v[3];
@@ -49,10 +49,10 @@ TEST_CASE("Philox4x32-10 gives Random123's known answers and ATen's philox_engin
   // ATen's engine (seed, subsequence, offset) walks counter (offset, subsequence) under key seed.
   for (uint64_t key : {uint64_t{0}, uint64_t{0x0123456789abcdefull}}) {
     for (uint64_t stream : {uint64_t{0}, uint64_t{7}, uint64_t{1} << 40}) {
-      for (uint64_t block : {uint64_t{0}, uint64_t{3}, sit::train::draw_streams::kTimeBlock}) {
+      for (uint64_t block : {uint64_t{0}, uint64_t{3}, sit::random::draw_streams::kTimeBlock}) {
         at::philox_engine engine(key, stream, block);
         const Block expected{{engine(), engine(), engine(), engine()}};
-        CHECK(same(sit::train::philox::stream_block(key, stream, block), expected));
+        CHECK(same(sit::random::philox::stream_block(key, stream, block), expected));
       }
     }
   }
@@ -61,12 +61,12 @@ TEST_CASE("Philox4x32-10 gives Random123's known answers and ATen's philox_engin
 TEST_CASE("training draws lie on the example's Philox stream and are standard normal", "[train]") {
   const auto index = torch::tensor({11, 0, 4096}, torch::kLong);
   auto draws = sit::train::training_draws(5, 2, index, {1, 3, 3}, 0.1);  // 9 values: a part block
-  const uint64_t key = sit::train::draw_streams::key(5, 2);
+  const uint64_t key = sit::random::draw_streams::key(5, 2);
   for (int64_t i = 0; i < 3; ++i) {
     const auto row = draws.noise[i].flatten();
     for (int64_t j = 0; j < 9; ++j) {
       float values[4];
-      sit::train::draw_streams::noise(key, index[i].item<int64_t>(), j / 4, values);
+      sit::random::draw_streams::noise(key, index[i].item<int64_t>(), j / 4, values);
       CHECK(row[j].item<float>() == values[j % 4]);
     }
   }

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "support/exceptions.h"
+#include "vae/decoder.h"
 #include "support/files.h"
 #include "support/relative_l2.h"
 

@@ -13,8 +13,8 @@
 
 #include <torch/arg.h>
 
-#include "sit/data/dataset.h"
-#include "sit/data/sampler.h"
+#include <sit/data/dataset.h>
+#include <sit/data/sampler.h>
 
 namespace sit::data {
 

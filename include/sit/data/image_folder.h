@@ -8,7 +8,7 @@
 
 #include <torch/arg.h>
 
-#include "sit/data/dataset.h"
+#include <sit/data/dataset.h>
 
 namespace sit::data {
 

@@ -8,7 +8,7 @@
 #include <torch/arg.h>
 #include <torch/types.h>
 
-#include "sit/image/quantize.h"
+#include <sit/image/quantize.h>
 
 namespace sit::image {
 

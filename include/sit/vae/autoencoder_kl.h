@@ -6,10 +6,13 @@
 
 #include <ATen/core/Generator.h>
 
-#include <sit/vae/decoder.h>
-#include <sit/vae/encoder.h>
+#include "vae/decoder.h"
+#include "vae/encoder.h"
 
 namespace sit::vae {
+
+class EncoderImpl;  // the building blocks are internal (src/vae/)
+class DecoderImpl;
 
 /// The encoder's posterior N(mean, exp(logvar)) per latent element.
 struct DiagonalGaussianDistribution {
@@ -41,8 +44,8 @@ class AutoencoderKLImpl : public torch::nn::Cloneable<AutoencoderKLImpl> {
   torch::Tensor forward(const torch::Tensor& x);
 
   AutoencoderKLOptions options;
-  Encoder encoder{nullptr};
-  Decoder decoder{nullptr};
+  std::shared_ptr<EncoderImpl> encoder;
+  std::shared_ptr<DecoderImpl> decoder;
   torch::nn::Conv2d quant_conv{nullptr};       // 1x1, 2C -> 2C (absent without use_quant_conv)
   torch::nn::Conv2d post_quant_conv{nullptr};  // 1x1, C -> C
 

@@ -14,7 +14,7 @@
 #define SIT_HOST_DEVICE
 #endif
 
-namespace sit::train::philox {
+namespace sit::random::philox {
 
 struct Block {
   uint32_t v[4];
@@ -62,4 +62,4 @@ SIT_HOST_DEVICE inline void normals(const Block& b, float out[4]) {
   }
 }
 
-}  // namespace sit::train::philox
+}  // namespace sit::random::philox

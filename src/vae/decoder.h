@@ -1,7 +1,7 @@
 #pragma once
 // The VAE decoder: latent -> image.
 
-#include <sit/vae/blocks.h>
+#include "vae/blocks.h"
 #include <sit/vae/vae_config.h>
 
 namespace sit::vae {

@@ -2,8 +2,8 @@
 // The VAE's blocks: DownEncoderBlock2D, UNetMidBlock2D and UpDecoderBlock2D, with their
 // Downsample2D and Upsample2D.
 
-#include <sit/vae/attention.h>
-#include <sit/vae/resnet_block.h>
+#include "vae/attention.h"
+#include "vae/resnet_block.h"
 
 namespace sit::vae {
 

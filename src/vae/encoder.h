@@ -1,7 +1,7 @@
 #pragma once
 // The VAE encoder: image -> the parameters (mean, log-variance) of the latent Gaussian.
 
-#include <sit/vae/blocks.h>
+#include "vae/blocks.h"
 #include <sit/vae/vae_config.h>
 
 namespace sit::vae {

@@ -4,23 +4,16 @@
 // 4b..4b+3 while block 2^63 holds the time and the label-dropout uniforms. Shared by the host loop
 // and the CUDA kernel, which therefore draw the same numbers.
 
-#include "philox.h"
+#include "random/philox.h"
+#include "random/splitmix64.h"
 
-namespace sit::train::draw_streams {
+namespace sit::random::draw_streams {
 
 constexpr uint64_t kTimeBlock = uint64_t{1} << 63;
 
-/// The Philox key of epoch `epoch` under `seed` (splitmix64 finalisers: nearby seeds and epochs
+/// The Philox key of epoch `epoch` under `seed` (SplitMix64 finalisers: nearby seeds and epochs
 /// give unrelated keys).
-inline uint64_t key(uint64_t seed, int64_t epoch) {
-  auto mix = [](uint64_t x) {
-    x += 0x9E3779B97F4A7C15ull;
-    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
-  };
-  return mix(mix(seed) ^ static_cast<uint64_t>(epoch));
-}
+inline uint64_t key(uint64_t seed, int64_t epoch) { return splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)); }
 
 /// Noise elements 4 block .. 4 block + 3 of example `example`.
 SIT_HOST_DEVICE inline void noise(uint64_t key, uint64_t example, uint64_t block, float out[4]) {
@@ -35,4 +28,4 @@ SIT_HOST_DEVICE inline void time_and_drop(uint64_t key, uint64_t example, float 
   drop = philox::uniform(b.v[1]) < drop_prob ? 1 : 0;
 }
 
-}  // namespace sit::train::draw_streams
+}  // namespace sit::random::draw_streams
