@@ -11,6 +11,8 @@
 #include <sit/nn/flops.h>
 #include <sit/nn/precision.h>
 #include <sit/nn/presets.h>
+#include <sit/pipeline/generator.h>
+#include <sit/train/ema.h>
 #include <sit/train/graphed_training_step.h>
 #include <sit/train/trainer.h>
 #include <sit/transport/graphed_forward.h>
@@ -187,10 +189,7 @@ Measurement bench_train_graphed(const BenchParams& p, const torch::Device& devic
   sit::nn::SiT model(model_options(p));
   model->to(device);
   model->train();
-  // clone() without a device: clone(device) of weights on cuda:0 with device "cuda" would alias them
-  sit::nn::SiT ema = std::dynamic_pointer_cast<sit::nn::SiTImpl>(model->clone());
-  for (auto& q : ema->parameters()) q.set_requires_grad(false);
-  ema->eval();
+  sit::nn::SiT ema = sit::train::make_ema(model);
   sit::transport::Transport transport(config.transport.options());
   const auto& o = config.optim;
   sit::train::GraphedTrainingStep step(
@@ -242,11 +241,7 @@ Measurement bench_sample(const BenchParams& p, const torch::Device& device, sit:
   torch::InferenceMode inference;
   sit::nn::AutocastGuard autocast(device, precision);
   namespace tr = sit::transport;
-  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
-  tr::LabelledForward forward = [sit](const torch::Tensor& x, const torch::Tensor& t,
-                                      const torch::Tensor& y) {
-    return sit->forward(x, t, y).to(x.scalar_type());  // bf16 under autocast: the state stays fp32
-  };
+  tr::LabelledForward forward = sit::labelled_forward(model);
   if (p.cuda_graph) forward = tr::cuda_graphed(forward);
   auto z = torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, device);
   auto y = torch::randint(p.num_classes, {p.batch_size}, torch::TensorOptions(device).dtype(torch::kLong));

@@ -12,19 +12,15 @@
 
 #include <sit/image/grid.h>
 #include <sit/io/npy.h>
-#include <sit/nn/presets.h>
-#include <sit/nn/sit_from_state_dict.h>
-#include <sit/train/checkpoint_settings.h>
+#include <sit/pipeline/generator.h>
 #include <sit/transport/guidance_config.h>
 #include <sit/transport/sampler_config.h>
-#include <sit/vae/vae_from_state_dict.h>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <filesystem>
 #include <optional>
 
@@ -162,28 +158,13 @@ void add_mode_options(CLI::App& ode, CLI::App& sde, SampleParams& p) {
   sde.add_option("--sde-noise", p.sde_noise, "replay the Gaussian draws (steps, N, C, H, W) instead of drawing them");
 }
 
-std::string models_dir(const SampleParams& p) {
-  if (!p.models_dir.empty()) return p.models_dir;
-  const char* env = std::getenv("SIT_MODELS_DIR");
-  return env != nullptr && *env != '\0' ? env : "pretrained_models";
-}
-
-// A model of SD-VAE latents rather than of images (1 or 3 channels).
-bool latent_space(const sit::nn::SiTOptions& model) { return model.in_channels() != 1 && model.in_channels() != 3; }
-
 // Checks the settings on their own, before anything is loaded (the runtime: apply_runtime).
 void validate(const CLI::App& app, const SampleParams& p) {
   p.sampler.validate();
   p.guidance.validate();
   p.transport.validate();
-  const bool ode = p.sampler.mode == tr::SamplerMode::ODE;
-  if (ode && p.sampler.likelihood) {
-    if (p.noise.empty()) throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
-    if (p.guidance.guided()) throw ConfigError("--likelihood needs --cfg-scale 1 (guidance has no likelihood)");
-  }
-  if (!p.guide_ckpt.empty() && !p.guidance.guided()) {
-    throw ConfigError("--guide-ckpt needs --cfg-scale > 1, the weight w of guide + w (model - guide); --cfg-scale " +
-                      sit::config::text(p.guidance.cfg_scale) + " would sample the model alone");
+  if (p.sampler.mode == tr::SamplerMode::ODE && p.sampler.likelihood && p.noise.empty()) {
+    throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
   }
   if (!p.labels.empty() && !p.class_labels.empty()) throw ConfigError("--labels and --class-labels exclude each other");
   if ((!p.labels.empty() || !p.class_labels.empty()) && sit::examples::given(app, "num_samples")) {
@@ -192,192 +173,57 @@ void validate(const CLI::App& app, const SampleParams& p) {
   if (p.image_size && (*p.image_size <= 0)) throw ConfigError("--image-size " + std::to_string(*p.image_size) + ": must be positive");
 }
 
+// The flags as the library's options: what they say of the checkpoint (the transport flags given
+// on the command line), how to sample and decode.
+sit::GeneratorOptions generator_options(const CLI::App& app, const SampleParams& p, const torch::Device& device) {
+  namespace ex = sit::examples;
+  auto o = sit::GeneratorOptions()
+               .ckpt_entry(p.ckpt_entry)
+               .model(p.model)
+               .num_heads(p.num_heads)
+               .num_classes(p.num_classes)
+               .image_size(p.image_size)
+               .sampler(p.sampler)
+               .guidance(p.guidance)
+               .guide_ckpt(p.guide_ckpt)
+               .vae(p.sampler.likelihood ? "" : p.vae)
+               .vae_config(p.vae_config)
+               .vae_slice_size(p.vae_slice_size)
+               .models_dir(p.models_dir)
+               .device(device)
+               .precision(p.runtime.precision)
+               .batch_size(p.batch_size);
+  if (ex::given(app, "path_type")) o.path_type(p.transport.path_type);
+  if (ex::given(app, "prediction")) o.prediction(p.transport.prediction);
+  if (ex::given(app, "sample_eps")) o.sample_eps(p.transport.sample_eps);
+  return o;
+}
+
 // The checkpoint: --ckpt, or sample.py's default name in the models folder.
 std::string checkpoint_path(const SampleParams& p) {
   if (!p.ckpt.empty()) return p.ckpt;
   int64_t size = p.image_size.value_or(256);
   auto name = fmt::format("SiT-XL-2-{}x{}.pt", size, size);
-  auto path = (fs::path(models_dir(p)) / name).string();
+  const auto dir = sit::models_dir(sit::GeneratorOptions().models_dir(p.models_dir));
+  auto path = (fs::path(dir) / name).string();
   if (!fs::exists(path)) {
     throw ConfigError(fmt::format("no --ckpt, and sample.py's default checkpoint {} is not there: download {} "
                                   "(the released SiT-XL/2, see willisma/SiT's README) into {}, or give --ckpt",
-                                  path, name, models_dir(p)));
+                                  path, name, dir));
   }
   return path;
 }
 
-// A setting both the command line and the checkpoint give must agree.
-template <typename T>
-std::optional<T> agree(const std::string& flag, const std::optional<T>& given, const std::optional<T>& saved,
-                       const std::string& ckpt, const std::string& origin) {
-  if (given && saved && *given != *saved) {
-    throw ConfigError(fmt::format("{} {} contradicts {}; saved in {}: {}", flag, *given, ckpt, origin, *saved));
+torch::Tensor read_labels(const SampleParams& p, const sit::Generator& generator) {
+  if (!p.class_labels.empty()) return torch::tensor(p.class_labels, torch::kInt64);
+  if (p.labels.empty()) return generator.balanced_labels(p.num_samples);
+  auto y = sit::io::read_npy(p.labels);
+  if (!c10::isIntegralType(y.scalar_type(), /*includeBool=*/false) || y.dim() != 1) {
+    throw std::invalid_argument(fmt::format("{}: labels are {} {}, expected integers (N,)", p.labels,
+                                            c10::toString(y.scalar_type()), y.sizes()));
   }
-  return given ? given : saved;
+  return y.to(torch::kInt64);
 }
-
-// The transport: the checkpoint's, with the sampling settings the command line gives. A model
-// trained on one path or prediction cannot sample another.
-tr::TransportConfig resolve_transport(const CLI::App& app, const SampleParams& p,
-                                      const sit::train::CheckpointSettings& saved, const std::string& ckpt) {
-  if (!saved.transport) return p.transport;
-  tr::TransportConfig t = *saved.transport;
-  auto same = [&](const char* key, const std::string& given, const std::string& trained) {
-    agree(sit::config::flag(key), sit::examples::given(app, key) ? std::optional(given) : std::nullopt,
-          std::optional(trained), ckpt, saved.origin);
-  };
-  same("path_type", sit::config::enum_name(p.transport.path_type), sit::config::enum_name(t.path_type));
-  same("prediction", sit::config::enum_name(p.transport.prediction), sit::config::enum_name(t.prediction));
-  if (sit::examples::given(app, "loss_weight")) t.loss_weight = p.transport.loss_weight;
-  if (sit::examples::given(app, "train_eps")) t.train_eps = p.transport.train_eps;
-  if (sit::examples::given(app, "sample_eps")) t.sample_eps = p.transport.sample_eps;
-  return t;
-}
-
-// The SiT of the checkpoint, its architecture from what the checkpoint holds and the flags
-// checked against it.
-sit::nn::SiT load_model(const SampleParams& p, const std::string& ckpt, const sit::Checkpoint& checkpoint,
-                        const sit::train::CheckpointSettings& saved) {
-  auto model_name = agree("--model", p.model, saved.model, ckpt, saved.origin);
-  auto num_heads = agree("--num-heads", p.num_heads, saved.num_heads, ckpt, saved.origin);
-  auto num_classes = agree("--num-classes", p.num_classes, saved.num_classes, ckpt, saved.origin);
-  auto image_size = agree("--image-size", p.image_size, saved.image_size, ckpt, saved.origin);
-  if (model_name && !num_heads) num_heads = sit::nn::sit_preset(*model_name).num_heads();
-  auto options = sit::nn::infer_sit_options(
-      checkpoint.state_dict, sit::nn::ArchitectureHints().num_heads(num_heads).num_classes(num_classes), ckpt);
-  if (model_name) {
-    auto preset = sit::nn::sit_preset(*model_name);
-    if (preset.depth() != options.depth() || preset.hidden_size() != options.hidden_size() ||
-        preset.patch_size() != options.patch_size()) {
-      throw ConfigError(fmt::format("--model {} (depth {}, hidden {}, patch {}) contradicts {}: its weights are "
-                                    "depth {}, hidden {}, patch {}", *model_name, preset.depth(), preset.hidden_size(),
-                                    preset.patch_size(), ckpt, options.depth(), options.hidden_size(),
-                                    options.patch_size()));
-    }
-  }
-  if (image_size) {
-    const bool latent = latent_space(options);
-    const int64_t expected = latent ? options.input_size() * 8 : options.input_size();
-    if (*image_size != expected) {
-      throw ConfigError(fmt::format("--image-size {} contradicts {}: its {}x{} {} mean {}", *image_size, ckpt,
-                                    options.input_size(), options.input_size(), latent ? "latents" : "inputs",
-                                    expected));
-    }
-  }
-  sit::nn::SiT model(options);
-  sit::load_state_dict(*model, checkpoint.state_dict, ckpt);
-  model->eval();
-  return model;
-}
-
-// The guide of autoguidance: any checkpoint of ours, read as --ckpt is, its architecture from what
-// it holds (not from the model's flags); it must model the same data as the model (channels, size,
-// classes) with the same transport.
-sit::nn::SiT load_guide(const SampleParams& p, const sit::nn::SiTOptions& model, const tr::TransportConfig& transport) {
-  const auto& ckpt = p.guide_ckpt;
-  const auto checkpoint = sit::read_checkpoint(ckpt, sit::ReadOptions().entry(p.ckpt_entry));
-  const auto saved = sit::train::checkpoint_settings(checkpoint, ckpt);
-  auto options = sit::nn::infer_sit_options(
-      checkpoint.state_dict,
-      sit::nn::ArchitectureHints().num_heads(saved.num_heads).num_classes(saved.num_classes.value_or(model.num_classes())),
-      ckpt);
-  auto data = [](const sit::nn::SiTOptions& o) {
-    return fmt::format("{}x{}x{} inputs in {} classes", o.in_channels(), o.input_size(), o.input_size(), o.num_classes());
-  };
-  if (options.in_channels() != model.in_channels() || options.input_size() != model.input_size() ||
-      options.num_classes() != model.num_classes()) {
-    throw ConfigError(fmt::format("--guide-ckpt {}: its model takes {}, the model {}; a guide must model the same data",
-                                  ckpt, data(options), data(model)));
-  }
-  if (saved.transport && (saved.transport->path_type != transport.path_type ||
-                          saved.transport->prediction != transport.prediction)) {
-    throw ConfigError(fmt::format("--guide-ckpt {}: trained with --path-type {} --prediction {}, the model samples {} {}",
-                                  ckpt, sit::config::enum_name(saved.transport->path_type),
-                                  sit::config::enum_name(saved.transport->prediction),
-                                  sit::config::enum_name(transport.path_type),
-                                  sit::config::enum_name(transport.prediction)));
-  }
-  sit::nn::SiT guide(options);
-  sit::load_state_dict(*guide, checkpoint.state_dict, ckpt);
-  guide->eval();
-  return guide;
-}
-
-// The VAE that turns samples into images: --vae (ema and mse named as sample.py), or for a
-// latent model asked for images, sample.py's default mse; null for pixel models.
-sit::vae::AutoencoderKL load_decoder(const SampleParams& p, const sit::nn::SiTOptions& arch, bool images_wanted) {
-  std::string vae = p.vae;
-  if (vae.empty() && latent_space(arch) && images_wanted) vae = "mse";
-  if (vae.empty()) {
-    if (!p.out_latents.empty()) throw ConfigError("--out-latents needs --vae (without it --out-npy writes the latents)");
-    return sit::vae::AutoencoderKL{nullptr};
-  }
-  if (vae == "ema" || vae == "mse") {
-    auto folder = fs::path(models_dir(p)) / ("sd-vae-ft-" + vae);
-    if (!fs::exists(folder)) {
-      throw ConfigError(fmt::format("--vae {}{}: {} is missing; download stabilityai/sd-vae-ft-{} (config.json and "
-                                    "diffusion_pytorch_model.safetensors) into it, set --models-dir or SIT_MODELS_DIR, "
-                                    "or write latents with --out-npy only",
-                                    vae, p.vae.empty() ? " (sample.py's default for a latent model)" : "",
-                                    folder.string(), vae));
-    }
-    vae = folder.string();
-  }
-  auto decoder = sit::vae::load_vae(vae, p.vae_config);
-  if (decoder->options.latent_channels() != arch.in_channels()) {
-    throw ConfigError(fmt::format("--vae {}: its latents have {} channels, the model's {}", vae,
-                                  decoder->options.latent_channels(), arch.in_channels()));
-  }
-  return decoder;
-}
-
-torch::Tensor read_labels(const SampleParams& p, int64_t num_classes) {
-  torch::Tensor y;
-  if (!p.labels.empty()) {
-    y = sit::io::read_npy(p.labels);
-    if (!c10::isIntegralType(y.scalar_type(), /*includeBool=*/false) || y.dim() != 1) {
-      throw std::invalid_argument(fmt::format("{}: labels are {} {}, expected integers (N,)", p.labels,
-                                              c10::toString(y.scalar_type()), y.sizes()));
-    }
-    y = y.to(torch::kInt64);
-  } else if (!p.class_labels.empty()) {
-    y = torch::tensor(p.class_labels, torch::kInt64);
-  } else {
-    y = torch::arange(p.num_samples, torch::kInt64).remainder(num_classes);  // balanced
-  }
-  auto out_of_range = (y < 0).logical_or(y >= num_classes);
-  if (out_of_range.any().item<bool>()) {
-    int64_t bad = y.index({out_of_range})[0].item<int64_t>();
-    throw std::invalid_argument(fmt::format("class label {} is outside the model's {} classes", bad, num_classes));
-  }
-  return y;
-}
-
-// The initial noise (N, C, H, W): --noise, or drawn batch after batch from `seed` (--seed, or a
-// rank's seed).
-class NoiseSource {
- public:
-  NoiseSource(const SampleParams& p, uint64_t seed, const sit::nn::SiTOptions& model, int64_t n)
-      : generator_(at::detail::createCPUGenerator(seed)),
-        shape_{model.in_channels(), model.input_size(), model.input_size()} {
-    if (p.noise.empty()) return;
-    all_ = sit::io::read_npy(p.noise).to(torch::kFloat32);
-    std::vector<int64_t> expected = {n, shape_[0], shape_[1], shape_[2]};
-    if (all_.sizes() != torch::IntArrayRef(expected)) {
-      throw std::invalid_argument(fmt::format("{}: noise has shape {}, the model and labels need {}",
-                                              p.noise, all_.sizes(), expected));
-    }
-  }
-  torch::Tensor batch(int64_t begin, int64_t end) {
-    if (all_.defined()) return all_.slice(0, begin, end);
-    return torch::randn({end - begin, shape_[0], shape_[1], shape_[2]}, generator_);
-  }
-
- private:
-  at::Generator generator_;
-  std::array<int64_t, 3> shape_;
-  torch::Tensor all_;
-};
 
 void print_likelihood(const sit::transport::LikelihoodResult& result, int64_t dimensions) {
   auto bpd = sit::transport::bits_per_dim(result.logp, dimensions);
@@ -389,7 +235,9 @@ void print_likelihood(const sit::transport::LikelihoodResult& result, int64_t di
              result.logp.mean().item<double>(), bpd.mean().item<double>(), result.model_evaluations);
 }
 
-void write_outputs(const SampleParams& p, const torch::Tensor& samples, const torch::Tensor& labels) {
+void write_outputs(const SampleParams& p, const torch::Tensor& samples, const torch::Tensor& latents,
+                   const torch::Tensor& labels) {
+  if (!p.out_latents.empty()) sit::io::write_npy(p.out_latents, latents);
   if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, samples);
   if (!p.out_npz.empty()) {
     sit::io::NamedArrays arrays;
@@ -425,8 +273,10 @@ Shard shard_of(int64_t n, int64_t batch_size, int64_t rank, int64_t world_size) 
 // Batch k of every rank, on rank 0 in rank order, trimmed to each rank's real samples: `batch`
 // is this rank's (at most batch_size rows; padded to batch_size for the gather).
 std::vector<torch::Tensor> gather_batch(sit::distributed::ProcessGroup& group, const torch::Tensor& batch,
-                                        int64_t k, int64_t n, int64_t batch_size) {
-  auto padded = torch::zeros({batch_size, batch.size(1), batch.size(2), batch.size(3)}, batch.options());
+                                        int64_t k, int64_t n, int64_t batch_size, const torch::Device& device) {
+  std::vector<int64_t> shape = batch.sizes().vec();
+  shape[0] = batch_size;
+  auto padded = torch::zeros(shape, batch.options().device(device));
   padded.slice(0, 0, batch.size(0)).copy_(batch);
   auto all = group.all_gather(padded);
   std::vector<torch::Tensor> parts;
@@ -438,86 +288,55 @@ std::vector<torch::Tensor> gather_batch(sit::distributed::ProcessGroup& group, c
   return parts;
 }
 
-// The samples of this rank's shard, batch after batch; on rank 0 all of them in sample order.
-struct Sampled {
-  torch::Tensor samples;
-  int64_t evaluations = 0;
-};
-
-// The model as the guidance takes it: its output without the learned-sigma half, in the state's dtype.
-tr::LabelledForward labelled(const sit::nn::SiT& model) {
-  if (!model) return nullptr;
-  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
-  return [sit](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
-    return sit->forward(x, t, y).to(x.scalar_type());  // bf16 under autocast: the state stays fp32
-  };
-}
-
-Sampled sample_shard(const SampleParams& p, const sit::nn::SiT& model, const sit::nn::SiT& guide,
-                     const torch::Tensor& labels, NoiseSource& noise, sit::distributed::ProcessGroup* group,
-                     const torch::Device& device, uint64_t seed, const tr::TransportConfig& transport) {
+// The samples of this rank's shard, batch after batch, and on rank 0 all of them in sample order:
+// sample i is the seed's sample i whichever rank draws it.
+sit::Generation sample_shard(const SampleParams& p, const sit::Generator& generator, const torch::Tensor& labels,
+                             const torch::Tensor& noise, sit::distributed::ProcessGroup* group) {
   const int64_t n = labels.size(0), rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
   const Shard shard = shard_of(n, p.batch_size, rank, world_size);
-  const auto& arch = model->options;
-  tr::Sampler sampler{tr::Transport(transport.options())};
-  auto guidance = p.guidance.options(arch.num_classes());
-  auto forward = labelled(model), guide_forward = labelled(guide);
-  auto sde_noise = p.sde_noise.empty() ? tr::gaussian_noise(at::detail::createCPUGenerator(seed + 1))
-                                       : tr::replayed_noise(sit::io::read_npy(p.sde_noise));
-  torch::InferenceMode inference;
-  sit::nn::AutocastGuard autocast(device, p.runtime.precision);
-  std::vector<std::vector<torch::Tensor>> batches(world_size);  // per rank, in order
-  Sampled out;
+  const auto& arch = generator.architecture();
+  const bool latents_kept = generator.vae() && !p.out_latents.empty();
+  std::vector<std::vector<torch::Tensor>> samples(world_size), latents(world_size);  // per rank, in order
+  sit::Generation out;
   for (int64_t k = 0; k < shard.num_batches; ++k) {
-    int64_t begin = std::min(shard.end, shard.begin + k * p.batch_size);
-    int64_t end = std::min(shard.end, begin + p.batch_size);
-    torch::Tensor sample = torch::empty({0, arch.in_channels(), arch.input_size(), arch.input_size()}, device);
+    const int64_t begin = std::min(shard.end, shard.begin + k * p.batch_size);
+    const int64_t end = std::min(shard.end, begin + p.batch_size);
+    sit::Generation batch;
     if (begin < end) {  // a short shard has nothing to sample, but the gather needs this rank
-      auto conditioned = tr::condition(forward, labels.slice(0, begin, end).to(device), guidance, guide_forward);
-      auto state = conditioned.initial_state(noise.batch(begin, end).to(device));
-      auto result = p.sampler.mode == tr::SamplerMode::ODE
-                        ? sampler.sample_ode(state, conditioned.model, p.sampler.ode_options())
-                        : sampler.sample_sde(state, conditioned.model, p.sampler.sde_options(), sde_noise);
-      sample = conditioned.samples(result.sample);
-      out.evaluations += result.model_evaluations;
+      auto draws = sit::Draws().seed(p.seed).first(begin);
+      if (noise.defined()) draws.noise(noise.slice(0, begin, end));
+      if (!p.sde_noise.empty()) draws.sde_noise(sit::io::read_npy(p.sde_noise));
+      batch = generator.generate(labels.slice(0, begin, end), draws);
+      out.model_evaluations += batch.model_evaluations;
+    } else {
+      const int64_t side = arch.input_size() * (generator.vae() ? generator.vae()->options.downsample_factor() : 1);
+      const int64_t channels = generator.vae() ? generator.vae()->options.out_channels() : arch.in_channels();
+      batch.samples = torch::empty({0, channels, side, side});
+      batch.latents = torch::empty({0, arch.in_channels(), arch.input_size(), arch.input_size()});
     }
     if (group) {
-      auto parts = gather_batch(*group, sample, k, n, p.batch_size);
-      for (int64_t r = 0; r < world_size; ++r) batches[r].push_back(parts[r]);
+      const auto& device = generator.options().device();
+      auto parts = gather_batch(*group, batch.samples, k, n, p.batch_size, device);
+      for (int64_t r = 0; r < world_size; ++r) samples[r].push_back(parts[r]);
+      if (latents_kept) {
+        parts = gather_batch(*group, batch.latents, k, n, p.batch_size, device);
+        for (int64_t r = 0; r < world_size; ++r) latents[r].push_back(parts[r]);
+      }
     } else {
-      batches[0].push_back(sample.cpu());
+      samples[0].push_back(batch.samples);
+      if (latents_kept) latents[0].push_back(batch.latents);
     }
     if (rank == 0 && n > p.batch_size) fmt::print("\rsampled {}/{}", std::min(n, end * world_size), n), std::fflush(stdout);
   }
   if (rank == 0 && n > p.batch_size) fmt::print("\n");
-  std::vector<torch::Tensor> in_order;
-  for (auto& parts : batches) in_order.insert(in_order.end(), parts.begin(), parts.end());
-  out.samples = torch::cat(in_order);
+  auto in_order = [](const std::vector<std::vector<torch::Tensor>>& per_rank) {
+    std::vector<torch::Tensor> all;
+    for (const auto& parts : per_rank) all.insert(all.end(), parts.begin(), parts.end());
+    return all.empty() ? torch::Tensor() : torch::cat(all);
+  };
+  out.samples = in_order(samples);
+  out.latents = in_order(latents);
   return out;
-}
-
-// The log-likelihood of data x under the probability-flow ODE, printed per sample.
-int score_likelihood(const SampleParams& p, const sit::nn::SiT& model, const torch::Tensor& y, const torch::Tensor& x,
-                     const tr::TransportConfig& transport) {
-  tr::Sampler sampler{tr::Transport(transport.options())};
-  std::shared_ptr<sit::nn::SiTImpl> sit = model.ptr();
-  auto conditioned = tr::condition(
-      [sit](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return sit->forward(x, t, y); },
-      y, std::nullopt);
-  auto result = sampler.sample_ode_likelihood(x, conditioned.model, p.sampler.likelihood_options());
-  print_likelihood(result, x[0].numel());
-  if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, result.prior_sample.cpu());
-  return 0;
-}
-
-// As sample.py: vae.decode(samples / 0.18215).sample, a slice of the batch at a time.
-torch::Tensor decode(const SampleParams& p, const sit::vae::AutoencoderKL& vae, const torch::Tensor& latents,
-                     const torch::Device& device) {
-  if (!p.out_latents.empty()) sit::io::write_npy(p.out_latents, latents);
-  torch::InferenceMode inference;
-  auto images = vae.ptr()->decode((latents / vae->options.scaling_factor()).to(device), p.vae_slice_size).cpu();
-  fmt::print("decoded to images {}\n", images.sizes());
-  return images;
 }
 
 int run(const CLI::App& app, SampleParams p) {
@@ -527,47 +346,45 @@ int run(const CLI::App& app, SampleParams p) {
   }
   if (p.model && p.model->empty()) p.model.reset();  // --model '': no preset, as sit-train's free model
   validate(app, p);
-  auto device = sit::examples::apply_runtime(p.runtime);
-  p.runtime.precision = sit::examples::runnable_precision(device, p.runtime.precision);
-  auto group = sit::examples::join_process_group(p.distributed, device);
+  auto device = ex::apply_runtime(p.runtime);
+  p.runtime.precision = ex::runnable_precision(device, p.runtime.precision);
+  auto group = ex::join_process_group(p.distributed, device);
   const int64_t rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
   if (world_size > 1 && (p.sampler.likelihood || !p.sde_noise.empty())) {
     throw ConfigError("--likelihood and --sde-noise run in one process (no torchrun)");
   }
 
-  const auto ckpt = checkpoint_path(p);
-  const auto checkpoint = sit::read_checkpoint(ckpt, sit::ReadOptions().entry(p.ckpt_entry));
-  const auto saved = sit::train::checkpoint_settings(checkpoint, ckpt);
-  const auto transport = resolve_transport(app, p, saved, ckpt);
-  p.guidance.validate_for(transport.prediction);
-  auto model = load_model(p, ckpt, checkpoint, saved);
-  model->to(device);
-  const auto& arch = model->options;
-  if (p.guidance.guided() && p.guide_ckpt.empty() && arch.class_dropout_prob() <= 0) {
-    throw ConfigError("--cfg-scale > 1 needs a label table with a null row; this model has none (give --cfg-scale 1, "
-                      "or a guide with --guide-ckpt)");
+  sit::Generator generator(checkpoint_path(p), generator_options(app, p, device));
+  const bool images_wanted = !p.out.empty() || !p.out_npz.empty();
+  if (!p.sampler.likelihood && !generator.vae() && generator.latent_space() && images_wanted) {
+    generator.load_vae("mse", p.vae_config);  // sample.py's default
   }
-  auto guide = p.guide_ckpt.empty() ? sit::nn::SiT{nullptr} : load_guide(p, arch, transport);
-  if (guide) guide->to(device);
-  auto vae = p.sampler.likelihood ? sit::vae::AutoencoderKL{nullptr}
-                                  : load_decoder(p, arch, !p.out.empty() || !p.out_npz.empty());
-  if (vae) vae->to(device);
-  auto labels = read_labels(p, arch.num_classes());
+  if (!generator.vae() && !p.out_latents.empty()) {
+    throw ConfigError("--out-latents needs --vae (without it --out-npy writes the latents)");
+  }
+  auto labels = read_labels(p, generator);
   const int64_t n = labels.size(0);
-  if (!p.sde_noise.empty() && n > p.batch_size) {
-    throw ConfigError("--sde-noise replays one batch: give --batch-size >= " + std::to_string(n));
+  torch::Tensor noise = p.noise.empty() ? torch::Tensor() : sit::io::read_npy(p.noise).to(torch::kFloat32);
+  if (noise.defined()) {
+    const auto& arch = generator.architecture();
+    std::vector<int64_t> expected = {n, arch.in_channels(), arch.input_size(), arch.input_size()};
+    if (noise.sizes() != torch::IntArrayRef(expected)) {
+      throw std::invalid_argument(fmt::format("{}: noise has shape {}, the model and labels need {}", p.noise,
+                                              noise.sizes(), expected));
+    }
   }
-  // sample_ddp.py's per-rank seed: global_seed * world_size + rank (--seed itself for one process).
-  const uint64_t seed = p.seed * world_size + rank;
-  NoiseSource noise(p, seed, arch, n);
-
-  if (p.sampler.likelihood) return score_likelihood(p, model, labels.to(device), noise.batch(0, n).to(device), transport);
-
-  auto sampled = sample_shard(p, model, guide, labels, noise, group.get(), device, seed, transport);
+  if (p.sampler.likelihood) {
+    auto result = generator.log_likelihood(noise, labels);
+    print_likelihood(result, noise[0].numel());
+    if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, result.prior_sample.cpu());
+    return 0;
+  }
+  auto sampled = sample_shard(p, generator, labels, noise, group.get());
   if (rank != 0) return 0;  // rank 0 alone writes, as sample_ddp.py
-  fmt::print("{} samples, {} model evaluations{}\n", n, sampled.evaluations,
+  fmt::print("{} samples, {} model evaluations{}\n", n, sampled.model_evaluations,
              world_size > 1 ? fmt::format(" on rank 0 of {}", world_size) : "");
-  write_outputs(p, vae ? decode(p, vae, sampled.samples, device) : sampled.samples, labels);
+  if (generator.vae()) fmt::print("decoded to images {}\n", sampled.samples.sizes());
+  write_outputs(p, sampled.samples, sampled.latents, labels);
   return 0;
 }
 

@@ -12,7 +12,8 @@
 #include <sit/image/grid.h>
 #include <sit/io/state_dict.h>
 #include <sit/train/checkpoint_settings.h>
-#include <sit/train/sample_evaluator.h>
+#include <sit/pipeline/sample_evaluator.h>
+#include <sit/pipeline/training_generator.h>
 #include <sit/train/trainer.h>
 
 #include <fmt/chrono.h>
@@ -164,19 +165,13 @@ void remove_unfinished_writes(const fs::path& results, Logger& log) {
   }
 }
 
-// The fixed noise and labels of the periodic sample grids: 8 per class, one row per class (the
-// first 10 classes when there are more).
-std::pair<torch::Tensor, torch::Tensor> grid_inputs(const sit::nn::SiTOptions& m) {
-  int64_t classes = std::min<int64_t>(m.num_classes(), 10), per_class = 8;
-  auto y = torch::arange(classes, torch::kInt64).repeat_interleave(per_class);
-  auto generator = at::detail::createCPUGenerator(12345);
-  auto z = torch::randn({classes * per_class, m.in_channels(), m.input_size(), m.input_size()}, generator);
-  return {z, y};
-}
-
+// The periodic sample grids: 8 per class, one row per class (the first 10 classes when there are
+// more), the same noise at every step (the first samples of seed 12345).
 void save_samples(const sit::train::Trainer& trainer, const fs::path& dir, Logger& log) {
-  auto [z, y] = grid_inputs(trainer.ema()->options);
-  auto samples = trainer.decode(trainer.sample(z, y));
+  const auto generator = sit::pipeline::training_generator(trainer);
+  const int64_t classes = std::min<int64_t>(generator.architecture().num_classes(), 10), per_class = 8;
+  auto y = torch::arange(classes, torch::kInt64).repeat_interleave(per_class);
+  auto samples = generator.generate(y, sit::Draws().seed(12345)).samples;
   auto path = dir / fmt::format("{:07d}.png", trainer.train_steps());
   if (samples.size(1) == 1 || samples.size(1) == 3) {
     sit::image::save_image(path.string(), samples);
@@ -193,10 +188,10 @@ std::string save_checkpoint(const sit::train::Trainer& trainer, const fs::path& 
 
 // Scores the EMA model (every rank takes part) and logs them (rank 0): a log line and a line of
 // <results>/metrics.jsonl.
-void evaluate(sit::train::SampleEvaluator& evaluator, const sit::train::Trainer& trainer,
+void evaluate(sit::pipeline::SampleEvaluator& evaluator, const sit::train::Trainer& trainer,
               sit::distributed::ProcessGroup* group, const fs::path& results, Logger& log) {
   const auto start = std::chrono::steady_clock::now();
-  const auto scores = evaluator.evaluate(trainer, group);
+  const auto scores = evaluator.evaluate(sit::pipeline::training_generator(trainer), group);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (group != nullptr && group->rank() != 0) return;
   nlohmann::json json = {{"step", trainer.train_steps()}, {"samples", scores.samples}};
@@ -255,7 +250,7 @@ int run(const CLI::App& app, TrainParams p) {
                                                config.data.num_classes, dataset->num_classes()));
   }
   // Before anything is written: an evaluation that cannot run stops the run here.
-  std::optional<sit::train::SampleEvaluator> evaluator;
+  std::optional<sit::pipeline::SampleEvaluator> evaluator;
   if (config.eval.enabled()) evaluator.emplace(config, dataset->shape(), dataset->num_classes(), device);
   sit::nn::set_matmul_precision(config.runtime.precision);
   sit::train::Trainer trainer(config, dataset, group);  // loads the --vae: before anything is written

@@ -20,6 +20,15 @@ SIT_HOST_DEVICE inline void noise(uint64_t key, uint64_t example, uint64_t block
   philox::normals(philox::stream_block(key, example, block), out);
 }
 
+/// Elements [0, numel) of stream `stream` from block `first_block` on: 4 per block.
+inline void fill_normals(uint64_t key, uint64_t stream, uint64_t first_block, float* out, int64_t numel) {
+  float values[4];
+  for (int64_t j = 0; j < numel; j += 4) {
+    noise(key, stream, first_block + static_cast<uint64_t>(j / 4), values);
+    for (int64_t lane = 0; lane < 4 && j + lane < numel; ++lane) out[j + lane] = values[lane];
+  }
+}
+
 /// The example's time uniform on [0, 1) and its label dropout (1 with probability `drop_prob`).
 SIT_HOST_DEVICE inline void time_and_drop(uint64_t key, uint64_t example, float drop_prob, float& t,
                                           int64_t& drop) {

@@ -1,5 +1,8 @@
-#include <sit/nn/presets.h>
 #include <sit/train/checkpoint_settings.h>
+
+#include <sit/nn/presets.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
@@ -59,12 +62,13 @@ CheckpointSettings from_namespace(const io::Dict& args, const std::string& sourc
     auto value = number(key);
     return value ? std::optional<int64_t>(static_cast<int64_t>(*value)) : std::nullopt;
   };
-  settings.model = text("model");
-  if (settings.model) {
-    try {
-      settings.num_heads = nn::sit_preset(*settings.model).num_heads();
-    } catch (const std::invalid_argument&) {
-      throw config::ConfigError(source + ": train.py's args.model '" + *settings.model + "' is not a SiT preset");
+  if (auto model = text("model")) {
+    const auto names = nn::sit_preset_names();
+    if (std::find(names.begin(), names.end(), *model) != names.end()) {
+      settings.model = model;
+      settings.num_heads = nn::sit_preset(*model).num_heads();
+    } else {
+      settings.fork_model = model;
     }
   }
   settings.num_classes = integer("num_classes");

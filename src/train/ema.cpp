@@ -43,4 +43,11 @@ void update_ema(torch::nn::Module& ema, const torch::nn::Module& model, double d
   }
 }
 
+nn::SiT make_ema(const nn::SiT& model) {
+  nn::SiT ema = std::dynamic_pointer_cast<nn::SiTImpl>(model->clone());
+  for (auto& p : ema->parameters()) p.set_requires_grad(false);
+  ema->eval();
+  return ema;
+}
+
 }  // namespace sit::train

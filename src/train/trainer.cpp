@@ -113,11 +113,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   if (group_) distributed::broadcast_module(*model_, *group_);
   torch::manual_seed(config_.optim.global_seed * static_cast<uint64_t>(world_size()) +
                      static_cast<uint64_t>(rank()));
-  // clone() copies on the model's device. clone(device_) would alias the weights under --device
-  // cuda: they are on cuda:0, which is not "cuda", so clone calls to("cuda"), which returns them.
-  ema_ = std::dynamic_pointer_cast<nn::SiTImpl>(model_->clone());
-  for (auto& p : ema_->parameters()) p.set_requires_grad(false);
-  ema_->eval();
+  ema_ = make_ema(model_);
   parameters_ = model_->parameters();
   step_counts_.resize(parameters_.size());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
@@ -215,33 +211,6 @@ double Trainer::train_step() {
   update_ema(*ema_, *model_, config_.optim.ema_decay);
   ++train_steps_;
   return loss_value;
-}
-
-torch::Tensor Trainer::sample(const torch::Tensor& z, const torch::Tensor& y) const {
-  torch::NoGradGuard no_grad;
-  std::shared_ptr<nn::SiTImpl> ema = ema_.ptr();
-  transport::LabelledForward forward = [ema](const torch::Tensor& x, const torch::Tensor& t,
-                                             const torch::Tensor& labels) {
-    return ema->forward(x, t, labels);
-  };
-  std::optional<transport::GuidanceOptions> guidance;
-  if (config_.run.cfg_scale > 1.0 && ema_->options.class_dropout_prob() > 0) {
-    guidance = transport::GuidanceOptions(config_.run.cfg_scale, ema_->options.num_classes());
-  }
-  auto conditioned = transport::condition(forward, y.to(device_), guidance);
-  transport::Sampler sampler(transport_);
-  nn::AutocastGuard autocast(device_, precision_);
-  auto result = sampler.sample_ode(
-      conditioned.initial_state(z.to(device_)), conditioned.model,
-      transport::OdeSamplerOptions().sampling_method(config_.run.sample_method).num_steps(config_.run.sample_steps));
-  return conditioned.samples(result.sample).cpu();
-}
-
-torch::Tensor Trainer::decode(const torch::Tensor& samples) const {
-  if (!vae_) return samples;
-  torch::NoGradGuard no_grad;
-  const auto& vae = vae_.ptr();
-  return vae->decode(samples.to(device_) / vae->options.scaling_factor(), /*slice_size=*/8).cpu();
 }
 
 void Trainer::save_checkpoint(const std::string& path) const {

@@ -43,12 +43,7 @@ TrainingDraws training_draws(uint64_t seed, int64_t epoch, const torch::Tensor& 
   at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const auto stream = static_cast<uint64_t>(example[i]);
-      float* out = noise + i * numel;
-      float values[4];
-      for (int64_t j = 0; j < numel; j += 4) {
-        random::draw_streams::noise(key, stream, static_cast<uint64_t>(j / 4), values);
-        for (int64_t lane = 0; lane < 4 && j + lane < numel; ++lane) out[j + lane] = values[lane];
-      }
+      random::draw_streams::fill_normals(key, stream, 0, noise + i * numel, numel);
       random::draw_streams::time_and_drop(key, stream, drop_prob, t[i], drop[i]);
     }
   });

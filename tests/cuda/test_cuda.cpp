@@ -172,17 +172,9 @@ sit::nn::SiTOptions tiny_sit() {
       .num_classes(2);
 }
 
-// A deep copy on the model's device. (clone(torch::kCUDA) would not be one: the weights are on
-// cuda:0, which differs from "cuda", so clone calls to("cuda"), and that aliases them.)
+// A trainable deep copy on the model's device (clone() without a device: see make_ema).
 sit::nn::SiT copy_of(const sit::nn::SiT& model) {
   return std::dynamic_pointer_cast<sit::nn::SiTImpl>(model->clone());
-}
-
-sit::nn::SiT ema_of(const sit::nn::SiT& model) {
-  auto ema = copy_of(model);
-  for (auto& p : ema->parameters()) p.set_requires_grad(false);
-  ema->eval();
-  return ema;
 }
 
 // A model on the GPU whose zero-initialised layers (adaLN, final layer) are perturbed, so that
@@ -267,7 +259,7 @@ std::array<sit::nn::SiT, 4> twin_models() {
   auto graphed = copy_of(eager);
   eager->train();
   graphed->train();
-  return {eager, graphed, ema_of(eager), ema_of(eager)};
+  return {eager, graphed, sit::train::make_ema(eager), sit::train::make_ema(eager)};
 }
 
 }  // namespace

@@ -238,6 +238,13 @@ TEST_CASE("sit-sample on a train.py checkpoint: the transport of its args, and f
   CHECK(torch::equal(samples, sit::io::read_npy(tmp.file("gvp.npy"))));
   CHECK(torch::equal(samples, sit::io::read_npy(tmp.file("agreeing.npy"))));
   CHECK(relative_l2(sit::io::read_npy(tmp.file("linear.npy")), samples) > 1e-2);  // the path matters
+  // A fork's train.py checkpoint (args.model "SiT-T/2", its own entry of SiT_models): the weights'
+  // architecture with the heads given, the rest of its args as for any train.py checkpoint.
+  const auto fork = std::string(SIT_TEST_DATA_DIR) + "/io/fork_train_py_checkpoint.pt";
+  auto forked = run(sde + " --ckpt " + fork + " --out-npy " + tmp.file("fork.npy"), tmp);
+  INFO(forked.text);
+  REQUIRE(forked.status == 0);
+  CHECK(torch::equal(samples, sit::io::read_npy(tmp.file("fork.npy"))));
 
   for (const auto& [flag, saved] : std::vector<std::pair<std::string, std::string>>{
            {"--path-type Linear", "GVP"}, {"--prediction noise", "velocity"}, {"--image-size 256", "128"},

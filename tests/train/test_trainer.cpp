@@ -2,6 +2,7 @@
 #include "support/catch_torch.h"
 #include <sit/io/torch_load.h>
 #include <sit/train/ema.h>
+#include <sit/pipeline/training_generator.h>
 #include <sit/train/trainer.h>
 
 #include <cmath>
@@ -141,7 +142,7 @@ TEST_CASE("sample grids come from the EMA model and are finite", "[train]") {
   sit::test::TempDir dir;
   sit::train::Trainer trainer(tiny_config(dir.path().string()), tiny_data());
   for (int i = 0; i < 3; ++i) trainer.train_step();
-  auto samples = trainer.sample(torch::randn({4, 1, 8, 8}), torch::tensor({0, 1, 2, 3}));
+  auto samples = sit::pipeline::training_generator(trainer).generate(torch::tensor({0, 1, 2, 3})).samples;
   CHECK(samples.sizes() == torch::IntArrayRef({4, 1, 8, 8}));
   CHECK(torch::isfinite(samples).all().item<bool>());
 }

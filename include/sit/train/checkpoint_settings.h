@@ -19,6 +19,9 @@ struct CheckpointSettings {
   /// or "" when the checkpoint holds none.
   std::string origin;
   std::optional<std::string> model;  // a preset name
+  /// train.py's args.model when it is no preset: a research fork's own entry of SiT_models (e.g.
+  /// "SiT-T/2"), whose architecture the weights give and whose heads the caller must.
+  std::optional<std::string> fork_model;
   std::optional<int64_t> num_heads;
   std::optional<int64_t> num_classes;
   std::optional<int64_t> image_size;  // train.py: pixels, the latents being image_size / 8

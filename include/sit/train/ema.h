@@ -1,6 +1,8 @@
 #pragma once
 // Exponential moving average of the weights (train.py's update_ema).
 
+#include <sit/nn/sit.h>
+
 #include <torch/torch.h>
 
 namespace sit::train {
@@ -9,5 +11,10 @@ namespace sit::train {
 /// multi-tensor operation over all of them rather than a loop of small kernels.
 /// decay = 0 copies the model (train.py starts the EMA that way).
 void update_ema(torch::nn::Module& ema, const torch::nn::Module& model, double decay);
+
+/// The EMA model train.py starts from: a deep copy of `model` on its device, without gradients, in
+/// eval mode. (clone(device) would not do: weights on cuda:0 under a device "cuda", which differs,
+/// would be moved by to("cuda"), which returns them: the EMA would alias the model.)
+nn::SiT make_ema(const nn::SiT& model);
 
 }  // namespace sit::train

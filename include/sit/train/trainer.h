@@ -54,13 +54,6 @@ class Trainer {
   /// official sample.py and torch.load read it, and resume() continues from it.
   void save_checkpoint(const std::string& path) const;
 
-  /// Samples of the EMA model for labels y: (N,) from noise z: (N, C, H, W), with the ODE sampler
-  /// of the configuration and classifier-free guidance at cfg_scale (latents with a VAE).
-  torch::Tensor sample(const torch::Tensor& z, const torch::Tensor& y) const;
-  /// Images of sample() output: the VAE's decode of latents (divided by its scaling factor, in
-  /// slices of 8) with a VAE, else the samples themselves; on the CPU.
-  torch::Tensor decode(const torch::Tensor& samples) const;
-
   int64_t train_steps() const { return train_steps_; }
   /// Steps skipped for a non-finite loss or gradient: in all (since construction or resume), and
   /// in a row up to the last step (0: the last step updated the weights).

@@ -6,8 +6,10 @@
 
 #include <ATen/core/Generator.h>
 
-#include "vae/decoder.h"
-#include "vae/encoder.h"
+#include <sit/vae/vae_config.h>
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/conv.h>
 
 namespace sit::vae {
 

@@ -152,6 +152,14 @@ def write_train_py_checkpoint():
     torch.save({"model": state_dict, "ema": state_dict, "opt": {}, "args": args}, out("train_py_checkpoint.pt"))
 
 
+def write_fork_checkpoint():
+    """fork_train_py_checkpoint.pt: train_py_checkpoint.pt as a research fork's train.py saves it,
+    whose args.model is the fork's own entry of SiT_models ("SiT-T/2"), not a preset."""
+    checkpoint = torch.load(out("train_py_checkpoint.pt"), map_location="cpu")
+    checkpoint["args"].model = "SiT-T/2"
+    torch.save(checkpoint, out("fork_train_py_checkpoint.pt"))
+
+
 def write_official_checkpoint_reference():
     """Per-tensor statistics of ckpt.pt (copied from the official SiT fixtures), computed in float64:
     the sum and the index-weighted sum sum_i i * x_i (sensitive to order) of the flattened tensor."""
@@ -227,6 +235,7 @@ if __name__ == "__main__":
     write_tensors_fixture()
     write_checkpoint_fixtures()
     write_train_py_checkpoint()
+    write_fork_checkpoint()
     write_official_checkpoint_reference()
     write_pickle_fixtures()
     write_safetensors_fixtures(os.path.join(HERE, "../../../../shared/fixtures/vae/small/vae.pt"))

@@ -1,4 +1,4 @@
-#include <sit/train/sample_evaluator.h>
+#include <sit/pipeline/sample_evaluator.h>
 
 #include <sit/config/error.h>
 #include <sit/data/fashion_mnist.h>
@@ -8,11 +8,9 @@
 
 #include <string>
 
-namespace sit::train {
+namespace sit::pipeline {
 
 namespace {
-
-constexpr uint64_t kNoiseSeed = 0;
 
 // Rows [begin, end) of a (total, D) matrix whose other rows are 0, summed over the ranks: every
 // rank ends with the whole matrix.
@@ -28,14 +26,14 @@ torch::Tensor gather_rows(distributed::ProcessGroup* group, const std::vector<st
 
 }  // namespace
 
-SampleEvaluator::SampleEvaluator(const TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes,
+SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes,
                                  torch::Device device, int64_t chunk)
     : config_(config.eval), device_(device), chunk_(chunk) {
   TORCH_CHECK(chunk > 0, "SampleEvaluator: chunk must be 1 or more, but got ", chunk);
-  if (config.data.data == DataSource::Latents && config.data.vae.empty()) {
+  if (config.data.data == train::DataSource::Latents && config.data.vae.empty()) {
     throw config::ConfigError("--eval-every: samples of a run on extracted latents need --vae to be decoded into images");
   }
-  const bool latent = config.data.data == DataSource::Latents;
+  const bool latent = config.data.data == train::DataSource::Latents;
   const int64_t channels = latent ? 3 : shape[0];
   const int64_t side = latent ? shape[1] * 8 : shape[1];
   if (!config_.inception.empty()) {
@@ -53,7 +51,7 @@ SampleEvaluator::SampleEvaluator(const TrainConfig& config, std::array<int64_t, 
     eval::require_input_mode(*reference_, config_.input_mode, "--eval-ref " + config_.eval_ref);
   }
   if (!config_.eval_classifier.empty()) {
-    if (config.data.data != DataSource::FashionMNIST) {
+    if (config.data.data != train::DataSource::FashionMNIST) {
       throw config::ConfigError("--eval-classifier " + config_.eval_classifier +
                                 ": the classifier scores Fashion-MNIST runs (its reference is the test split)");
     }
@@ -75,19 +73,17 @@ SampleEvaluator::SampleEvaluator(const TrainConfig& config, std::array<int64_t, 
   }
 }
 
-SampleScores SampleEvaluator::evaluate(const Trainer& trainer, distributed::ProcessGroup* group) {
-  const auto& m = trainer.ema()->options;
+SampleScores SampleEvaluator::evaluate(const Generator& generator, distributed::ProcessGroup* group) {
+  const auto& m = generator.architecture();
   const int64_t total = config_.eval_samples;
   const int64_t rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
   std::vector<std::pair<int64_t, torch::Tensor>> pool_3, logits, spatial, class_logits, class_features;
-  // Chunk i (noise seeded kNoiseSeed + i, labels cycling through the classes) belongs to rank i % world.
+  // Chunk i (labels cycling through the classes) belongs to rank i % world.
   for (int64_t begin = 0, chunk = 0; begin < total; begin += chunk_, ++chunk) {
     if (chunk % world != rank) continue;
     const int64_t n = std::min(chunk_, total - begin);
-    auto generator = at::detail::createCPUGenerator(kNoiseSeed + static_cast<uint64_t>(chunk));
-    auto z = torch::randn({n, m.in_channels(), m.input_size(), m.input_size()}, generator);
     auto y = torch::arange(begin, begin + n, torch::kInt64) % m.num_classes();
-    const auto images = image::to_uint8_nhwc(trainer.decode(trainer.sample(z, y)));
+    const auto images = image::to_uint8_nhwc(generator.generate(y, Draws().seed(kNoiseSeed).first(begin)).samples);
     if (inception_) {
       auto f = eval::inception_features(*inception_, images, config_.input_mode, chunk_);
       pool_3.emplace_back(begin, f.pool_3);
@@ -128,4 +124,4 @@ SampleScores SampleEvaluator::evaluate(const Trainer& trainer, distributed::Proc
   return scores;
 }
 
-}  // namespace sit::train
+}  // namespace sit::pipeline

@@ -6,7 +6,8 @@
 #include <sit/eval/precision_recall.h>
 #include <sit/eval/statistics_file.h>
 #include <sit/image/quantize.h>
-#include <sit/train/sample_evaluator.h>
+#include <sit/pipeline/sample_evaluator.h>
+#include <sit/pipeline/training_generator.h>
 #include <sit/train/trainer.h>
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -31,7 +32,7 @@ class Ramps : public sit::data::Dataset {
 
 }  // namespace sample_evaluator_test
 
-TEST_CASE("SampleEvaluator: the scores of the EMA model's samples, in seeded chunks", "[train][eval]") {
+TEST_CASE("SampleEvaluator: the scores of the EMA model's samples, in seeded chunks", "[pipeline][eval]") {
   torch::set_num_threads(2);
   sit::test::TempDir dir;
   const std::string inception = std::string(SIT_TEST_DATA_DIR) + "/eval/inception_random.pt";
@@ -57,16 +58,16 @@ TEST_CASE("SampleEvaluator: the scores of the EMA model's samples, in seeded chu
   sit::train::Trainer trainer(c, std::make_shared<sample_evaluator_test::Ramps>());
   trainer.train_step();
   trainer.train_step();
-  sit::train::SampleEvaluator evaluator(c, {1, 8, 8}, 4, torch::kCPU, chunk);
-  const auto scores = evaluator.evaluate(trainer, nullptr);
+  sit::pipeline::SampleEvaluator evaluator(c, {1, 8, 8}, 4, torch::kCPU, chunk);
+  const auto generator = sit::pipeline::training_generator(trainer);
+  const auto scores = evaluator.evaluate(generator, nullptr);
 
   std::vector<torch::Tensor> pool_3, logits, spatial;
   for (int64_t index = 0; index < 2; ++index) {
     const int64_t begin = 4 * index, n = index == 0 ? 4 : 1;
-    auto generator = at::detail::createCPUGenerator(static_cast<uint64_t>(index));
-    auto z = torch::randn({n, 1, 8, 8}, generator);
     auto y = torch::arange(begin, begin + n, torch::kInt64) % 4;
-    auto f = sit::eval::inception_features(network, sit::image::to_uint8_nhwc(trainer.sample(z, y)), mode, chunk);
+    auto samples = generator.generate(y, sit::Draws().seed(0).first(begin)).samples;
+    auto f = sit::eval::inception_features(network, sit::image::to_uint8_nhwc(samples), mode, chunk);
     pool_3.push_back(f.pool_3);
     logits.push_back(f.logits);
     spatial.push_back(f.spatial);
@@ -86,7 +87,7 @@ TEST_CASE("SampleEvaluator: the scores of the EMA model's samples, in seeded chu
   CHECK(!scores.accuracy);
   // Evaluation draws from its own generators: the training's stream is left alone, and a second
   // evaluation gives the same scores.
-  CHECK(*evaluator.evaluate(trainer, nullptr).fid == *scores.fid);
+  CHECK(*evaluator.evaluate(generator, nullptr).fid == *scores.fid);
 }
 
 TEST_CASE("EvalConfig refuses what cannot be evaluated", "[train][eval][config]") {

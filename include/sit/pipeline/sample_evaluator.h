@@ -1,18 +1,19 @@
 #pragma once
 // Sample quality of a training run (EvalConfig, sit-train --eval-every): the feature networks and
-// reference statistics, loaded once; evaluate() samples with the trainer's EMA model, shares the
-// samples out over the data-parallel ranks and returns the scores (the same on every rank).
+// reference statistics, loaded once; evaluate() samples with a Generator (sit-train's: the EMA model
+// as training_generator makes it), shares the samples out over the data-parallel ranks and returns the scores (the same on every rank).
 
 #include <sit/distributed/process_group.h>
 #include <sit/eval/classifier.h>
 #include <sit/eval/inception.h>
 #include <sit/eval/statistics_file.h>
-#include <sit/train/trainer.h>
+#include <sit/pipeline/generator.h>
+#include <sit/train/train_config.h>
 
 #include <array>
 #include <optional>
 
-namespace sit::train {
+namespace sit::pipeline {
 
 struct SampleScores {
   int64_t samples = 0;
@@ -30,19 +31,21 @@ class SampleEvaluator {
   /// set has examples of `shape` (C, H, W) in `num_classes` classes (extracted latents are
   /// decoded into 3 x 8H x 8W images). Throws ConfigError naming the flag when they do not.
   /// `chunk`: the samples drawn together (sit-train's 100; smaller in tests).
-  SampleEvaluator(const TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes, torch::Device device,
+  SampleEvaluator(const train::TrainConfig& config, std::array<int64_t, 3> shape, int64_t num_classes, torch::Device device,
                   int64_t chunk = kChunk);
 
-  /// Samples drawn together, with noise seeded by the chunk's index.
+  /// Samples drawn and scored together.
   static constexpr int64_t kChunk = 100;
+  /// The noise seed of the samples (sample i is the seed's sample i: Generator's per-sample draws).
+  static constexpr uint64_t kNoiseSeed = 0;
 
-  /// The scores of eval_samples samples of the trainer's EMA model. Sample i has label i % num_classes;
-  /// samples are drawn in chunks (of kChunk in sit-train) whose noise is seeded by the chunk's
-  /// index, chunk c on rank c % world_size, so the samples do not depend on the number of ranks.
-  SampleScores evaluate(const Trainer& trainer, distributed::ProcessGroup* group);
+  /// The scores of eval_samples samples of `generator`. Sample i has label i % num_classes; the
+  /// samples are drawn in chunks (of kChunk in sit-train), chunk c on rank c % world_size; the
+  /// samples do not depend on the number of ranks.
+  SampleScores evaluate(const Generator& generator, distributed::ProcessGroup* group);
 
  private:
-  EvalConfig config_;
+  train::EvalConfig config_;
   torch::Device device_;
   int64_t chunk_;
   std::optional<eval::FidInceptionV3> inception_;
@@ -51,4 +54,4 @@ class SampleEvaluator {
   eval::GaussianStatistics classifier_reference_;
 };
 
-}  // namespace sit::train
+}  // namespace sit::pipeline
