@@ -69,10 +69,10 @@ std::string field_text(const T& value) {
 }
 
 /// Binds each setting of a group's field list (Group::fields, or another list such as
-/// SamplerConfig::ode_fields) to its flag, --key-with-dashes, skipping the keys in `except`.
+/// SamplerOptions::ode_fields) to its flag, --key-with-dashes, skipping the keys in `except`.
 template <typename Group, typename Fields>
 void bind_fields(CLI::App& app, Group& group, Fields fields, const std::set<std::string>& except = {}) {
-  fields(group, [&](const char* key, auto& value, const char* help) {
+  fields(group, [&](const char* key, auto& value, const char* help, const auto&...) {
     if (except.count(key) == 0) detail::add_flag(app, config::flag(key), value, help);
   });
 }

@@ -16,8 +16,8 @@
 #include <sit/train/graphed_training_step.h>
 #include <sit/train/trainer.h>
 #include <sit/transport/graphed_forward.h>
-#include <sit/transport/guidance_config.h>
-#include <sit/transport/sampler_config.h>
+#include <sit/transport/guidance.h>
+#include <sit/transport/sampler.h>
 
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
@@ -43,8 +43,8 @@ struct BenchParams {
   int64_t in_channels = 4;
   int64_t num_classes = 1000;
   int64_t batch_size = 8;
-  sit::transport::SamplerConfig sampler;
-  sit::transport::GuidanceConfig guidance;  // batched: 2 x batch rows per model call
+  sit::transport::SamplerOptions sampler;
+  sit::transport::GuidanceOptions guidance;  // batched: 2 x batch rows per model call
   bool cuda_graph = false;
   sit::nn::RuntimeConfig runtime;
   int warmup = 2;
@@ -54,8 +54,8 @@ struct BenchParams {
 
   BenchParams() {
     model.model = "SiT-S/2";
-    sampler.ode_method = sit::transport::OdeMethod::Heun2;
-    sampler.num_sampling_steps = 50;
+    sampler.ode_method(sit::transport::OdeMethod::Heun2);
+    sampler.num_steps(50);
   }
 };
 
@@ -83,9 +83,9 @@ void add_options(CLI::App& app, BenchParams& p) {
   // The sampler of --task sample: sit-sample's subcommands and flags (default: ODE heun2).
   auto* ode = app.add_subcommand("ODE", "--task sample: the probability-flow ODE");
   auto* sde = app.add_subcommand("SDE", "--task sample: the reverse-time SDE");
-  ex::bind_fields(*ode, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerConfig::ode_fields(g, f); },
+  ex::bind_fields(*ode, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerOptions::ode_fields(g, f); },
                   {"likelihood", "reverse"});
-  ex::bind_fields(*sde, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerConfig::sde_fields(g, f); });
+  ex::bind_fields(*sde, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerOptions::sde_fields(g, f); });
   app.require_subcommand(0, 1);
 }
 
@@ -190,7 +190,7 @@ Measurement bench_train_graphed(const BenchParams& p, const torch::Device& devic
   model->to(device);
   model->train();
   sit::nn::SiT ema = sit::train::make_ema(model);
-  sit::transport::Transport transport(config.transport.options());
+  sit::transport::Transport transport(config.transport);
   const auto& o = config.optim;
   sit::train::GraphedTrainingStep step(
       model, ema, transport,
@@ -245,13 +245,12 @@ Measurement bench_sample(const BenchParams& p, const torch::Device& device, sit:
   if (p.cuda_graph) forward = tr::cuda_graphed(forward);
   auto z = torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, device);
   auto y = torch::randint(p.num_classes, {p.batch_size}, torch::TensorOptions(device).dtype(torch::kLong));
-  auto conditioned = tr::condition(forward, y, p.guidance.options(p.num_classes));
+  auto conditioned = tr::condition(forward, y, tr::GuidanceOptions(p.guidance).null_label(p.num_classes));
   auto state = conditioned.initial_state(z);
   tr::Sampler sampler{tr::Transport()};
   const auto& s = p.sampler;
   return measure(p, device, [&] {
-    auto result = s.mode == tr::SamplerMode::ODE ? sampler.sample_ode(state, conditioned.model, s.ode_options())
-                                                 : sampler.sample_sde(state, conditioned.model, s.sde_options());
+    auto result = sampler.sample(state, conditioned.model, s);
     return std::make_pair(result.model_evaluations, state.size(0));
   });
 }
@@ -314,11 +313,11 @@ int run(const CLI::App& app, BenchParams p) {
                           {"peak_memory_bytes", m.peak_memory_bytes ? nlohmann::json(*m.peak_memory_bytes) : nlohmann::json()}};
     if (p.task == "sample") {
       const auto& s = p.sampler;
-      const bool ode = s.mode == sit::transport::SamplerMode::ODE;
-      out["mode"] = sit::config::enum_name(s.mode);
-      out["sampling_method"] = ode ? sit::config::enum_name(s.ode_method) : sit::config::enum_name(s.sde_method);
-      out["num_sampling_steps"] = s.num_sampling_steps;
-      out["cfg_scale"] = p.guidance.cfg_scale;
+      const bool ode = s.mode() == sit::transport::SamplerMode::ODE;
+      out["mode"] = sit::config::enum_name(s.mode());
+      out["sampling_method"] = ode ? sit::config::enum_name(s.ode_method()) : sit::config::enum_name(s.sde_method());
+      out["num_sampling_steps"] = s.num_steps();
+      out["cfg_scale"] = p.guidance.cfg_scale();
     }
     std::ofstream(p.json) << out.dump(2) << "\n";
   }
@@ -333,7 +332,7 @@ int main(int argc, char** argv) {
   BenchParams params;
   add_options(app, params);
   return sit::examples::run_main("sit-bench", app, argc, argv, [&] {
-    if (app.got_subcommand("SDE")) params.sampler.mode = sit::transport::SamplerMode::SDE;
+    if (app.got_subcommand("SDE")) params.sampler.mode(sit::transport::SamplerMode::SDE);
     return run(app, params);
   });
 }

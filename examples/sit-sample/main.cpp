@@ -13,8 +13,8 @@
 #include <sit/image/grid.h>
 #include <sit/io/npy.h>
 #include <sit/pipeline/generator.h>
-#include <sit/transport/guidance_config.h>
-#include <sit/transport/sampler_config.h>
+#include <sit/transport/guidance.h>
+#include <sit/transport/sampler.h>
 
 #include <fmt/core.h>
 #include <fmt/ranges.h>
@@ -43,9 +43,9 @@ struct SampleParams {
   std::string models_dir;  // --models-dir, else $SIT_MODELS_DIR, else pretrained_models
   std::string guide_ckpt;  // autoguidance: a weaker checkpoint of the same data
   std::string preset;      // a name of presets()
-  tr::TransportConfig transport;
-  tr::SamplerConfig sampler;
-  tr::GuidanceConfig guidance;
+  tr::TransportOptions transport;
+  tr::SamplerOptions sampler;
+  tr::GuidanceOptions guidance;
   sit::nn::RuntimeConfig runtime;
   sit::examples::DistributedParams distributed;
   // Inputs.
@@ -153,8 +153,8 @@ void add_options(CLI::App& app, SampleParams& p) {
 }
 
 void add_mode_options(CLI::App& ode, CLI::App& sde, SampleParams& p) {
-  sit::examples::bind_fields(ode, p.sampler, [](auto& g, auto&& f) { tr::SamplerConfig::ode_fields(g, f); });
-  sit::examples::bind_fields(sde, p.sampler, [](auto& g, auto&& f) { tr::SamplerConfig::sde_fields(g, f); });
+  sit::examples::bind_fields(ode, p.sampler, [](auto& g, auto&& f) { tr::SamplerOptions::ode_fields(g, f); });
+  sit::examples::bind_fields(sde, p.sampler, [](auto& g, auto&& f) { tr::SamplerOptions::sde_fields(g, f); });
   sde.add_option("--sde-noise", p.sde_noise, "replay the Gaussian draws (steps, N, C, H, W) instead of drawing them");
 }
 
@@ -163,7 +163,7 @@ void validate(const CLI::App& app, const SampleParams& p) {
   p.sampler.validate();
   p.guidance.validate();
   p.transport.validate();
-  if (p.sampler.mode == tr::SamplerMode::ODE && p.sampler.likelihood && p.noise.empty()) {
+  if (p.sampler.mode() == tr::SamplerMode::ODE && p.sampler.likelihood() && p.noise.empty()) {
     throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
   }
   if (!p.labels.empty() && !p.class_labels.empty()) throw ConfigError("--labels and --class-labels exclude each other");
@@ -186,16 +186,16 @@ sit::GeneratorOptions generator_options(const CLI::App& app, const SampleParams&
                .sampler(p.sampler)
                .guidance(p.guidance)
                .guide_ckpt(p.guide_ckpt)
-               .vae(p.sampler.likelihood ? "" : p.vae)
+               .vae(p.sampler.likelihood() ? "" : p.vae)
                .vae_config(p.vae_config)
                .vae_slice_size(p.vae_slice_size)
                .models_dir(p.models_dir)
                .device(device)
                .precision(p.runtime.precision)
                .batch_size(p.batch_size);
-  if (ex::given(app, "path_type")) o.path_type(p.transport.path_type);
-  if (ex::given(app, "prediction")) o.prediction(p.transport.prediction);
-  if (ex::given(app, "sample_eps")) o.sample_eps(p.transport.sample_eps);
+  if (ex::given(app, "path_type")) o.path_type(p.transport.path_type());
+  if (ex::given(app, "prediction")) o.prediction(p.transport.prediction());
+  if (ex::given(app, "sample_eps")) o.sample_eps(p.transport.sample_eps());
   return o;
 }
 
@@ -341,7 +341,7 @@ sit::Generation sample_shard(const SampleParams& p, const sit::Generator& genera
 
 int run(const CLI::App& app, SampleParams p) {
   namespace ex = sit::examples;
-  if (!p.sampler.likelihood && !ex::given(app, "out") && !ex::given(app, "out_npy") && !ex::given(app, "out_npz")) {
+  if (!p.sampler.likelihood() && !ex::given(app, "out") && !ex::given(app, "out_npy") && !ex::given(app, "out_npz")) {
     p.out = "sample.png";  // sample.py's output
   }
   if (p.model && p.model->empty()) p.model.reset();  // --model '': no preset, as sit-train's free model
@@ -350,13 +350,13 @@ int run(const CLI::App& app, SampleParams p) {
   p.runtime.precision = ex::runnable_precision(device, p.runtime.precision);
   auto group = ex::join_process_group(p.distributed, device);
   const int64_t rank = group ? group->rank() : 0, world_size = group ? group->world_size() : 1;
-  if (world_size > 1 && (p.sampler.likelihood || !p.sde_noise.empty())) {
+  if (world_size > 1 && (p.sampler.likelihood() || !p.sde_noise.empty())) {
     throw ConfigError("--likelihood and --sde-noise run in one process (no torchrun)");
   }
 
   sit::Generator generator(checkpoint_path(p), generator_options(app, p, device));
   const bool images_wanted = !p.out.empty() || !p.out_npz.empty();
-  if (!p.sampler.likelihood && !generator.vae() && generator.latent_space() && images_wanted) {
+  if (!p.sampler.likelihood() && !generator.vae() && generator.latent_space() && images_wanted) {
     generator.load_vae("mse", p.vae_config);  // sample.py's default
   }
   if (!generator.vae() && !p.out_latents.empty()) {
@@ -373,7 +373,7 @@ int run(const CLI::App& app, SampleParams p) {
                                               noise.sizes(), expected));
     }
   }
-  if (p.sampler.likelihood) {
+  if (p.sampler.likelihood()) {
     auto result = generator.log_likelihood(noise, labels);
     print_likelihood(result, noise[0].numel());
     if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, result.prior_sample.cpu());
@@ -423,10 +423,10 @@ void apply_preset(CLI::App& app, CLI::App& ode, CLI::App& sde, SampleParams& p) 
   if (ode.parsed() || sde.parsed()) {
     if (!mode_app.parsed()) {
       throw ConfigError(fmt::format("--preset {} samples with the {}, but the command line says {}", preset.name, mode,
-                                    sit::config::enum_name(p.sampler.mode)));
+                                    sit::config::enum_name(p.sampler.mode())));
     }
   }
-  p.sampler.mode = preset.mode;
+  p.sampler.mode(preset.mode);
   std::string line = "sit-sample " + mode;
   for (const auto& [flag, value] : preset.flags) {
     CLI::Option* option = app.get_option_no_throw(flag);
@@ -460,7 +460,7 @@ int main(int argc, char** argv) {
   add_mode_options(*ode, *sde, params);
   app.require_subcommand(0, 1);  // none: the --preset's mode
   return sit::examples::run_main("sit-sample", app, argc, argv, [&] {
-    if (sde->parsed()) params.sampler.mode = tr::SamplerMode::SDE;
+    if (sde->parsed()) params.sampler.mode(tr::SamplerMode::SDE);
     apply_preset(app, *ode, *sde, params);
     return run(app, params);
   });

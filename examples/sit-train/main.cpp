@@ -61,10 +61,10 @@ void check_resume_flags(const CLI::App& app, const sit::train::TrainConfig& flag
                         const sit::train::TrainConfig& saved, const std::string& ckpt, bool every_field) {
   const std::set<std::string> per_run = {"epochs", "max_steps", "num_workers"};
   std::map<std::string, std::string> saved_text;
-  sit::config::for_each_field([&](const char* key, const auto& value, const char*) {
+  sit::config::for_each_field([&](const char* key, const auto& value, const char*, const auto&...) {
     saved_text[key] = sit::examples::field_text(value);
   }, saved.model, saved.data, saved.transport, saved.optim);
-  sit::config::for_each_field([&](const char* key, const auto& value, const char*) {
+  sit::config::for_each_field([&](const char* key, const auto& value, const char*, const auto&...) {
     if (per_run.count(key) || !(every_field || sit::examples::given(app, key))) return;
     auto text = sit::examples::field_text(value);
     if (text != saved_text[key]) {

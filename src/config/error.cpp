@@ -1,5 +1,6 @@
 #include <sit/config/enum_names.h>
 #include <sit/config/error.h>
+#include <sit/config/fields.h>
 
 #include <algorithm>
 #include <sstream>
@@ -26,6 +27,18 @@ std::string text(const std::vector<double>& values) {
 
 void require(bool ok, const std::string& key, const std::string& value, const std::string& problem) {
   if (!ok) throw ConfigError(flag(key) + (value.empty() ? "" : " " + value) + ": " + problem);
+}
+
+std::string Range::problem() const {
+  if (hi == kInfinity && hi_open) {
+    if (lo == 0) return lo_open ? "must be positive" : "must not be negative";
+    return std::string("must be ") + (lo_open ? "above " : "at least ") + text(lo);
+  }
+  return "must be in " + std::string(lo_open ? "(" : "[") + text(lo) + ", " + text(hi) + (hi_open ? ")" : "]");
+}
+
+void check_range(const char* key, double value, const Range& range) {
+  require(range.contains(value), key, text(value), range.problem());
 }
 
 std::string choice_list(const std::vector<std::string>& names) {

@@ -53,9 +53,9 @@ namespace {
 
 // The transport: the checkpoint's, with the caller's sample_eps. A model trained on one path or
 // prediction cannot sample another.
-transport::TransportConfig resolve_transport(const GeneratorOptions& o, const train::CheckpointSettings& saved,
+transport::TransportOptions resolve_transport(const GeneratorOptions& o, const train::CheckpointSettings& saved,
                                              const std::string& ckpt) {
-  transport::TransportConfig t;
+  transport::TransportOptions t;
   if (saved.transport) t = *saved.transport;
   auto same = [&](const char* key, const auto& given, auto& value) {
     if (!given) return;
@@ -65,9 +65,9 @@ transport::TransportConfig resolve_transport(const GeneratorOptions& o, const tr
     }
     value = *given;
   };
-  same("path_type", o.path_type(), t.path_type);
-  same("prediction", o.prediction(), t.prediction);
-  if (o.sample_eps()) t.sample_eps = o.sample_eps();
+  same("path_type", o.path_type(), t.path_type());
+  same("prediction", o.prediction(), t.prediction());
+  if (o.sample_eps()) t.sample_eps(o.sample_eps());
   t.validate();
   return t;
 }
@@ -126,7 +126,7 @@ nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const Che
 // The guide of autoguidance: any checkpoint of ours, read as the model's is, its architecture from
 // what it holds (not from the model's options); it must model the same data as the model
 // (channels, size, classes) with the same transport.
-nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const transport::TransportConfig& t) {
+nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const transport::TransportOptions& t) {
   const auto& ckpt = o.guide_ckpt();
   const auto checkpoint = read_checkpoint(ckpt, ReadOptions().entry(o.ckpt_entry()));
   const auto saved = train::checkpoint_settings(checkpoint, ckpt);
@@ -143,11 +143,11 @@ nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const
     throw ConfigError("--guide-ckpt " + ckpt + ": its model takes " + data(options) + ", the model " + data(model) +
                       "; a guide must model the same data");
   }
-  if (saved.transport && (saved.transport->path_type != t.path_type || saved.transport->prediction != t.prediction)) {
+  if (saved.transport && (saved.transport->path_type() != t.path_type() || saved.transport->prediction() != t.prediction())) {
     throw ConfigError("--guide-ckpt " + ckpt + ": trained with --path-type " +
-                      config::enum_name(saved.transport->path_type) + " --prediction " +
-                      config::enum_name(saved.transport->prediction) + ", the model samples " +
-                      config::enum_name(t.path_type) + " " + config::enum_name(t.prediction));
+                      config::enum_name(saved.transport->path_type()) + " --prediction " +
+                      config::enum_name(saved.transport->prediction()) + ", the model samples " +
+                      config::enum_name(t.path_type()) + " " + config::enum_name(t.prediction()));
   }
   nn::SiT guide(options);
   load_state_dict(*guide, checkpoint.state_dict, ckpt);
@@ -191,7 +191,7 @@ Generator::Generator(const std::string& ckpt, GeneratorOptions options) : option
   const auto checkpoint = read_checkpoint(ckpt, ReadOptions().entry(options_.ckpt_entry()));
   const auto saved = train::checkpoint_settings(checkpoint, ckpt);
   transport_ = resolve_transport(options_, saved, ckpt);
-  options_.guidance().validate_for(transport_.prediction);
+  options_.guidance().validate_for(transport_.prediction());
   model_ = load_model(options_, ckpt, checkpoint, saved);
   if (!options_.guide_ckpt().empty()) guide_ = load_guide(options_, model_->options, transport_);
   check_settings();
@@ -206,12 +206,12 @@ void Generator::load_vae(const std::string& vae, const std::string& vae_config) 
   options_.vae(vae).vae_config(vae_config);
 }
 
-Generator::Generator(nn::SiT model, transport::TransportConfig transport, vae::AutoencoderKL vae,
+Generator::Generator(nn::SiT model, transport::TransportOptions transport, vae::AutoencoderKL vae,
                      GeneratorOptions options)
     : options_(std::move(options)), model_(std::move(model)), vae_(std::move(vae)), transport_(std::move(transport)) {
   options_.sampler().validate();
   options_.guidance().validate();
-  options_.guidance().validate_for(transport_.prediction);
+  options_.guidance().validate_for(transport_.prediction());
   check_settings();
 }
 
@@ -220,13 +220,13 @@ void Generator::check_settings() const {
   const auto& guidance = options_.guidance();
   if (!options_.guide_ckpt().empty() && !guidance.guided()) {
     throw ConfigError("--guide-ckpt needs --cfg-scale > 1, the weight w of guide + w (model - guide); --cfg-scale " +
-                      config::text(guidance.cfg_scale) + " would sample the model alone");
+                      config::text(guidance.cfg_scale()) + " would sample the model alone");
   }
   if (guidance.guided() && !guide_ && model_->options.class_dropout_prob() <= 0) {
     throw ConfigError("--cfg-scale > 1 needs a label table with a null row; this model has none (give --cfg-scale 1, "
                       "or a guide with --guide-ckpt)");
   }
-  if (options_.sampler().likelihood && guidance.guided()) {
+  if (options_.sampler().likelihood() && guidance.guided()) {
     throw ConfigError("--likelihood needs --cfg-scale 1 (guidance has no likelihood)");
   }
 }
@@ -262,8 +262,8 @@ Generation Generator::generate(const torch::Tensor& labels, const Draws& draws, 
   }
   const auto& s = options_.sampler();
   const auto& device = options_.device();
-  transport::Sampler sampler{transport::Transport(transport_.options())};
-  const auto guidance = options_.guidance().options(arch.num_classes());
+  transport::Sampler sampler{transport::Transport(transport_)};
+  const auto guidance = transport::GuidanceOptions(options_.guidance()).null_label(arch.num_classes());
   const auto forward = labelled_forward(model_), guide_forward = labelled_forward(guide_);
   torch::InferenceMode inference;
   Generation out;
@@ -275,17 +275,12 @@ Generation Generator::generate(const torch::Tensor& labels, const Draws& draws, 
                                      : pipeline::initial_noise(draws.seed(), draws.first() + begin, end - begin, shape);
     auto conditioned = transport::condition(forward, y.slice(0, begin, end).to(device), guidance, guide_forward);
     auto state = conditioned.initial_state(z.to(device));
+    auto noise = draws.sde_noise().defined() ? transport::replayed_noise(draws.sde_noise())
+                                             : pipeline::sde_noise(draws.seed(), draws.first() + begin, end - begin);
     transport::SampleResult result;
     {
       nn::AutocastGuard autocast(device, options_.precision());
-      if (s.mode == transport::SamplerMode::ODE) {
-        result = sampler.sample_ode(state, conditioned.model, s.ode_options());
-      } else {
-        auto noise = draws.sde_noise().defined()
-                         ? transport::replayed_noise(draws.sde_noise())
-                         : pipeline::sde_noise(draws.seed(), draws.first() + begin, end - begin);
-        result = sampler.sample_sde(state, conditioned.model, s.sde_options(), noise);
-      }
+      result = sampler.sample(state, conditioned.model, s, noise);
     }
     parts.push_back(conditioned.samples(result.sample).to(torch::kCPU, torch::kFloat32));
     out.model_evaluations += result.model_evaluations;
@@ -309,10 +304,10 @@ torch::Tensor Generator::decode(const torch::Tensor& latents) const {
 }
 
 transport::LikelihoodResult Generator::log_likelihood(const torch::Tensor& x, const torch::Tensor& labels) const {
-  transport::Sampler sampler{transport::Transport(transport_.options())};
+  transport::Sampler sampler{transport::Transport(transport_)};
   const auto& device = options_.device();
   auto conditioned = transport::condition(labelled_forward(model_), labels.to(torch::kInt64).to(device), std::nullopt);
-  return sampler.sample_ode_likelihood(x.to(device), conditioned.model, options_.sampler().likelihood_options());
+  return sampler.sample_ode_likelihood(x.to(device), conditioned.model, options_.sampler());
 }
 
 }  // namespace sit

@@ -4,11 +4,11 @@ namespace sit::pipeline {
 
 Generator training_generator(const train::Trainer& trainer) {
   const auto& config = trainer.config();
-  transport::SamplerConfig sampler;
-  sampler.ode_method = config.run.sample_method;
-  sampler.num_sampling_steps = config.run.sample_steps;
-  transport::GuidanceConfig guidance;
-  guidance.cfg_scale = trainer.ema()->options.class_dropout_prob() > 0 ? config.run.cfg_scale : 1.0;
+  transport::SamplerOptions sampler;
+  sampler.ode_method(config.run.sample_method);
+  sampler.num_steps(config.run.sample_steps);
+  transport::GuidanceOptions guidance;
+  guidance.cfg_scale(trainer.ema()->options.class_dropout_prob() > 0 ? config.run.cfg_scale : 1.0);
   return Generator(trainer.ema(), config.transport, trainer.vae(),
                    GeneratorOptions()
                        .sampler(sampler)

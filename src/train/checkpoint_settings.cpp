@@ -33,7 +33,7 @@ CheckpointSettings from_train_config(const TrainConfig& c) {
     settings.model = c.model.model;
     settings.num_heads = nn::sit_preset(c.model.model).num_heads();
   } else {
-    settings.num_heads = c.model.num_heads;
+    settings.num_heads = c.model.architecture.num_heads();
   }
   if (c.data.num_classes > 0) settings.num_classes = c.data.num_classes;
   settings.transport = c.transport;
@@ -73,12 +73,12 @@ CheckpointSettings from_namespace(const io::Dict& args, const std::string& sourc
   }
   settings.num_classes = integer("num_classes");
   settings.image_size = integer("image_size");
-  transport::TransportConfig t;
-  if (auto path_type = text("path_type")) t.path_type = config::parse_enum<transport::PathType>(*path_type);
-  if (auto prediction = text("prediction")) t.prediction = config::parse_enum<transport::ModelType>(*prediction);
-  if (auto loss_weight = text("loss_weight")) t.loss_weight = config::parse_enum<transport::WeightType>(*loss_weight);
-  t.train_eps = number("train_eps");
-  t.sample_eps = number("sample_eps");
+  transport::TransportOptions t;
+  if (auto path_type = text("path_type")) t.path_type(config::parse_enum<transport::PathType>(*path_type));
+  if (auto prediction = text("prediction")) t.prediction(config::parse_enum<transport::ModelType>(*prediction));
+  if (auto loss_weight = text("loss_weight")) t.loss_weight(config::parse_enum<transport::WeightType>(*loss_weight));
+  t.train_eps(number("train_eps"));
+  t.sample_eps(number("sample_eps"));
   settings.transport = t;
   return settings;
 }

@@ -43,7 +43,7 @@ void TrainConfig::validate() const {
 
 std::string TrainConfig::to_json() const {
   nlohmann::json json = nlohmann::json::object();
-  fields(*this, [&](const char* key, const auto& value, const char*) { json[key] = to_json_value(value); });
+  fields(*this, [&](const char* key, const auto& value, const char*, const auto&...) { json[key] = to_json_value(value); });
   return json.dump();
 }
 
@@ -57,7 +57,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
   if (!json.is_object()) throw config::ConfigError("training configuration: not a JSON object");
   TrainConfig config;
   size_t known = 0;
-  fields(config, [&](const char* key, auto& value, const char*) {
+  fields(config, [&](const char* key, auto& value, const char*, const auto&...) {
     auto it = json.find(key);
     if (it == json.end()) return;
     ++known;
@@ -71,7 +71,7 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
   if (known != json.size()) {
     for (const auto& item : json.items()) {
       bool found = false;
-      fields(config, [&](const char* key, auto&, const char*) { found = found || item.key() == key; });
+      fields(config, [&](const char* key, auto&, const char*, const auto&...) { found = found || item.key() == key; });
       if (!found) throw config::ConfigError("training configuration: unknown field '" + item.key() + "'");
     }
   }

@@ -95,7 +95,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
       precision_(config_.runtime.precision),
       dataset_(std::move(dataset)),
       group_(std::move(group)),
-      transport_(config_.transport.options()) {
+      transport_(config_.transport) {
   config::require(config_.optim.global_batch_size % world_size() == 0, "global_batch_size",
                   std::to_string(config_.optim.global_batch_size),
                   "is not divisible by the " + std::to_string(world_size()) + " ranks");
@@ -158,7 +158,7 @@ double Trainer::train_step() {
   const auto& o = model_->options;
   // Drawn where the model runs (a kernel on a GPU): no host work, no copy.
   auto draws = training_draws(config_.optim.global_seed, batch.epoch, batch.index,
-                              {o.in_channels(), o.input_size(), o.input_size()}, config_.model.class_dropout_prob,
+                              {o.in_channels(), o.input_size(), o.input_size()}, config_.model.architecture.class_dropout_prob(),
                               device_);
   const auto& x0 = draws.noise;  // (B, C, H, W), like x
   auto [t0, t1] = transport_.check_interval();

@@ -8,12 +8,11 @@ namespace {
 // evaluates past t = 1 are guided under the default interval, as the official code guides them.
 torch::Tensor in_interval(const torch::Tensor& t, const GuidanceOptions& options) {
   auto domain_t = t.clamp(0.0, 1.0);
-  return domain_t.ge(options.t_lo()).logical_and(domain_t.le(options.t_hi()));
+  return domain_t.ge(options.cfg_interval()[0]).logical_and(domain_t.le(options.cfg_interval()[1]));
 }
 
 int64_t guided_count(const GuidanceOptions& options, int64_t channels) {
-  return options.guided_channels() == GuidedChannels::All ? channels
-                                                          : std::min<int64_t>(3, channels);
+  return options.guide_all_channels() ? channels : std::min<int64_t>(3, channels);
 }
 
 // v: (N, ...) -> (N, 1, ..., 1), to scale each sample.
@@ -42,7 +41,7 @@ torch::Tensor mix(const torch::Tensor& cond, const torch::Tensor& uncond,
                   const GuidanceOptions& options) {
   const int64_t k = guided_count(options, cond.size(1));
   auto cond_eps = cond.narrow(1, 0, k), uncond_eps = uncond.narrow(1, 0, k);
-  if (options.optimized_scale()) uncond_eps = optimized_scale(cond_eps, uncond_eps) * uncond_eps;
+  if (options.cfg_zero_star()) uncond_eps = optimized_scale(cond_eps, uncond_eps) * uncond_eps;
   auto eps = uncond_eps + options.cfg_scale() * (cond_eps - uncond_eps);
   if (options.guidance_rescale() > 0) eps = rescaled(eps, cond_eps, options.guidance_rescale());
   return eps;
@@ -105,7 +104,7 @@ ModelFn classifier_free_guidance(LabelledForward forward, torch::Tensor y, Guida
     auto [cond, uncond] = both(x, t);
     return select_rows(inside, with_guided(mix(cond, uncond, options), cond), cond);
   };
-  return zero_initialised(std::move(model), options.zero_init_steps());
+  return zero_initialised(std::move(model), options.zero_init_calls());
 }
 
 ModelFn classifier_free_guidance_doubled(LabelledForward forward, torch::Tensor y,
@@ -129,7 +128,28 @@ ModelFn classifier_free_guidance_doubled(LabelledForward forward, torch::Tensor 
     auto guided = torch::cat({with_guided(eps, cond), with_guided(eps, uncond)});
     return select_rows(inside, guided, torch::cat({cond, cond}));
   };
-  return zero_initialised(std::move(model), options.zero_init_steps());
+  return zero_initialised(std::move(model), options.zero_init_calls());
+}
+
+void GuidanceOptions::validate() const {
+  config::check_ranges(*this);
+  const auto& interval = cfg_interval();
+  config::require(interval.size() == 2 && 0 <= interval[0] && interval[0] < interval[1] && interval[1] <= 1,
+                  "cfg_interval", config::text(interval), "expected lo,hi with 0 <= lo < hi <= 1");
+  const std::string unguided = "needs guidance, which --cfg-scale " + config::text(cfg_scale()) + " turns off (give > 1)";
+  config::require(!cfg_zero_star() || guided(), "cfg_zero_star", "", unguided);
+  if (zero_init_steps() && *zero_init_steps() > 0) {
+    config::require(guided(), "zero_init_steps", std::to_string(*zero_init_steps()), unguided);
+  }
+  if (guidance_rescale() > 0) config::require(guided(), "guidance_rescale", config::text(guidance_rescale()), unguided);
+}
+
+void GuidanceOptions::validate_for(ModelType prediction) const {
+  if (zero_init_calls() == 0 || prediction == ModelType::Velocity) return;
+  const std::string problem = "zero-init returns a zero velocity, but this model predicts " +
+                              config::enum_name(prediction) + " (velocity models only)";
+  if (zero_init_steps()) config::require(false, "zero_init_steps", std::to_string(*zero_init_steps()), problem);
+  config::require(false, "cfg_zero_star", "", problem + "; give --zero-init-steps 0 for the optimised scale alone");
 }
 
 torch::Tensor ConditionedModel::initial_state(const torch::Tensor& z) const {
@@ -142,8 +162,8 @@ torch::Tensor ConditionedModel::samples(const torch::Tensor& state) const {
 
 ConditionedModel condition(LabelledForward forward, torch::Tensor y,
                            const std::optional<GuidanceOptions>& guidance, LabelledForward guide) {
-  TORCH_CHECK(guidance || !guide, "condition: a guide needs guidance options (its cfg scale)");
-  if (guidance) {
+  TORCH_CHECK((guidance && guidance->guided()) || !guide, "condition: a guide needs guidance (a cfg scale > 1)");
+  if (guidance && guidance->guided()) {
     return {classifier_free_guidance_doubled(std::move(forward), std::move(y), *guidance, std::move(guide)),
             true};
   }

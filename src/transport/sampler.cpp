@@ -21,11 +21,49 @@ torch::Tensor batch_time(const torch::Tensor& time, const torch::Tensor& x) {
 
 }  // namespace
 
-SampleResult Sampler::sample_ode(const torch::Tensor& x, const ModelFn& model,
-                                 const OdeSamplerOptions& options) const {
-  const OdeMethod method = options.sampling_method();
-  TORCH_CHECK(!is_adaptive(method) || options.grid().is_uniform(),
-              "sample_ode: adaptive solvers choose their own steps; the time grid must be uniform");
+void SamplerOptions::validate() const {
+  using config::require;
+  config::check_ranges(*this);
+  const bool ode = mode() == SamplerMode::ODE;
+  const bool multistep = ode && is_multistep(ode_method());
+  if (!multistep) {
+    require(num_steps() >= 2, "num_sampling_steps", std::to_string(num_steps()), "the time grid needs at least 2 points");
+  }
+  if (ode) {
+    config::check_ranges(*this, [](const SamplerOptions& o, auto&& field) { ode_fields(o, field); });
+    const std::string method = config::enum_name(ode_method());
+    if (is_adaptive(ode_method())) {
+      require(grid().kind() == TimeGrid::Uniform, "time_grid", config::enum_name(grid().kind()),
+              "needs a fixed-step solver (" + method + " chooses its own steps)");
+      require(grid().shift() == 1.0, "time_shift", config::text(grid().shift()),
+              "needs a fixed-step solver (" + method + " chooses its own steps)");
+    }
+    require(!likelihood() || grid().is_uniform(), "likelihood", "",
+            "integrates on the uniform grid: drop --time-grid and --time-shift");
+    if (multistep) {
+      require(!likelihood(), "likelihood", "", "needs one of torchdiffeq's solvers, not " + method);
+      const bool adams = ode_method() == OdeMethod::Adams2 || ode_method() == OdeMethod::Adams3 ||
+                         ode_method() == OdeMethod::Adams4;
+      require(!reverse() || adams, "reverse", "",
+              "needs an Adams or torchdiffeq solver (" + method + " steps on the data prediction)");
+    }
+    require(!(reverse() && likelihood()), "reverse", "", "and --likelihood exclude each other");
+  } else {
+    config::check_ranges(*this, [](const SamplerOptions& o, auto&& field) { sde_fields(o, field); });
+    if (last_step() != LastStep::None) {  // a size of the final step the field's range cannot say alone
+      config::check_range("last_step_size", last_step_size(), config::open(0, 1));
+    }
+  }
+}
+
+SampleResult Sampler::sample(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options,
+                             const NoiseFn& noise) const {
+  return options.mode() == SamplerMode::ODE ? sample_ode(x, model, options) : sample_sde(x, model, options, noise);
+}
+
+SampleResult Sampler::sample_ode(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options) const {
+  SamplerOptions(options).mode(SamplerMode::ODE).validate();
+  const OdeMethod method = options.ode_method();
   auto [t0, t1] =
       transport_.check_interval(IntervalOptions().eval(true).reverse(options.reverse()));
   const bool multistep = is_multistep(method);
@@ -55,8 +93,9 @@ SampleResult Sampler::sample_ode(const torch::Tensor& x, const ModelFn& model,
   return {solution.final, solution.trajectory, t, solution.function_evaluations};
 }
 
-SampleResult Sampler::sample_sde(const torch::Tensor& x, const ModelFn& model,
-                                 const SdeSamplerOptions& options, const NoiseFn& noise) const {
+SampleResult Sampler::sample_sde(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options,
+                                 const NoiseFn& noise) const {
+  SamplerOptions(options).mode(SamplerMode::SDE).validate();
   const LastStep last_step = options.last_step();
   const double last_step_size = last_step == LastStep::None ? 0.0 : options.last_step_size();
   auto [t0, t1] = transport_.check_interval(IntervalOptions()
@@ -80,7 +119,7 @@ SampleResult Sampler::sample_sde(const torch::Tensor& x, const ModelFn& model,
   };
 
   torch::NoGradGuard no_grad;
-  auto states = sde_integrate(sde_drift, diffusion, x, t, options.sampling_method(),
+  auto states = sde_integrate(sde_drift, diffusion, x, t, options.sde_method(),
                               noise ? noise : gaussian_noise(), options.trajectory());
   auto xs = states.final;
   auto ts = torch::full({x.size(0)}, t1, x.options());
@@ -114,7 +153,8 @@ SampleResult Sampler::sample_sde(const torch::Tensor& x, const ModelFn& model,
 }
 
 LikelihoodResult Sampler::sample_ode_likelihood(const torch::Tensor& x, const ModelFn& model,
-                                                const LikelihoodOptions& options) const {
+                                                const SamplerOptions& options) const {
+  SamplerOptions(options).mode(SamplerMode::ODE).likelihood(true).reverse(false).validate();
   auto [t0, t1] = transport_.check_interval(IntervalOptions().eval(true));
   auto t = time_grid(t0, t1, options.num_steps());
   const int64_t n = x.size(0), numel = x.numel();
@@ -136,7 +176,7 @@ LikelihoodResult Sampler::sample_ode_likelihood(const torch::Tensor& x, const Mo
   auto y0 = torch::cat({x.reshape(-1), torch::zeros({n}, x.options())});
   auto solution = odeint(augmented, y0, t.to(x.device()),
                          OdeintOptions()
-                             .method(options.sampling_method())
+                             .method(options.ode_method())
                              .atol(options.atol())
                              .rtol(options.rtol())
                              .norm(mixed_rms_norm({numel, n})));

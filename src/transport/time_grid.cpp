@@ -31,8 +31,7 @@ double edm_position(int64_t i, int64_t n, double rho) {
 
 torch::Tensor sampling_grid(double t0, double t1, int64_t points, const TimeGridOptions& options) {
   TORCH_CHECK(points >= 2, "sampling_grid: at least 2 points, but got ", points);
-  TORCH_CHECK(options.shift() > 0, "sampling_grid: the time shift must be positive, but got ", options.shift());
-  TORCH_CHECK(options.rho() > 0, "sampling_grid: rho must be positive, but got ", options.rho());
+  config::check_ranges(options);
   if (options.is_uniform()) return time_grid(t0, t1, points);
   // Positions u in [0, 1] from the noise end (lo) to the data end (hi).
   const double lo = std::min(t0, t1), hi = std::max(t0, t1);

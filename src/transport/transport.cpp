@@ -34,6 +34,7 @@ Transport::Transport(TransportOptions options)
       path_type_(options.path_type()),
       loss_type_(options.loss_weight()),
       path_sampler_(make_path(options.path_type())) {
+  options.validate();
   if (path_type_ == PathType::VP) {
     train_eps_ = options.train_eps().value_or(1e-5);
     sample_eps_ = options.sample_eps().value_or(1e-3);

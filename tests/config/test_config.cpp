@@ -6,9 +6,9 @@
 #include <sit/nn/runtime_config.h>
 #include <sit/train/train_config.h>
 #include <sit/transport/divergence.h>
-#include <sit/transport/guidance_config.h>
-#include <sit/transport/sampler_config.h>
-#include <sit/transport/transport_config.h>
+#include <sit/transport/guidance.h>
+#include <sit/transport/sampler.h>
+#include <sit/transport/transport.h>
 
 #include <nlohmann/json.hpp>
 
@@ -71,33 +71,33 @@ TEST_CASE("each group refuses bad settings naming them", "[config]") {
   model.model = "SiT-M/2";
   check_refused(model, "--model 'SiT-M/2': not a preset");
   model.model = "";
-  model.hidden_size = 100;
-  model.num_heads = 3;
+  model.architecture.hidden_size(100);
+  model.architecture.num_heads(3);
   check_refused(model, "--hidden-size 100: must be a positive multiple of --num-heads 3");
-  model.hidden_size = 96;
-  model.class_dropout_prob = 1;
+  model.architecture.hidden_size(96);
+  model.architecture.class_dropout_prob(1);
   check_refused(model, "--class-dropout-prob 1");
 
-  tr::TransportConfig transport;
-  transport.sample_eps = -0.1;
+  tr::TransportOptions transport;
+  transport.sample_eps(-0.1);
   check_refused(transport, "--sample-eps -0.1");
 
-  tr::SamplerConfig sampler;
-  sampler.num_sampling_steps = 1;
+  tr::SamplerOptions sampler;
+  sampler.num_steps(1);
   check_refused(sampler, "--num-sampling-steps 1");
-  sampler.num_sampling_steps = 10;
-  sampler.rtol = 0;
+  sampler.num_steps(10);
+  sampler.rtol(0);
   check_refused(sampler, "--rtol 0");
-  sampler.mode = tr::SamplerMode::SDE;
-  sampler.last_step_size = 1.5;
+  sampler.mode(tr::SamplerMode::SDE);
+  sampler.last_step_size(1.5);
   check_refused(sampler, "--last-step-size 1.5");
 
-  tr::GuidanceConfig guidance;
+  tr::GuidanceOptions guidance;
   for (auto interval : {std::vector<double>{0.5, 0.2}, {0.0, 1.5}, {-0.1, 0.5}, {0.3}}) {
-    guidance.cfg_interval = interval;
+    guidance.cfg_interval(interval);
     check_refused(guidance, "--cfg-interval");
   }
-  guidance.cfg_interval = {0.2, 0.6};
+  guidance.cfg_interval({0.2, 0.6});
   CHECK_NOTHROW(guidance.validate());
 
   sit::train::OptimConfig optim;
@@ -120,7 +120,7 @@ TEST_CASE("each group refuses bad settings naming them", "[config]") {
   check_refused(runtime, "--device gpu");
 }
 
-TEST_CASE("the groups become the options they stand for", "[config]") {
+TEST_CASE("the groups become the options they stand for, with sample.py's defaults", "[config]") {
   sit::nn::ModelConfig model;
   model.model = "SiT-B/4";
   auto preset = model.options({4, 32, 32}, 1000);
@@ -129,40 +129,28 @@ TEST_CASE("the groups become the options they stand for", "[config]") {
   CHECK(preset.patch_size() == 4);
   CHECK(preset.input_size() == 32);
   model.model = "";
-  model.patch_size = 4;
-  model.depth = 6;
-  model.hidden_size = 128;
-  model.num_heads = 4;
+  model.architecture.patch_size(4);
+  model.architecture.depth(6);
+  model.architecture.hidden_size(128);
+  model.architecture.num_heads(4);
   auto free = model.options({1, 28, 28}, 10);
   CHECK(free.depth() == 6);
   CHECK(free.in_channels() == 1);
   CHECK(free.num_classes() == 10);
   CHECK_THROWS_AS(model.options({1, 30, 30}, 10), ConfigError);
 
-  tr::GuidanceConfig guidance;
-  guidance.cfg_scale = 1.0;
-  CHECK_FALSE(guidance.options(1000).has_value());
-  guidance.cfg_scale = 4.0;
-  guidance.guide_all_channels = true;
-  guidance.cfg_interval = {0.1, 0.9};
-  auto options = guidance.options(1000).value();
-  CHECK(options.cfg_scale() == 4.0);
-  CHECK(options.null_label() == 1000);
-  CHECK(options.guided_channels() == tr::GuidedChannels::All);
-  CHECK(options.t_lo() == 0.1);
-
-  tr::SamplerConfig sampler;  // sample.py's defaults
-  CHECK(sampler.ode_options().sampling_method() == tr::OdeMethod::Dopri5);
-  CHECK(sampler.ode_options().num_steps() == 250);
-  CHECK(sampler.sde_options().diffusion_form() == tr::DiffusionForm::Sigma);
-  CHECK(sampler.sde_options().last_step() == tr::LastStep::Mean);
+  tr::SamplerOptions sampler;  // sample.py's defaults
+  CHECK(sampler.ode_method() == tr::OdeMethod::Dopri5);
+  CHECK(sampler.num_steps() == 250);
+  CHECK(sampler.diffusion_form() == tr::DiffusionForm::Sigma);
+  CHECK(sampler.last_step() == tr::LastStep::Mean);
 }
 
 TEST_CASE("a training configuration lists each key once and round-trips through JSON", "[config]") {
   sit::train::TrainConfig config;
   std::set<std::string> keys;
   size_t fields = 0;
-  sit::train::TrainConfig::fields(config, [&](const char* key, auto&, const char* help) {
+  sit::train::TrainConfig::fields(config, [&](const char* key, auto&, const char* help, const auto&...) {
     ++fields;
     keys.insert(key);
     CHECK(std::string(help).size() > 0);

@@ -103,10 +103,10 @@ TEST_CASE("a training step on the GPU with bf16 autocast keeps fp32 weights and 
   if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   sit::train::TrainConfig config;
   config.model.model = "";
-  config.model.patch_size = 2;
-  config.model.depth = 2;
-  config.model.hidden_size = 32;
-  config.model.num_heads = 2;
+  config.model.architecture.patch_size(2);
+  config.model.architecture.depth(2);
+  config.model.architecture.hidden_size(32);
+  config.model.architecture.num_heads(2);
   config.optim.global_batch_size = 8;
   config.optim.max_steps = 3;
   config.optim.lr = 1e-3;

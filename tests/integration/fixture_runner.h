@@ -7,7 +7,7 @@
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/guidance.h>
 #include <sit/transport/sampler.h>
-#include <sit/transport/transport_config.h>
+#include <sit/transport/transport.h>
 
 #include <filesystem>
 #include <limits>
@@ -27,15 +27,15 @@ inline sit::transport::Transport case_transport(const nlohmann::json& t) {
   auto eps = [&](const char* key) {
     return t[key].is_null() ? std::nullopt : std::optional<double>(t[key].get<double>());
   };
-  tr::TransportConfig config;
-  config.path_type = sit::config::parse_enum<tr::PathType>(t["path_type"].get<std::string>());
-  config.prediction = sit::config::parse_enum<tr::ModelType>(t["prediction"].get<std::string>());
+  tr::TransportOptions config;
+  config.path_type(sit::config::parse_enum<tr::PathType>(t["path_type"].get<std::string>()));
+  config.prediction(sit::config::parse_enum<tr::ModelType>(t["prediction"].get<std::string>()));
   if (!t["loss_weight"].is_null()) {
-    config.loss_weight = sit::config::parse_enum<tr::WeightType>(t["loss_weight"].get<std::string>());
+    config.loss_weight(sit::config::parse_enum<tr::WeightType>(t["loss_weight"].get<std::string>()));
   }
-  config.train_eps = eps("train_eps");
-  config.sample_eps = eps("sample_eps");
-  return tr::Transport(config.options());
+  config.train_eps(eps("train_eps"));
+  config.sample_eps(eps("sample_eps"));
+  return tr::Transport(config);
 }
 
 /// A case's model, loaded from its ckpt.pt with the heads its case.json records.
@@ -87,8 +87,8 @@ inline CaseRun run_case(const std::string& name) {
   CaseRun run{{}, z.size(0)};
   if (s["mode"] == "ODE") {
     run.result = sampler.sample_ode(state, model_fn,
-                                    tr::OdeSamplerOptions()
-                                        .sampling_method(sit::config::parse_enum<tr::OdeMethod>(s["sampling_method"].get<std::string>()))
+                                    tr::SamplerOptions()
+                                        .ode_method(sit::config::parse_enum<tr::OdeMethod>(s["sampling_method"].get<std::string>()))
                                         .num_steps(s["num_steps"].get<int64_t>())
                                         .atol(s["atol"].get<double>())
                                         .rtol(s["rtol"].get<double>())
@@ -97,8 +97,8 @@ inline CaseRun run_case(const std::string& name) {
   } else {
     run.result = sampler.sample_sde(
         state, model_fn,
-        tr::SdeSamplerOptions()
-            .sampling_method(sit::config::parse_enum<tr::SdeMethod>(s["sampling_method"].get<std::string>()))
+        tr::SamplerOptions()
+            .sde_method(sit::config::parse_enum<tr::SdeMethod>(s["sampling_method"].get<std::string>()))
             .diffusion_form(sit::config::parse_enum<tr::DiffusionForm>(s["diffusion_form"].get<std::string>()))
             .diffusion_norm(s["diffusion_norm"].get<double>())
             .last_step(sit::config::parse_enum<tr::LastStep>(s["last_step"].get<std::string>()))

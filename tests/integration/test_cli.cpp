@@ -12,7 +12,7 @@
 #include <sit/nn/sit.h>
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/transport/sampler.h>
-#include <sit/transport/transport_config.h>
+#include <sit/transport/transport.h>
 
 #include <nlohmann/json.hpp>
 
@@ -341,10 +341,10 @@ TEST_CASE("sit-sample on a sit-train checkpoint: its saved configuration, and fl
     torch::NoGradGuard no_grad;
     auto model = sit::nn::load_sit(ckpt, sit::nn::ArchitectureHints().num_heads(2));
     model->eval();
-    tr::Sampler sampler{tr::Transport(tr::TransportConfig().options())};
+    tr::Sampler sampler{tr::Transport(tr::TransportOptions())};
     auto expected = sampler.sample_ode(
         z, [&](const torch::Tensor& x, const torch::Tensor& t) { return model->forward(x, t, y); },
-        tr::OdeSamplerOptions().sampling_method(tr::OdeMethod::Euler).num_steps(4));
+        tr::SamplerOptions().ode_method(tr::OdeMethod::Euler).num_steps(4));
     CHECK(relative_l2(sit::io::read_npy(tmp.file("x.npy")), expected.sample) < 1e-6);
   }
   CHECK(printed_evaluations(ok.text) == 3);

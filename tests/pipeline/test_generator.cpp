@@ -16,12 +16,12 @@ std::string bare_checkpoint() { return fixture_dir("ode_linear_velocity_euler") 
 std::string io_fixture(const std::string& name) { return std::string(SIT_TEST_DATA_DIR) + "/io/" + name; }
 
 sit::GeneratorOptions few_steps(sit::transport::SamplerMode mode, double cfg_scale) {
-  sit::transport::SamplerConfig sampler;
-  sampler.mode = mode;
-  sampler.ode_method = sit::transport::OdeMethod::Euler;
-  sampler.num_sampling_steps = 4;
-  sit::transport::GuidanceConfig guidance;
-  guidance.cfg_scale = cfg_scale;
+  sit::transport::SamplerOptions sampler;
+  sampler.mode(mode);
+  sampler.ode_method(sit::transport::OdeMethod::Euler);
+  sampler.num_steps(4);
+  sit::transport::GuidanceOptions guidance;
+  guidance.cfg_scale(cfg_scale);
   return sit::GeneratorOptions().num_heads(4).sampler(sampler).guidance(guidance);
 }
 
@@ -92,7 +92,7 @@ TEST_CASE("Generator: a fork's train.py model name takes the weights' architectu
   const sit::Generator generator(fork, options);
   CHECK(generator.architecture().num_heads() == 4);
   CHECK(generator.architecture().hidden_size() == 64);
-  CHECK(generator.transport().path_type == sit::transport::PathType::GVP);  // the rest of its args still count
+  CHECK(generator.transport().path_type() == sit::transport::PathType::GVP);  // the rest of its args still count
   const auto labels = torch::tensor({1, 2}, torch::kInt64);
   CHECK(torch::equal(generator.generate(labels).samples,
                      sit::Generator(io_fixture("train_py_checkpoint.pt"), options).generate(labels).samples));

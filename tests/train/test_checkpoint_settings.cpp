@@ -22,11 +22,11 @@ TEST_CASE("checkpoint_settings reads train.py's args Namespace", "[train]") {
   REQUIRE(settings.image_size.has_value());
   CHECK(*settings.image_size == 128);
   REQUIRE(settings.transport.has_value());
-  CHECK(settings.transport->path_type == sit::transport::PathType::GVP);
-  CHECK(settings.transport->prediction == sit::transport::ModelType::Velocity);
-  CHECK(settings.transport->loss_weight == sit::transport::WeightType::None);
-  CHECK_FALSE(settings.transport->train_eps.has_value());
-  CHECK_FALSE(settings.transport->sample_eps.has_value());
+  CHECK(settings.transport->path_type() == sit::transport::PathType::GVP);
+  CHECK(settings.transport->prediction() == sit::transport::ModelType::Velocity);
+  CHECK(settings.transport->loss_weight() == sit::transport::WeightType::None);
+  CHECK_FALSE(settings.transport->train_eps().has_value());
+  CHECK_FALSE(settings.transport->sample_eps().has_value());
   // A Namespace is not sit-train's configuration.
   CHECK_FALSE(sit::train::saved_train_config(sit::read_checkpoint(path), path).has_value());
 }
@@ -43,11 +43,11 @@ TEST_CASE("checkpoint_settings: a train.py model that is no preset is kept as a 
 TEST_CASE("checkpoint_settings reads sit-train's configuration from safetensors metadata", "[train]") {
   sit::train::TrainConfig config;
   config.model.model = "";
-  config.model.num_heads = 2;
+  config.model.architecture.num_heads(2);
   config.data.num_classes = 4;
-  config.transport.path_type = sit::transport::PathType::VP;
-  config.transport.prediction = sit::transport::ModelType::Noise;
-  config.transport.sample_eps = 0.002;
+  config.transport.path_type(sit::transport::PathType::VP);
+  config.transport.prediction(sit::transport::ModelType::Noise);
+  config.transport.sample_eps(0.002);
   sit::Checkpoint checkpoint;
   checkpoint.metadata[sit::train::kConfigMetadataKey] = config.to_json();
   auto settings = sit::train::checkpoint_settings(checkpoint, "ema.safetensors");
@@ -56,9 +56,9 @@ TEST_CASE("checkpoint_settings reads sit-train's configuration from safetensors 
   CHECK(settings.num_heads == std::optional<int64_t>(2));
   CHECK(settings.num_classes == std::optional<int64_t>(4));
   REQUIRE(settings.transport.has_value());
-  CHECK(settings.transport->path_type == sit::transport::PathType::VP);
-  CHECK(settings.transport->prediction == sit::transport::ModelType::Noise);
-  CHECK(settings.transport->sample_eps == std::optional<double>(0.002));
+  CHECK(settings.transport->path_type() == sit::transport::PathType::VP);
+  CHECK(settings.transport->prediction() == sit::transport::ModelType::Noise);
+  CHECK(settings.transport->sample_eps() == std::optional<double>(0.002));
 
   config.model.model = "SiT-S/2";  // a preset: its heads
   checkpoint.metadata[sit::train::kConfigMetadataKey] = config.to_json();

@@ -173,14 +173,14 @@ TEST_CASE("learning-rate schedules: linear warm-up, then constant or cosine to t
 TEST_CASE("configuration: JSON round trip and clear errors", "[train]") {
   sit::train::TrainConfig config;
   config.model.model = "SiT-S/4";
-  config.transport.train_eps = 1e-3;
-  config.transport.path_type = sit::transport::PathType::GVP;
+  config.transport.train_eps(1e-3);
+  config.transport.path_type(sit::transport::PathType::GVP);
   config.run.sample_method = sit::transport::OdeMethod::Dopri5;
   auto back = sit::train::TrainConfig::from_json(config.to_json());
   CHECK(back.to_json() == config.to_json());
-  CHECK(back.transport.train_eps.value() == 1e-3);
-  CHECK_FALSE(back.transport.sample_eps.has_value());
-  CHECK(back.transport.path_type == sit::transport::PathType::GVP);
+  CHECK(back.transport.train_eps().value() == 1e-3);
+  CHECK_FALSE(back.transport.sample_eps().has_value());
+  CHECK(back.transport.path_type() == sit::transport::PathType::GVP);
   CHECK_THAT(config.to_json(), Catch::Contains(R"("path_type":"GVP")") && Catch::Contains(R"("sample_method":"dopri5")"));
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"loss_weight": "velocty"})"),
                     Catch::Contains("velocty") && Catch::Contains("None, velocity or likelihood"));
@@ -188,7 +188,7 @@ TEST_CASE("configuration: JSON round trip and clear errors", "[train]") {
                     Catch::Contains("colour"));
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"lr": "fast"})"), Catch::Contains("lr"));
   auto bad_patch = tiny_config("unused");
-  bad_patch.model.patch_size = 3;
+  bad_patch.model.architecture.patch_size(3);
   CHECK_THROWS_WITH(bad_patch.model.options({1, 8, 8}, 4), Catch::Contains("divisible by the patch size 3"));
 }
 

@@ -11,10 +11,10 @@ namespace sit::test {
 inline sit::train::TrainConfig tiny_config(const std::string& results) {
   sit::train::TrainConfig c;
   c.model.model = "";
-  c.model.patch_size = 4;
-  c.model.depth = 1;
-  c.model.hidden_size = 32;
-  c.model.num_heads = 2;
+  c.model.architecture.patch_size(4);
+  c.model.architecture.depth(1);
+  c.model.architecture.hidden_size(32);
+  c.model.architecture.num_heads(2);
   c.optim.global_batch_size = 8;
   c.data.num_workers = 1;
   c.optim.lr = 1e-3;

@@ -5,7 +5,6 @@
 // their settings' checks.
 #include "support/catch_torch.h"
 #include <sit/transport/guidance.h>
-#include <sit/transport/guidance_config.h>
 #include <sit/transport/sampler.h>
 
 using namespace sit::transport;
@@ -46,7 +45,7 @@ TEST_CASE("conditional-batch guidance mixes the first 3 channels, or all",
   CHECK(torch::allclose(first_three.narrow(1, 0, 3), mixed.narrow(1, 0, 3)));
   CHECK(torch::equal(first_three.narrow(1, 3, 1), cond.narrow(1, 3, 1)));
   auto all = classifier_free_guidance(
-      forward, y, GuidanceOptions(4.0, 10).guided_channels(GuidedChannels::All))(x, t);
+      forward, y, GuidanceOptions(4.0, 10).guide_all_channels(true))(x, t);
   CHECK(torch::allclose(all, mixed));
 }
 
@@ -58,7 +57,7 @@ TEST_CASE("outside the guidance interval only the conditional batch runs",
   };
   auto x = torch::randn({2, 4, 3, 3}, torch::kFloat64);
   auto y = torch::tensor({3, 7}, torch::kInt64);
-  auto guided = classifier_free_guidance(forward, y, GuidanceOptions(4.0, 10).t_lo(0.2).t_hi(0.6));
+  auto guided = classifier_free_guidance(forward, y, GuidanceOptions(4.0, 10).cfg_interval({0.2, 0.6}));
   auto outside = guided(x, torch::full({2}, 0.8, torch::kFloat64));
   CHECK(model.rows == 2);
   CHECK(torch::equal(outside, model(x, torch::full({2}, 0.8, torch::kFloat64), y)));
@@ -95,7 +94,7 @@ TEST_CASE("the doubled form is forward_with_cfg and samples like the conditional
 
   // A fixed-step sampler: the first half of the doubled state is the conditional sample.
   Sampler sampler{Transport()};
-  auto ode = OdeSamplerOptions().sampling_method(OdeMethod::Heun2).num_steps(8);
+  auto ode = SamplerOptions().ode_method(OdeMethod::Heun2).num_steps(8);
   auto from_doubled = sampler.sample_ode(zz, doubled, ode).sample.narrow(0, 0, 2);
   auto from_conditional = sampler.sample_ode(z, conditional, ode).sample;
   CHECK(torch::equal(from_doubled, from_conditional));
@@ -128,10 +127,10 @@ TEST_CASE("times past the ends of [0, 1] are guided when the interval reaches th
   auto late = torch::full({4}, 1.5, torch::kFloat64);
   auto unguided = model(z, late.narrow(0, 0, 2), y);
   auto reaches_end =
-      classifier_free_guidance_doubled(forward, y, GuidanceOptions(4.0, 10).t_lo(0.2));
+      classifier_free_guidance_doubled(forward, y, GuidanceOptions(4.0, 10).cfg_interval({0.2, 1.0}));
   CHECK_FALSE(torch::equal(reaches_end(zz, late).narrow(0, 0, 2), unguided));
   auto stops_short =
-      classifier_free_guidance_doubled(forward, y, GuidanceOptions(4.0, 10).t_lo(0.2).t_hi(0.6));
+      classifier_free_guidance_doubled(forward, y, GuidanceOptions(4.0, 10).cfg_interval({0.2, 0.6}));
   CHECK(torch::equal(stops_short(zz, late).narrow(0, 0, 2), unguided));
 }
 
@@ -151,15 +150,15 @@ TEST_CASE("an adaptive solver's step control sees the whole doubled state",
   auto z = torch::randn({2, 4, 3, 3}, at::detail::createCPUGenerator(11));
   auto y = torch::tensor({1, 2}, torch::kInt64);
   Sampler sampler{Transport()};
-  auto ode = OdeSamplerOptions().sampling_method(OdeMethod::Dopri5).num_steps(10);
-  for (auto channels : {GuidedChannels::FirstThree, GuidedChannels::All}) {
-    GuidanceOptions options = GuidanceOptions(4.0, 10).guided_channels(channels);
+  auto ode = SamplerOptions().ode_method(OdeMethod::Dopri5).num_steps(10);
+  for (bool all_channels : {false, true}) {
+    GuidanceOptions options = GuidanceOptions(4.0, 10).guide_all_channels(all_channels);
     auto doubled = sampler.sample_ode(torch::cat({z, z}),
                                       classifier_free_guidance_doubled(forward, y, options), ode);
     auto conditional = sampler.sample_ode(z, classifier_free_guidance(forward, y, options), ode);
     INFO("doubled " << doubled.model_evaluations << " calls, conditional "
                     << conditional.model_evaluations);
-    if (channels == GuidedChannels::All) {
+    if (all_channels) {
       CHECK(doubled.model_evaluations == conditional.model_evaluations);
       CHECK(torch::allclose(doubled.sample.narrow(0, 0, 2), conditional.sample, 1e-6, 1e-6));
     } else {
@@ -229,9 +228,9 @@ TEST_CASE("CFG-Zero*: the per-sample optimised scale over the guided channels, a
   auto t = torch::full({3}, 0.4, torch::kFloat64);
   auto y = torch::tensor({2, 5, 7}, torch::kInt64);
   auto cond = model(x, t, y), uncond = model(x, t, torch::full({3}, 10, torch::kInt64));
-  for (auto [channels, k] : {std::pair{GuidedChannels::All, int64_t{4}}, {GuidedChannels::FirstThree, int64_t{3}}}) {
+  for (auto [all_channels, k] : {std::pair{true, int64_t{4}}, {false, int64_t{3}}}) {
     INFO("guided channels " << k);
-    auto options = GuidanceOptions(3.0, 10).guided_channels(channels).optimized_scale(true).zero_init_steps(2);
+    auto options = GuidanceOptions(3.0, 10).guide_all_channels(all_channels).cfg_zero_star(true).zero_init_steps(2);
     auto expected = zero_star_by_hand(cond, uncond, 3.0, k);
     // The optimised scale differs from 1 here, so the check can fail.
     CHECK_FALSE(torch::allclose(expected, uncond + 3.0 * (cond - uncond)));
@@ -253,7 +252,7 @@ TEST_CASE("CFG-Zero*: the per-sample optimised scale over the guided channels, a
     CHECK(torch::allclose(out.narrow(0, 3, 3).narrow(1, 0, k), expected.narrow(1, 0, k), 1e-12, 1e-12));
   }
   // Outside the interval a call is the conditional output; zeroed calls still count.
-  auto interval = GuidanceOptions(3.0, 10).optimized_scale(true).zero_init_steps(1).t_lo(0.5);
+  auto interval = GuidanceOptions(3.0, 10).cfg_zero_star(true).zero_init_steps(1).cfg_interval({0.5, 1.0});
   auto guided = classifier_free_guidance(model.forward(), y, interval);
   CHECK(torch::equal(guided(x, t), torch::zeros_like(x)));
   CHECK(torch::equal(guided(x, t), cond));
@@ -272,7 +271,7 @@ TEST_CASE("guidance rescale: phi out std(cond) / std(out) + (1 - phi) out per sa
   auto y = torch::tensor({1, 4}, torch::kInt64);
   auto cond = model(x, t, y), uncond = model(x, t, torch::full({2}, 10, torch::kInt64));
   auto cfg = uncond + 4.0 * (cond - uncond);
-  auto all = GuidanceOptions(4.0, 10).guided_channels(GuidedChannels::All);
+  auto all = GuidanceOptions(4.0, 10).guide_all_channels(true);
   CHECK(torch::equal(classifier_free_guidance(model.forward(), y, all.guidance_rescale(0.0))(x, t),
                      classifier_free_guidance(model.forward(), y, all)(x, t)));
   for (double phi : {0.7, 1.0}) {
@@ -323,14 +322,14 @@ TEST_CASE("autoguidance: guide + w (main - guide), both on the labels y; a guide
   // Outside the interval the guide is not called.
   guide_labels.clear();
   auto late = torch::full({2}, 0.9, torch::kFloat64);
-  auto interval = classifier_free_guidance(main_model.forward(), y, GuidanceOptions(options).t_hi(0.5), guide);
+  auto interval = classifier_free_guidance(main_model.forward(), y, GuidanceOptions(options).cfg_interval({0.0, 0.5}), guide);
   CHECK(torch::equal(interval(x, late), main_model(x, late, y)));
   CHECK(guide_labels.empty());
 
   // A guide equal to the model: the model's own output, whatever the weight and variant.
   for (double w : {1.5, 4.0, 12.0}) {
     INFO("w " << w);
-    auto same = GuidanceOptions(w, 1000).guided_channels(GuidedChannels::All);
+    auto same = GuidanceOptions(w, 1000).guide_all_channels(true);
     CHECK(torch::equal(classifier_free_guidance(main_model.forward(), y, same, main_model.forward())(x, t), m));
     auto conditioned = condition(main_model.forward(), y, same, main_model.forward());
     REQUIRE(conditioned.doubled);
@@ -345,14 +344,13 @@ TEST_CASE("CFG-Zero*, rescale and autoguidance sample alike in the conditional a
   auto z = torch::randn({2, 4, 3, 3}, at::detail::createCPUGenerator(23), torch::kFloat64);
   auto y = torch::tensor({1, 6}, torch::kInt64);
   Sampler sampler{Transport()};
-  auto ode = OdeSamplerOptions().sampling_method(OdeMethod::Euler).num_steps(9);
+  auto ode = SamplerOptions().ode_method(OdeMethod::Euler).num_steps(9);
   auto options = GuidanceOptions(3.0, 10)
-                     .guided_channels(GuidedChannels::All)
-                     .optimized_scale(true)
+                     .guide_all_channels(true)
+                     .cfg_zero_star(true)
                      .zero_init_steps(2)
                      .guidance_rescale(0.5)
-                     .t_lo(0.1)
-                     .t_hi(0.8);
+                     .cfg_interval({0.1, 0.8});
   for (bool autoguided : {false, true}) {
     INFO("autoguidance " << autoguided);
     LabelledForward guide = autoguided ? weak.forward() : nullptr;
@@ -370,44 +368,41 @@ TEST_CASE("CFG-Zero*, rescale and autoguidance sample alike in the conditional a
 
 TEST_CASE("guidance settings: CFG-Zero*, zero-init and rescale checked naming their flags", "[transport][guidance]") {
   using sit::config::ConfigError;
-  GuidanceConfig config;
+  GuidanceOptions config;
   CHECK(config.zero_init_calls() == 0);
-  config.cfg_zero_star = true;
+  config.cfg_zero_star(true);
   CHECK(config.zero_init_calls() == 1);  // the paper's zero-init of the first step
-  auto options = config.options(1000).value();
-  CHECK(options.optimized_scale());
-  CHECK(options.zero_init_steps() == 1);
-  config.zero_init_steps = 0;
-  CHECK(config.options(1000)->zero_init_steps() == 0);
+  config.zero_init_steps(0);
+  CHECK(config.zero_init_calls() == 0);  // the optimised scale alone
 
-  auto refused = [](const GuidanceConfig& c, const std::string& message) {
+  auto refused = [](const GuidanceOptions& c, const std::string& message) {
     INFO(message);
     CHECK_THROWS_AS(c.validate(), ConfigError);
     CHECK_THROWS_WITH(c.validate(), Catch::StartsWith(message));
   };
-  GuidanceConfig bad;
-  bad.zero_init_steps = -1;
+  GuidanceOptions bad;
+  bad.zero_init_steps(-1);
   refused(bad, "--zero-init-steps -1: must not be negative");
   bad = {};
-  bad.guidance_rescale = 1.5;
-  refused(bad, "--guidance-rescale 1.5: expected phi in [0, 1]");
+  bad.guidance_rescale(1.5);
+  refused(bad, "--guidance-rescale 1.5: must be in [0, 1]");
   bad = {};
-  bad.cfg_scale = 1;
-  bad.cfg_zero_star = true;
+  bad.cfg_scale(1);
+  bad.cfg_zero_star(true);
   refused(bad, "--cfg-zero-star: needs guidance, which --cfg-scale 1 turns off");
   bad = {};
-  bad.cfg_scale = 1;
-  bad.guidance_rescale = 0.5;
+  bad.cfg_scale(1);
+  bad.guidance_rescale(0.5);
   refused(bad, "--guidance-rescale 0.5: needs guidance");
 
   // Zero-init is a zero velocity: other predictions are refused, naming the flag that asked for it.
-  GuidanceConfig star;
-  star.cfg_zero_star = true;
+  GuidanceOptions star;
+  star.cfg_zero_star(true);
   CHECK_NOTHROW(star.validate_for(ModelType::Velocity));
   CHECK_THROWS_WITH(star.validate_for(ModelType::Noise),
                     Catch::StartsWith("--cfg-zero-star: zero-init returns a zero velocity, but this model predicts noise"));
-  star.zero_init_steps = 3;
+  star.zero_init_steps(3);
   CHECK_THROWS_WITH(star.validate_for(ModelType::Score), Catch::StartsWith("--zero-init-steps 3: zero-init"));
-  star.zero_init_steps = 0;
+  star.zero_init_steps(0);
   CHECK_NOTHROW(star.validate_for(ModelType::Noise));  // the optimised scale alone
 }

@@ -3,7 +3,7 @@
 // prediction, shifted and EDM grids integrating the same ODE, and the settings' validation.
 #include "support/catch_torch.h"
 #include <sit/transport/sampler.h>
-#include <sit/transport/sampler_config.h>
+#include <sit/transport/sampler.h>
 
 #include <cmath>
 
@@ -24,7 +24,7 @@ torch::Tensor draw_noise(int64_t n, uint64_t seed) {
 }
 
 // The largest error of a run against the exact flow map over the sampling interval.
-double solve_error(const Transport& transport, const OdeSamplerOptions& options, const torch::Tensor& x) {
+double solve_error(const Transport& transport, const SamplerOptions& options, const torch::Tensor& x) {
   Sampler sampler(transport);
   auto [t0, t1] = transport.check_interval(IntervalOptions().eval(true));
   auto exact = gaussian().transport_map(transport.path_sampler(), x, t0, t1);
@@ -51,7 +51,7 @@ TEST_CASE("multistep solvers converge at order 2 from their first-order start", 
   auto x = draw_noise(64, 1);
   auto order = [&](OdeMethod method, int64_t extra_point) {
     auto error = [&](int64_t n) {
-      return solve_error(transport, OdeSamplerOptions().sampling_method(method).num_steps(n + extra_point), x);
+      return solve_error(transport, SamplerOptions().ode_method(method).num_steps(n + extra_point), x);
     };
     return std::log2(error(64) / error(256)) / 2;
   };
@@ -66,10 +66,10 @@ TEST_CASE("multistep solvers beat Euler at equal evaluations", "[transport][mult
   Transport transport;
   auto x = draw_noise(64, 2);
   for (int64_t nfe : {10, 16, 32}) {
-    const double euler = solve_error(transport, OdeSamplerOptions().sampling_method(OdeMethod::Euler).num_steps(nfe + 1), x);
+    const double euler = solve_error(transport, SamplerOptions().ode_method(OdeMethod::Euler).num_steps(nfe + 1), x);
     for (auto method : kMultistep) {
       INFO(sit::config::enum_name(method) << " at " << nfe << " evaluations");
-      CHECK(solve_error(transport, OdeSamplerOptions().sampling_method(method).num_steps(nfe), x) < euler / 2);
+      CHECK(solve_error(transport, SamplerOptions().ode_method(method).num_steps(nfe), x) < euler / 2);
     }
   }
 }
@@ -84,7 +84,7 @@ TEST_CASE("multistep solvers: one model evaluation per step, trajectory on the g
       int64_t calls = 0;
       auto result = sampler.sample_ode(
           x, gaussian().model(transport, &calls),
-          OdeSamplerOptions().sampling_method(method).num_steps(steps).trajectory(true));
+          SamplerOptions().ode_method(method).num_steps(steps).trajectory(true));
       CHECK(calls == steps);
       CHECK(result.model_evaluations == steps);
       CHECK(result.time_grid.size(0) == steps + 1);
@@ -104,7 +104,7 @@ TEST_CASE("multistep solvers follow the exact flow map on every path and predict
         INFO("path " << static_cast<int>(path_type) << " prediction " << static_cast<int>(prediction) << " "
                      << sit::config::enum_name(method));
         // VP is the slowest: 1.0e-3 (dpmpp_2m); Linear and GVP stay below 4e-4.
-        CHECK(solve_error(transport, OdeSamplerOptions().sampling_method(method).num_steps(400), x) < 1.5e-3);
+        CHECK(solve_error(transport, SamplerOptions().ode_method(method).num_steps(400), x) < 1.5e-3);
       }
     }
   }
@@ -139,44 +139,43 @@ TEST_CASE("shifted and EDM grids integrate the same ODE", "[transport][grid]") {
   Transport transport;
   auto x = draw_noise(16, 5);
   for (auto grid : {TimeGridOptions().shift(3), TimeGridOptions().shift(0.3), TimeGridOptions().kind(TimeGrid::EDM)}) {
-    CHECK(solve_error(transport, OdeSamplerOptions().sampling_method(OdeMethod::RK4).num_steps(101).grid(grid), x) < 1e-5);
-    CHECK(solve_error(transport, OdeSamplerOptions().sampling_method(OdeMethod::UniPC2).num_steps(200).grid(grid), x) < 2e-3);
+    CHECK(solve_error(transport, SamplerOptions().ode_method(OdeMethod::RK4).num_steps(101).grid(grid), x) < 1e-5);
+    CHECK(solve_error(transport, SamplerOptions().ode_method(OdeMethod::UniPC2).num_steps(200).grid(grid), x) < 2e-3);
   }
 }
 
 TEST_CASE("sampler settings: grids and multistep solvers are validated", "[transport][grid]") {
   using sit::config::ConfigError;
-  auto invalid = [](SamplerConfig config, const std::string& message) {
+  auto invalid = [](SamplerOptions config, const std::string& message) {
     CHECK_THROWS_AS(config.validate(), ConfigError);
     CHECK_THROWS_WITH(config.validate(), Catch::Contains(message));
   };
-  SamplerConfig config;
-  config.time_shift = 2;
+  SamplerOptions config;
+  config.grid().shift(2);
   invalid(config, "--time-shift 2: needs a fixed-step solver (dopri5");
-  config.ode_method = OdeMethod::Heun2;
+  config.ode_method(OdeMethod::Heun2);
   config.validate();
-  config.time_shift = 0;
+  config.grid().shift(0);
   invalid(config, "--time-shift 0: must be positive");
-  config = SamplerConfig();
-  config.time_grid = TimeGrid::EDM;
+  config = SamplerOptions();
+  config.grid().kind(TimeGrid::EDM);
   invalid(config, "--time-grid edm: needs a fixed-step solver");
-  config.ode_method = OdeMethod::DpmSolver2M;
-  config.rho = -1;
+  config.ode_method(OdeMethod::DpmSolver2M);
+  config.grid().rho(-1);
   invalid(config, "--rho -1: must be positive");
-  config = SamplerConfig();
-  config.ode_method = OdeMethod::UniPC2;
-  config.num_sampling_steps = 1;
+  config = SamplerOptions();
+  config.ode_method(OdeMethod::UniPC2);
+  config.num_steps(1);
   config.validate();
-  config.num_sampling_steps = 0;
-  invalid(config, "--num-sampling-steps 0: counts the steps of a multistep solver");
-  config.num_sampling_steps = 10;
-  config.reverse = true;
+  config.num_steps(0);
+  invalid(config, "--num-sampling-steps 0: must be positive");
+  config.num_steps(10);
+  config.reverse(true);
   invalid(config, "--reverse: needs an Adams or torchdiffeq solver (unipc");
-  config.ode_method = OdeMethod::Adams3;
+  config.ode_method(OdeMethod::Adams3);
   config.validate();
-  config.reverse = false;
-  config.likelihood = true;
+  config.reverse(false);
+  config.likelihood(true);
   invalid(config, "--likelihood: needs one of torchdiffeq's solvers, not adams3");
-  auto options = config.ode_options();
-  CHECK(options.grid().is_uniform());
+  CHECK(config.grid().is_uniform());
 }

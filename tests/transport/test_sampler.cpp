@@ -46,8 +46,8 @@ TEST_CASE("the ODE sampler follows the exact flow map for every path and predict
       // or noise model then fails there, as the official does (torchdiffeq's "underflow in dt").
       const bool vp_conversion = path_type == PathType::VP && prediction != ModelType::Velocity;
       auto options = vp_conversion
-                         ? OdeSamplerOptions().sampling_method(OdeMethod::RK4).num_steps(101)
-                         : OdeSamplerOptions().rtol(1e-7).atol(1e-9);
+                         ? SamplerOptions().ode_method(OdeMethod::RK4).num_steps(101)
+                         : SamplerOptions().num_steps(50).rtol(1e-7).atol(1e-9);
       auto result = sampler.sample_ode(x, oracle_model(transport), options);
       CHECK(max_error(result.sample, exact) < 1e-4);
       CHECK(result.time_grid.size(0) == options.num_steps());
@@ -61,7 +61,7 @@ TEST_CASE("reverse maps data to noise and forward brings it back", "[transport][
   Transport transport;
   Sampler sampler(transport);
   auto data = oracle().sample(32, at::detail::createCPUGenerator(2));
-  auto options = OdeSamplerOptions().rtol(1e-8).atol(1e-10);
+  auto options = SamplerOptions().num_steps(50).rtol(1e-8).atol(1e-10);
   auto encoded = sampler.sample_ode(data, oracle_model(transport), options.reverse(true));
   CHECK(max_error(encoded.sample, oracle().transport_map(transport.path_sampler(), data, 1, 0)) <
         1e-5);
@@ -77,13 +77,13 @@ TEST_CASE("fixed-step ODE sampling: evaluations and trajectory", "[transport][sa
   auto x = noise(8, 3);
   auto euler = sampler.sample_ode(
       x, oracle_model(transport),
-      OdeSamplerOptions().sampling_method(OdeMethod::Euler).num_steps(16).trajectory(true));
+      SamplerOptions().ode_method(OdeMethod::Euler).num_steps(16).trajectory(true));
   CHECK(euler.model_evaluations == 15);
   CHECK(euler.trajectory.sizes() == torch::IntArrayRef({16, 8, 3}));
   CHECK(torch::equal(euler.trajectory[0], x));
   auto heun =
       sampler.sample_ode(x, oracle_model(transport),
-                         OdeSamplerOptions().sampling_method(OdeMethod::Heun2).num_steps(16));
+                         SamplerOptions().ode_method(OdeMethod::Heun2).num_steps(16));
   CHECK(heun.model_evaluations == 30);
   auto exact = oracle().transport_map(transport.path_sampler(), x, 0, 1);
   CHECK(max_error(heun.sample, exact) < max_error(euler.sample, exact));
@@ -97,8 +97,8 @@ TEST_CASE("SDE samples have the data's mean and covariance", "[transport][sample
       Transport transport(TransportOptions().path_type(path_type));
       Sampler sampler(transport);
       auto result = sampler.sample_sde(noise(n, 4), oracle_model(transport),
-                                       SdeSamplerOptions()
-                                           .sampling_method(method)
+                                       SamplerOptions()
+                                           .sde_method(method)
                                            .diffusion_form(DiffusionForm::Sigma)
                                            .num_steps(100),
                                        gaussian_noise(at::detail::createCPUGenerator(5)));
@@ -123,7 +123,7 @@ TEST_CASE("SDE evaluations, trajectory, noise replay and last steps", "[transpor
     return w;
   };
   auto options =
-      SdeSamplerOptions().diffusion_form(DiffusionForm::Sigma).num_steps(16).trajectory(true);
+      SamplerOptions().diffusion_form(DiffusionForm::Sigma).num_steps(16).trajectory(true);
   auto recorded = sampler.sample_sde(x, oracle_model(transport), options, recording);
   CHECK(recorded.model_evaluations == 16);  // 15 stochastic steps and the Mean step; official: 32
   CHECK(recorded.trajectory.sizes() == torch::IntArrayRef({16, 6, 3}));
@@ -161,7 +161,7 @@ TEST_CASE("exact-divergence likelihood equals the analytic log-density",
     Sampler sampler(transport);
     auto result = sampler.sample_ode_likelihood(
         data, oracle_model(transport),
-        LikelihoodOptions().divergence(Divergence::Exact).rtol(1e-9).atol(1e-11));
+        SamplerOptions().num_steps(50).divergence(Divergence::Exact).rtol(1e-9).atol(1e-11));
     CHECK(max_error(result.logp, oracle().log_density(data)) < 1e-6);
     CHECK(max_error(result.prior_sample,
                     oracle().transport_map(transport.path_sampler(), data, 1, 0)) < 1e-6);
@@ -178,7 +178,7 @@ TEST_CASE("Hutchinson likelihood is unbiased within its standard error",
   auto point = oracle().sample(1, at::detail::createCPUGenerator(9));
   auto data = point.expand({copies, 3}).contiguous();
   // A fixed-step solver keeps every copy on the same steps; the probes differ per copy and step.
-  auto options = LikelihoodOptions().sampling_method(OdeMethod::RK4).num_steps(41);
+  auto options = SamplerOptions().ode_method(OdeMethod::RK4).num_steps(41);
   auto exact = sampler.sample_ode_likelihood(data.narrow(0, 0, 1), oracle_model(transport),
                                              options.divergence(Divergence::Exact));
   auto estimate = sampler.sample_ode_likelihood(

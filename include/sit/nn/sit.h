@@ -1,6 +1,7 @@
 #pragma once
 // SiT: the Scalable Interpolant Transformer (the `SiT` class of the official models.py).
 
+#include <sit/config/fields.h>
 #include <sit/nn/final_layer.h>
 #include <sit/nn/label_embedder.h>
 #include <sit/nn/patch_embed.h>
@@ -21,6 +22,21 @@ struct SiTOptions {
   TORCH_ARG(double, class_dropout_prob) = 0.1;
   TORCH_ARG(int64_t, num_classes) = 1000;
   TORCH_ARG(bool, learn_sigma) = true;
+
+ public:
+  /// The settings a run chooses (train.py's and the programs' flags); the data give input_size,
+  /// in_channels and num_classes.
+  template <typename Self, typename Field>
+  static void fields(Self& self, Field&& field) {
+    field("patch_size", self.patch_size(), "free model: patch size", config::positive);
+    field("depth", self.depth(), "free model: SiT blocks", config::positive);
+    field("hidden_size", self.hidden_size(), "free model: token width", config::positive);
+    field("num_heads", self.num_heads(), "free model: attention heads", config::positive);
+    field("mlp_ratio", self.mlp_ratio(), "MLP width / hidden size", config::positive);
+    field("class_dropout_prob", self.class_dropout_prob(), "label dropout of classifier-free guidance training",
+          config::half_open(0, 1));
+    field("learn_sigma", self.learn_sigma(), "also predict the (unused) sigma channels, as the official models");
+  }
 };
 
 class SiTImpl : public torch::nn::Cloneable<SiTImpl> {

@@ -16,9 +16,9 @@
 #include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
 #include <sit/transport/guidance.h>
-#include <sit/transport/guidance_config.h>
-#include <sit/transport/sampler_config.h>
-#include <sit/transport/transport_config.h>
+#include <sit/transport/guidance.h>
+#include <sit/transport/sampler.h>
+#include <sit/transport/transport.h>
 #include <sit/vae/autoencoder_kl.h>
 
 #include <cstdint>
@@ -46,8 +46,8 @@ struct GeneratorOptions {
   /// change sampling).
   TORCH_ARG(std::optional<double>, sample_eps) = std::nullopt;
   /// How to sample: sample.py's ODE or SDE settings and classifier-free guidance.
-  TORCH_ARG(transport::SamplerConfig, sampler) = {};
-  TORCH_ARG(transport::GuidanceConfig, guidance) = {};
+  TORCH_ARG(transport::SamplerOptions, sampler) = {};
+  TORCH_ARG(transport::GuidanceOptions, guidance) = {};
   /// Autoguidance: a weaker checkpoint of the same data guides instead of the null label.
   TORCH_ARG(std::string, guide_ckpt) = "";
   /// The VAE that decodes latents into images: "ema" or "mse" (sd-vae-ft-ema/-mse in models_dir,
@@ -107,7 +107,7 @@ class Generator {
   /// moves the models to options.device().
   explicit Generator(const std::string& checkpoint, GeneratorOptions options = {});
   /// Samples a model in memory (e.g. a trainer's EMA) trained with `transport`; `vae` may be null.
-  Generator(nn::SiT model, transport::TransportConfig transport, vae::AutoencoderKL vae, GeneratorOptions options);
+  Generator(nn::SiT model, transport::TransportOptions transport, vae::AutoencoderKL vae, GeneratorOptions options);
 
   /// Decodes with this VAE from now on (as options.vae(), with its vae_config): e.g. sample.py's
   /// default "mse" for a latent model asked for images.
@@ -122,7 +122,7 @@ class Generator {
   transport::LikelihoodResult log_likelihood(const torch::Tensor& x, const torch::Tensor& labels) const;
 
   const nn::SiTOptions& architecture() const { return model_->options; }
-  const transport::TransportConfig& transport() const { return transport_; }
+  const transport::TransportOptions& transport() const { return transport_; }
   const GeneratorOptions& options() const { return options_; }
   /// A model of SD-VAE latents rather than of images (neither 1 nor 3 channels).
   bool latent_space() const;
@@ -137,7 +137,7 @@ class Generator {
   nn::SiT model_{nullptr};
   nn::SiT guide_{nullptr};
   vae::AutoencoderKL vae_{nullptr};
-  transport::TransportConfig transport_;
+  transport::TransportOptions transport_;
 };
 
 }  // namespace sit

@@ -7,7 +7,7 @@
 
 #include <sit/io/state_dict.h>
 #include <sit/train/train_config.h>
-#include <sit/transport/transport_config.h>
+#include <sit/transport/transport.h>
 
 #include <optional>
 #include <string>
@@ -25,7 +25,7 @@ struct CheckpointSettings {
   std::optional<int64_t> num_heads;
   std::optional<int64_t> num_classes;
   std::optional<int64_t> image_size;  // train.py: pixels, the latents being image_size / 8
-  std::optional<transport::TransportConfig> transport;
+  std::optional<transport::TransportOptions> transport;
 };
 
 /// The metadata key under which sit-train stores its configuration (TrainConfig::to_json) in the

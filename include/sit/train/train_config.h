@@ -10,7 +10,7 @@
 #include <sit/train/eval_config.h>
 #include <sit/train/optim_config.h>
 #include <sit/train/run_config.h>
-#include <sit/transport/transport_config.h>
+#include <sit/transport/transport.h>
 
 #include <string>
 
@@ -19,7 +19,7 @@ namespace sit::train {
 struct TrainConfig {
   nn::ModelConfig model;
   DataConfig data;
-  transport::TransportConfig transport;
+  transport::TransportOptions transport;
   OptimConfig optim;
   RunConfig run;
   EvalConfig eval;

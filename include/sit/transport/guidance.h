@@ -29,38 +29,73 @@
 //  - guidance rescale (Lin et al. 2023, eq. 15-16): out = phi out std(cond) / std(out) +
 //    (1 - phi) out, the standard deviations per sample.
 
+#include <sit/config/fields.h>
 #include <sit/transport/transport.h>
 
 #include <optional>
+#include <vector>
 
 namespace sit::transport {
-
-/// Which output channels guidance mixes: the official code guides the first 3 ("for exact
-/// reproducibility"); the standard form guides all of them.
-enum class GuidedChannels { FirstThree, All };
 
 /// The labelled model: x: (B, C, H, W), t: (B,), y: (B,) int64 labels -> (B, C, H, W), e.g.
 /// SiT::forward (the output without its learned-sigma half).
 using LabelledForward = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t,
                                                     const torch::Tensor& y)>;
 
+/// Classifier-free guidance as sample.py's --cfg-scale, with the guided channels, the guidance
+/// interval, CFG-Zero* and guidance rescale: the settings of the programs' guidance group and of
+/// the functions below. The guide of autoguidance is a model, passed beside them.
 struct GuidanceOptions {
-  GuidanceOptions(double cfg_scale, int64_t null_label)
-      : cfg_scale_(cfg_scale), null_label_(null_label) {}
-  TORCH_ARG(double, cfg_scale);
-  /// The label of the unconditional embedding (num_classes for SiT); unused with a guide.
-  TORCH_ARG(int64_t, null_label);
-  TORCH_ARG(GuidedChannels, guided_channels) = GuidedChannels::FirstThree;
-  TORCH_ARG(double, t_lo) = 0.0;
-  TORCH_ARG(double, t_hi) = 1.0;
-  /// CFG-Zero*: mix with the per-sample optimised scale s*.
-  TORCH_ARG(bool, optimized_scale) = false;
+  GuidanceOptions() = default;
+  GuidanceOptions(double cfg_scale, int64_t null_label) : cfg_scale_(cfg_scale), null_label_(null_label) {}
+
+  TORCH_ARG(double, cfg_scale) = 4.0;  // sample.py's; <= 1: no guidance
+  /// The label of the unconditional embedding: the model's (num_classes for SiT), not a setting;
+  /// unused with a guide.
+  TORCH_ARG(int64_t, null_label) = 0;
+  /// Guide every channel; the official code guides the first 3 ("for exact reproducibility").
+  TORCH_ARG(bool, guide_all_channels) = false;
+  /// Guide for t in [lo, hi] only (t clamped to [0, 1] first: see above).
+  TORCH_ARG(std::vector<double>, cfg_interval) = std::vector<double>{0.0, 1.0};
+  /// CFG-Zero*: mix with the per-sample optimised scale s*, and zero-init (1 call by default).
+  TORCH_ARG(bool, cfg_zero_star) = false;
   /// CFG-Zero*'s zero-init: how many calls, from the guided model's creation, return zeros (a zero
-  /// velocity for velocity models; the programs refuse it for other predictions). Counted in
+  /// velocity for velocity models; validate_for refuses it for other predictions). Counted in
   /// model calls, so a multi-stage solver's step spends several; one guided model per run.
-  TORCH_ARG(int64_t, zero_init_steps) = 0;
+  /// Unset: 1 with cfg_zero_star, else 0.
+  TORCH_ARG(std::optional<int64_t>, zero_init_steps) = std::nullopt;
   /// Guidance rescale phi in [0, 1] (0: off).
   TORCH_ARG(double, guidance_rescale) = 0.0;
+
+ public:
+  template <typename Self, typename Field>
+  static void fields(Self& self, Field&& field) {
+    field("cfg_scale", self.cfg_scale(), "classifier-free guidance scale (1: none)", config::non_negative);
+    field("guide_all_channels", self.guide_all_channels(),
+          "guide every channel (the official code guides the first 3)");
+    field("cfg_interval", self.cfg_interval(),
+          "guide only for t in [lo, hi], given as lo,hi (an end at 0 or 1 extends past it, as adaptive "
+          "solvers evaluate beyond t = 1)");
+    field("cfg_zero_star", self.cfg_zero_star(),
+          "CFG-Zero*: the per-sample optimised scale s* = <cond, uncond> / |uncond|^2, and zero-init");
+    field("zero_init_steps", self.zero_init_steps(),
+          "model calls that return a zero velocity at the start of a run (default: 1 with --cfg-zero-star, "
+          "the paper's first step; else 0)",
+          config::non_negative);
+    field("guidance_rescale", self.guidance_rescale(),
+          "guidance rescale phi in [0, 1] toward the conditional output's std (Lin et al. 2023; 0: off)",
+          config::closed(0, 1));
+  }
+
+  bool guided() const { return cfg_scale() > 1.0; }
+  /// The zero-init calls: zero_init_steps, else 1 with cfg_zero_star, else 0.
+  int64_t zero_init_calls() const { return zero_init_steps().value_or(cfg_zero_star() ? 1 : 0); }
+  /// Throws ConfigError: a negative scale, an interval other than 0 <= lo < hi <= 1, negative
+  /// zero-init steps, a rescale outside [0, 1], CFG-Zero*, zero-init or rescale without guidance.
+  void validate() const;
+  /// Throws ConfigError when zero-init is asked of a model that does not predict velocity (a zero
+  /// output of a noise or score model is not a zero velocity).
+  void validate_for(ModelType prediction) const;
 };
 
 /// A model over the conditional batch x: (N, ...) with labels y: (N,). With `guide`, autoguidance
@@ -85,8 +120,8 @@ struct ConditionedModel {
   torch::Tensor samples(const torch::Tensor& state) const;
 };
 
-/// forward with labels y: (N,), guided as `guidance` says (nullopt: unguided), by the null label
-/// or, given a `guide`, by the guide (autoguidance). Make one per sampling run: zero-init counts
+/// forward with labels y: (N,), guided as `guidance` says (nullopt, or a scale <= 1: unguided), by
+/// its null label or, given a `guide`, by the guide (autoguidance). Make one per sampling run: zero-init counts
 /// the calls of the model it returns.
 ConditionedModel condition(LabelledForward forward, torch::Tensor y,
                            const std::optional<GuidanceOptions>& guidance,

@@ -31,45 +31,78 @@ constexpr auto enum_table(LastStep) {
   return config::EnumTable<LastStep, 4>{"last step", {{{LastStep::None, "None"}, {LastStep::Mean, "Mean"}, {LastStep::Tweedie, "Tweedie"}, {LastStep::Euler, "Euler"}}}};
 }
 
-/// The sample_ode arguments. For torchdiffeq's solvers num_steps counts the points of the time
-/// grid: a fixed-step solver takes num_steps - 1 steps; an adaptive one returns the grid points
-/// by interpolation. A multistep solver takes num_steps steps of one model evaluation each, on a
-/// grid of num_steps + 1 points.
-struct OdeSamplerOptions {
-  TORCH_ARG(OdeMethod, sampling_method) = OdeMethod::Dopri5;
-  TORCH_ARG(int64_t, num_steps) = 50;
+enum class SamplerMode { ODE, SDE };
+constexpr auto enum_table(SamplerMode) {
+  return config::EnumTable<SamplerMode, 2>{"sampler mode", {{{SamplerMode::ODE, "ODE"}, {SamplerMode::SDE, "SDE"}}}};
+}
+
+/// How a run samples: sample.py's mode, parse_ode_args and parse_sde_args, with sample.py's
+/// defaults (the official Sampler methods' own defaults differ: sample_ode takes 50 points,
+/// sample_sde the SBDM diffusion). The mode's own settings sit in ode_fields / sde_fields, which a
+/// program binds to that mode's subcommand (both spell the solver --sampling-method).
+///
+/// num_steps counts grid points for torchdiffeq's solvers and the SDE (a fixed-step solver takes
+/// num_steps - 1 steps; an adaptive one returns the grid points by interpolation) and steps for a
+/// multistep solver (one model evaluation each, on a grid of num_steps + 1 points).
+struct SamplerOptions {
+  TORCH_ARG(SamplerMode, mode) = SamplerMode::ODE;
+  TORCH_ARG(int64_t, num_steps) = 250;
+  // ODE
+  TORCH_ARG(OdeMethod, ode_method) = OdeMethod::Dopri5;
   /// The fixed-step solvers' grid (time_grid.h); adaptive solvers take the uniform one.
   TORCH_ARG(TimeGridOptions, grid) = {};
   TORCH_ARG(double, atol) = 1e-6;
   TORCH_ARG(double, rtol) = 1e-3;
   /// Data to noise.
   TORCH_ARG(bool, reverse) = false;
-  /// Also return the state at every grid point.
-  TORCH_ARG(bool, trajectory) = false;
-};
-
-/// The sample_sde arguments: num_steps - 1 stochastic steps on linspace(t0, t1 = 1 -
-/// last_step_size) then the last step of size last_step_size (t1 = 1 - eps with LastStep::None).
-struct SdeSamplerOptions {
-  TORCH_ARG(SdeMethod, sampling_method) = SdeMethod::Euler;
-  TORCH_ARG(DiffusionForm, diffusion_form) = DiffusionForm::SBDM;
+  /// The log-likelihood of given data rather than samples (sample_ode_likelihood).
+  TORCH_ARG(bool, likelihood) = false;
+  /// The likelihood's divergence, and the source of its Hutchinson probes (the default generator
+  /// when unset).
+  TORCH_ARG(Divergence, divergence) = Divergence::Hutchinson;
+  TORCH_ARG(std::optional<torch::Generator>, generator) = std::nullopt;
+  // SDE
+  TORCH_ARG(SdeMethod, sde_method) = SdeMethod::Euler;
+  TORCH_ARG(DiffusionForm, diffusion_form) = DiffusionForm::Sigma;
   TORCH_ARG(double, diffusion_norm) = 1.0;
   TORCH_ARG(LastStep, last_step) = LastStep::Mean;
   TORCH_ARG(double, last_step_size) = 0.04;
-  TORCH_ARG(int64_t, num_steps) = 250;
-  /// Also return the state after every step.
+  /// Also return the state at every grid point (ODE) or after every step (SDE).
   TORCH_ARG(bool, trajectory) = false;
-};
 
-/// The sample_ode_likelihood arguments.
-struct LikelihoodOptions {
-  TORCH_ARG(OdeMethod, sampling_method) = OdeMethod::Dopri5;
-  TORCH_ARG(int64_t, num_steps) = 50;
-  TORCH_ARG(double, atol) = 1e-6;
-  TORCH_ARG(double, rtol) = 1e-3;
-  TORCH_ARG(Divergence, divergence) = Divergence::Hutchinson;
-  /// Source of the Hutchinson probes (the default generator when unset).
-  TORCH_ARG(std::optional<torch::Generator>, generator) = std::nullopt;
+ public:
+  template <typename Self, typename Field>
+  static void fields(Self& self, Field&& field) {
+    field("num_sampling_steps", self.num_steps(),
+          "time grid points (fixed-step ODE solvers take one step fewer); the multistep ODE solvers' "
+          "steps, one model evaluation each",
+          config::positive);
+  }
+  template <typename Self, typename Field>
+  static void ode_fields(Self& self, Field&& field) {
+    field("sampling_method", self.ode_method(),
+          "ODE solver: torchdiffeq's (euler ... adaptive_heun) or multistep: DPM-Solver++ (dpmpp_2m, "
+          "dpmpp_3m), UniPC bh2 (unipc: order 2, unipc3), Adams-Bashforth (adams2-4)");
+    TimeGridOptions::fields(self.grid(), field);
+    field("atol", self.atol(), "absolute tolerance of the adaptive solvers", config::positive);
+    field("rtol", self.rtol(), "relative tolerance of the adaptive solvers", config::positive);
+    field("reverse", self.reverse(), "integrate from data to noise");
+    field("likelihood", self.likelihood(), "the log-likelihood of --noise taken as data (no guidance)");
+  }
+  template <typename Self, typename Field>
+  static void sde_fields(Self& self, Field&& field) {
+    field("sampling_method", self.sde_method(), "SDE integrator");
+    field("diffusion_form", self.diffusion_form(), "form of the diffusion coefficient w_t");
+    field("diffusion_norm", self.diffusion_norm(), "scale of the diffusion coefficient", config::non_negative);
+    field("last_step", self.last_step(), "the final step from 1 - last_step_size");
+    field("last_step_size", self.last_step_size(), "size of the final step");
+  }
+
+  /// Throws ConfigError: fewer than 2 grid points (1 step for multistep solvers), non-positive
+  /// tolerances, shift or rho, a non-uniform grid with an adaptive solver, a multistep solver with
+  /// likelihood or (DPM-Solver++, UniPC) reverse, a last step size outside (0, 1), a negative
+  /// diffusion norm, likelihood or reverse with the SDE. The samplers check their options so.
+  void validate() const;
 };
 
 struct SampleResult {
@@ -96,19 +129,24 @@ class Sampler {
 
   const Transport& transport() const { return transport_; }
 
-  /// Noise to data (data to noise with reverse, torchdiffeq's and the Adams solvers) from x: (N, ...).
-  SampleResult sample_ode(const torch::Tensor& x, const ModelFn& model,
-                          const OdeSamplerOptions& options = {}) const;
+  /// Noise to data (data to noise with reverse, torchdiffeq's and the Adams solvers) from x: (N, ...),
+  /// by options.ode_method().
+  SampleResult sample_ode(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options = {}) const;
 
-  /// Noise to data from x: (N, ...), with noise (default gaussian_noise()) giving each step's draw.
-  SampleResult sample_sde(const torch::Tensor& x, const ModelFn& model,
-                          const SdeSamplerOptions& options = {},
+  /// Noise to data from x: (N, ...) by options.sde_method(), with noise (default
+  /// gaussian_noise()) giving each step's draw.
+  SampleResult sample_sde(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options = {},
                           const NoiseFn& noise = nullptr) const;
 
+  /// sample_ode or sample_sde, as options.mode() says.
+  SampleResult sample(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options,
+                      const NoiseFn& noise = nullptr) const;
+
   /// log p(x) of data x: (N, ...) through the probability-flow ODE to the N(0, I) prior:
-  /// log p(x) = log N(z; 0, I) - int div v dt along the path from x to z.
+  /// log p(x) = log N(z; 0, I) - int div v dt along the path from x to z (options.ode_method()
+  /// on the uniform grid of options.num_steps() points).
   LikelihoodResult sample_ode_likelihood(const torch::Tensor& x, const ModelFn& model,
-                                         const LikelihoodOptions& options = {}) const;
+                                         const SamplerOptions& options = {}) const;
 
  private:
   Transport transport_;

@@ -15,7 +15,7 @@
 // Grids are float32, as the official linspace; a decreasing interval (data to noise) gets the
 // increasing grid of [t1, t0] reversed.
 
-#include <sit/config/enum_names.h>
+#include <sit/config/fields.h>
 #include <torch/torch.h>
 
 namespace sit::transport {
@@ -35,9 +35,22 @@ struct TimeGridOptions {
   TORCH_ARG(double, shift) = 1.0;
   /// The EDM grid's rho.
   TORCH_ARG(double, rho) = 7.0;
+
+ public:
+  template <typename Self, typename Field>
+  static void fields(Self& self, Field&& field) {
+    field("time_grid", self.kind(),
+          "fixed-step time grid: uniform (the official) or edm (Karras' rho-schedule on the noise-to-signal ratio)");
+    field("time_shift", self.shift(),
+          "SD3's shift s of the noise level sigma = 1 - t: s > 1 spends more steps near noise "
+          "(LightningDiT's timestep_shift a is s = 1/a)",
+          config::positive);
+    field("rho", self.rho(), "rho of --time-grid edm", config::positive);
+  }
 };
 
-/// (points,) float32 from t0 to t1, strictly monotone; points >= 2.
+/// (points,) float32 from t0 to t1, strictly monotone; points >= 2. Throws ConfigError for a
+/// non-positive shift or rho.
 torch::Tensor sampling_grid(double t0, double t1, int64_t points, const TimeGridOptions& options = {});
 
 }  // namespace sit::transport

@@ -3,7 +3,7 @@
 // maps from a model output to the probability-flow drift and to the score (the official
 // transport/transport.py `Transport` and transport/__init__.py `create_transport`).
 
-#include <sit/config/enum_names.h>
+#include <sit/config/fields.h>
 #include <sit/transport/path.h>
 
 #include <functional>
@@ -35,9 +35,10 @@ constexpr auto enum_table(WeightType) {
   return config::EnumTable<WeightType, 3>{"loss weight", {{{WeightType::None, "None"}, {WeightType::Velocity, "velocity"}, {WeightType::Likelihood, "likelihood"}}}};
 }
 
-/// The create_transport arguments. An unset eps takes the official default: VP 1e-5 (train) and
-/// 1e-3 (sample); score or noise on Linear/GVP 1e-3 and 1e-3; velocity on Linear/GVP is stable
-/// everywhere and always gets 0 and 0, whatever is given. Unlike create_transport, a given
+/// The create_transport arguments, and the transport settings of train.py and sample.py
+/// (train_utils.py's parse_transport_args). An unset eps takes the official default: VP 1e-5
+/// (train) and 1e-3 (sample); score or noise on Linear/GVP 1e-3 and 1e-3; velocity on Linear/GVP is
+/// stable everywhere and always gets 0 and 0, whatever is given. Unlike create_transport, a given
 /// sample_eps is kept even when train_eps is left unset.
 struct TransportOptions {
   TORCH_ARG(PathType, path_type) = PathType::Linear;
@@ -45,6 +46,18 @@ struct TransportOptions {
   TORCH_ARG(WeightType, loss_weight) = WeightType::None;
   TORCH_ARG(std::optional<double>, train_eps) = std::nullopt;
   TORCH_ARG(std::optional<double>, sample_eps) = std::nullopt;
+
+ public:
+  template <typename Self, typename Field>
+  static void fields(Self& self, Field&& field) {
+    field("path_type", self.path_type(), "interpolant path");
+    field("prediction", self.prediction(), "what the model predicts");
+    field("loss_weight", self.loss_weight(), "loss weighting of score and noise models");
+    field("train_eps", self.train_eps(), "training interval margin (default: the path's)", config::half_open(0, 0.5));
+    field("sample_eps", self.sample_eps(), "sampling interval margin (default: the path's)", config::half_open(0, 0.5));
+  }
+  /// Throws ConfigError for an eps outside [0, 0.5).
+  void validate() const { config::check_ranges(*this); }
 };
 
 /// The check_interval keyword arguments.
