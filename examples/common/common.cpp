@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -21,6 +22,19 @@ bool given(const CLI::App& app, const std::string& key) {
     if (given(*sub, key)) return true;
   }
   return false;
+}
+
+void add_old_spelling(CLI::App& app, const std::string& old_flag, const std::string& flag) {
+  CLI::Option* option = app.get_option(flag);
+  app.add_option_function<std::string>(
+         old_flag,
+         [option, old_flag, flag](const std::string& value) {
+           std::fprintf(stderr, "%s is spelt %s now (the old spelling still works)\n", old_flag.c_str(), flag.c_str());
+           option->add_result(value);
+           option->run_callback();
+         },
+         "the old spelling of " + flag)
+      ->group("");  // hidden from --help
 }
 
 void resolve_model(const CLI::App& app, nn::ModelConfig& model) {

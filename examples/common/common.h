@@ -82,6 +82,10 @@ void bind(CLI::App& app, Group& group, const std::set<std::string>& except = {})
   bind_fields(app, group, [](auto& g, auto&& field) { Group::fields(g, field); }, except);
 }
 
+/// A hidden flag `old_flag` that sets `flag` (already added) as if given, with a line on stderr
+/// saying the new spelling: an old spelling kept working.
+void add_old_spelling(CLI::App& app, const std::string& old_flag, const std::string& flag);
+
 /// Whether the command line gave the flag of `key` (searching subcommands too).
 bool given(const CLI::App& app, const std::string& key);
 

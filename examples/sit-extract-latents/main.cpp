@@ -28,8 +28,7 @@ namespace {
 struct ExtractParams {
   std::string data_path;
   int64_t image_size = 256;
-  std::string vae;
-  std::string vae_config;
+  sit::vae::VaeConfig vae;
   std::string out_dir;
   bool flip = false;
   bool mean_only = false;
@@ -41,8 +40,8 @@ struct ExtractParams {
 void add_options(CLI::App& app, ExtractParams& p) {
   app.add_option("--data-path", p.data_path, "image folder, one sub-folder per class")->required();
   app.add_option("--image-size", p.image_size, "side of the ADM center crop")->check(sit::examples::kPositive);
-  app.add_option("--vae", p.vae, "weights file or diffusers folder (e.g. sd-vae-ft-ema)")->required();
-  app.add_option("--vae-config", p.vae_config, "the VAE's config.json (default: beside the weights, else SD-VAE)");
+  sit::examples::bind(app, p.vae, {"vae_slice_size"});  // --batch-size is the VAE's batch
+  app.get_option("--vae")->required();
   app.add_option("--out-dir", p.out_dir, "where the shards go")->required()->check(sit::examples::kOutputDir);
   app.add_flag("--flip", p.flip, "also store each image's horizontal mirror");
   app.add_flag("--mean-only", p.mean_only, "store the posterior mean alone (latents_*.npy)");
@@ -89,7 +88,7 @@ int run(const ExtractParams& p) {
   auto device = sit::examples::apply_runtime(p.runtime);
   sit::data::ImageFolder folder(
       sit::data::ImageFolderOptions(p.data_path).image_size(p.image_size).random_flip(false));
-  auto vae = sit::vae::load_vae(p.vae, p.vae_config);
+  auto vae = p.vae.load();
   vae->to(device);
   fs::create_directories(p.out_dir);
   auto total = static_cast<int64_t>(folder.size());

@@ -62,9 +62,7 @@ struct SampleParams {
   std::string out;
   int64_t nrow = 8;
   // Latent-space models: the VAE that turns samples / scaling_factor into images.
-  std::string vae;
-  std::string vae_config;
-  int64_t vae_slice_size = 8;
+  sit::vae::VaeConfig vae;
   std::string out_latents;
 };
 
@@ -143,12 +141,7 @@ void add_options(CLI::App& app, SampleParams& p) {
                  "write the ADM evaluation .npz: arr_0 uint8 (N, H, W, C), arr_1 int64 labels")->check(sit::examples::kOutputFile);
   app.add_option("--out", p.out, "write a PNG grid of the samples (without any --out*: sample.png)")->check(sit::examples::kOutputFile);
   app.add_option("--nrow", p.nrow, "images per row of the PNG grid")->check(sit::examples::kPositive)->capture_default_str();
-  app.add_option("--vae", p.vae,
-                 "decode latents with this VAE: ema or mse (sd-vae-ft-ema/-mse in the models folder, as "
-                 "sample.py), a diffusers folder or a weights file; latent models default to mse for images");
-  app.add_option("--vae-config", p.vae_config, "the VAE's config.json (default: beside the weights, else SD-VAE)");
-  app.add_option("--vae-slice-size", p.vae_slice_size, "decode in batch slices of this size (0: all at once)")
-      ->check(sit::examples::kNonNegative)->capture_default_str();
+  ex::bind(app, p.vae);
   app.add_option("--out-latents", p.out_latents, "with a VAE: also write the latents (N, C, h, w) as .npy")->check(sit::examples::kOutputFile);
 }
 
@@ -163,6 +156,7 @@ void validate(const CLI::App& app, const SampleParams& p) {
   p.sampler.validate();
   p.guidance.validate();
   p.transport.validate();
+  p.vae.validate();
   if (p.sampler.mode() == tr::SamplerMode::ODE && p.sampler.likelihood() && p.noise.empty()) {
     throw ConfigError("--likelihood scores the data given by --noise (N, C, H, W); give it");
   }
@@ -186,9 +180,7 @@ sit::GeneratorOptions generator_options(const CLI::App& app, const SampleParams&
                .sampler(p.sampler)
                .guidance(p.guidance)
                .guide_ckpt(p.guide_ckpt)
-               .vae(p.sampler.likelihood() ? "" : p.vae)
-               .vae_config(p.vae_config)
-               .vae_slice_size(p.vae_slice_size)
+               .vae(p.sampler.likelihood() ? sit::vae::VaeConfig() : p.vae)
                .models_dir(p.models_dir)
                .device(device)
                .precision(p.runtime.precision)
@@ -357,7 +349,7 @@ int run(const CLI::App& app, SampleParams p) {
   sit::Generator generator(checkpoint_path(p), generator_options(app, p, device));
   const bool images_wanted = !p.out.empty() || !p.out_npz.empty();
   if (!p.sampler.likelihood() && !generator.vae() && generator.latent_space() && images_wanted) {
-    generator.load_vae("mse", p.vae_config);  // sample.py's default
+    generator.load_vae({"mse", p.vae.config, p.vae.slice_size});  // sample.py's default
   }
   if (!generator.vae() && !p.out_latents.empty()) {
     throw ConfigError("--out-latents needs --vae (without it --out-npy writes the latents)");

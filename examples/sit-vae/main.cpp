@@ -20,34 +20,32 @@ namespace {
 
 struct VaeParams {
   std::string mode;  // "encode" or "decode"
-  std::string vae;
-  std::string config;
+  sit::vae::VaeConfig vae;
   std::string in;
   std::string out_npy;
   std::string out_logvar;
   std::string out;  // decode: a PNG grid
-  int64_t slice_size = 8;
   sit::nn::RuntimeConfig runtime;
 };
 
 void add_common_options(CLI::App& app, VaeParams& p) {
-  app.add_option("--vae", p.vae, "weights file, or a diffusers folder (config.json + diffusion_pytorch_model.*)")
-      ->required();
-  app.add_option("--config", p.config, "diffusers config.json (default: the one beside the weights, else SD-VAE)");
+  sit::examples::bind(app, p.vae);
+  app.get_option("--vae")->required();
+  sit::examples::add_old_spelling(app, "--config", "--vae-config");
+  sit::examples::add_old_spelling(app, "--slice-size", "--vae-slice-size");
   app.add_option("--in", p.in, "input .npy (N, C, H, W)")->required();
   app.add_option("--out-npy", p.out_npy, "output .npy")->check(sit::examples::kOutputFile);
-  app.add_option("--slice-size", p.slice_size, "run the VAE on batch slices of this size (0: whole batch)")
-      ->check(sit::examples::kNonNegative);
   sit::examples::bind(app, p.runtime, {"precision"});
 }
 
 int run(const VaeParams& p) {
+  p.vae.validate();
   if (p.out_npy.empty() && p.out_logvar.empty() && p.out.empty()) {
     throw std::invalid_argument("nothing to write: give --out-npy" +
                                 std::string(p.mode == "encode" ? " or --out-logvar" : " or --out"));
   }
   auto device = sit::examples::apply_runtime(p.runtime);
-  auto vae = sit::vae::load_vae(p.vae, p.config);
+  auto vae = p.vae.load();
   vae->to(device);
   auto input = sit::io::read_npy(p.in);
   const auto& options = vae->options;
@@ -59,13 +57,13 @@ int run(const VaeParams& p) {
   input = input.to(device, torch::kFloat32);
   torch::InferenceMode inference;
   if (p.mode == "encode") {
-    auto posterior = vae->encode(input, p.slice_size);
+    auto posterior = vae->encode(input, p.vae.slice_size);
     if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, posterior.mean.cpu());
     if (!p.out_logvar.empty()) sit::io::write_npy(p.out_logvar, posterior.logvar.cpu());
     fmt::print("encoded {} images to latents {}\n", input.size(0), posterior.mean.sizes());
     return 0;
   }
-  auto images = vae->decode(input, p.slice_size).cpu();
+  auto images = vae->decode(input, p.vae.slice_size).cpu();
   if (!p.out_npy.empty()) sit::io::write_npy(p.out_npy, images);
   if (!p.out.empty()) sit::image::save_image(p.out, images);
   fmt::print("decoded {} latents to images {}\n", input.size(0), images.sizes());

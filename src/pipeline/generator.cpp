@@ -156,8 +156,9 @@ nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const
 }
 
 // The VAE of options.vae(): ema and mse named as sample.py, else a folder or weights file.
-vae::AutoencoderKL load_decoder(const GeneratorOptions& o, std::string path, const std::string& config,
-                                const nn::SiTOptions& arch) {
+vae::AutoencoderKL load_decoder(const GeneratorOptions& o, vae::VaeConfig vae, const nn::SiTOptions& arch) {
+  vae.validate();
+  std::string& path = vae.path;
   if (path == "ema" || path == "mse") {
     auto folder = fs::path(models_dir(o)) / ("sd-vae-ft-" + path);
     if (!fs::exists(folder)) {
@@ -167,7 +168,7 @@ vae::AutoencoderKL load_decoder(const GeneratorOptions& o, std::string path, con
     }
     path = folder.string();
   }
-  auto decoder = vae::load_vae(path, config);
+  auto decoder = vae.load();
   if (decoder->options.latent_channels() != arch.in_channels()) {
     throw ConfigError("--vae " + path + ": its latents have " + std::to_string(decoder->options.latent_channels()) +
                       " channels, the model's " + std::to_string(arch.in_channels()));
@@ -197,13 +198,13 @@ Generator::Generator(const std::string& ckpt, GeneratorOptions options) : option
   check_settings();
   model_->to(options_.device());
   if (guide_) guide_->to(options_.device());
-  if (!options_.vae().empty()) load_vae(options_.vae(), options_.vae_config());
+  if (options_.vae().given()) load_vae(options_.vae());
 }
 
-void Generator::load_vae(const std::string& vae, const std::string& vae_config) {
-  vae_ = load_decoder(options_, vae, vae_config, model_->options);
+void Generator::load_vae(const vae::VaeConfig& vae) {
+  vae_ = load_decoder(options_, vae, model_->options);
   vae_->to(options_.device());
-  options_.vae(vae).vae_config(vae_config);
+  options_.vae(vae);
 }
 
 Generator::Generator(nn::SiT model, transport::TransportOptions transport, vae::AutoencoderKL vae,
@@ -300,7 +301,7 @@ Generation Generator::generate(const torch::Tensor& labels, const Draws& draws, 
 torch::Tensor Generator::decode(const torch::Tensor& latents) const {
   torch::InferenceMode inference;
   return vae_.ptr()->decode((latents / vae_->options.scaling_factor()).to(options_.device()),
-                            options_.vae_slice_size()).cpu();
+                            options_.vae().slice_size).cpu();
 }
 
 transport::LikelihoodResult Generator::log_likelihood(const torch::Tensor& x, const torch::Tensor& labels) const {

@@ -30,7 +30,7 @@ SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<in
                                  torch::Device device, int64_t chunk)
     : config_(config.eval), device_(device), chunk_(chunk) {
   TORCH_CHECK(chunk > 0, "SampleEvaluator: chunk must be 1 or more, but got ", chunk);
-  if (config.data.data == train::DataSource::Latents && config.data.vae.empty()) {
+  if (config.data.data == train::DataSource::Latents && !config.data.vae.given()) {
     throw config::ConfigError("--eval-every: samples of a run on extracted latents need --vae to be decoded into images");
   }
   const bool latent = config.data.data == train::DataSource::Latents;

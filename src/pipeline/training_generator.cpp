@@ -13,6 +13,7 @@ Generator training_generator(const train::Trainer& trainer) {
                    GeneratorOptions()
                        .sampler(sampler)
                        .guidance(guidance)
+                       .vae(config.data.vae)  // its slices; the VAE itself is the trainer's
                        .device(trainer.device())
                        .precision(config.runtime.precision)
                        .batch_size(100));  // a grid (80) or an evaluation chunk in one run

@@ -3,14 +3,15 @@
 namespace sit::train {
 
 void DataConfig::validate() const {
+  vae.validate();
   using config::require;
   require(data != DataSource::Folder || (!data_path.empty() && image_size > 0), "data", "folder",
           "needs --data-path and --image-size");
   require(data != DataSource::Latents || !data_path.empty(), "data", "latents", "needs --data-path");
-  require(data != DataSource::Latents || vae.empty(), "vae", vae,
+  require(data != DataSource::Latents || !vae.given(), "vae", vae.path,
           "latent shards are already encoded; --vae applies to image data");
   require(image_size >= 0, "image_size", std::to_string(image_size), "must not be negative");
-  require(vae.empty() || image_size % 8 == 0, "image_size", std::to_string(image_size),
+  require(!vae.given() || image_size % 8 == 0, "image_size", std::to_string(image_size),
           "must be a multiple of 8 for the VAE");
   require(num_classes >= 0, "num_classes", std::to_string(num_classes), "must not be negative");
   require(num_workers >= 0, "num_workers", std::to_string(num_workers), "must not be negative (0: load in the training thread)");

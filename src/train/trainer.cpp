@@ -99,14 +99,14 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   config::require(config_.optim.global_batch_size % world_size() == 0, "global_batch_size",
                   std::to_string(config_.optim.global_batch_size),
                   "is not divisible by the " + std::to_string(world_size()) + " ranks");
-  if (!config_.data.vae.empty()) {  // before the seed, so the SiT's initialisation does not depend on it
-    vae_ = vae::load_vae(config_.data.vae);
+  if (config_.data.vae.given()) {  // before the seed, so the SiT's initialisation does not depend on it
+    vae_ = config_.data.vae.load();
     vae_->to(device_);
   }
   // Unlike train.py, the initialisation is seeded by global_seed on every rank, so a run starts
   // from the same weights whatever its rank count; rank 0's are broadcast all the same.
   torch::manual_seed(config_.optim.global_seed);
-  auto shape = model_input_shape(dataset_->shape(), vae_, config_.data.vae);
+  auto shape = model_input_shape(dataset_->shape(), vae_, config_.data.vae.path);
   model_ = nn::SiT(config_.model.options(shape, dataset_->num_classes()));
   model_->to(device_);
   model_->train();

@@ -58,14 +58,17 @@ TEST_CASE("sit-vae encode and decode match diffusers", "[vae][cli]") {
   auto vae = std::string(SIT_VAE_BIN);
   auto encode = run(vae + " encode --vae " + kSmall + "/vae_legacy_attn.safetensors --in " + kSmall +
                         "/x.npy --out-npy " + tmp.file("mean.npy") + " --out-logvar " + tmp.file("logvar.npy") +
-                        " --slice-size 1", tmp);
+                        " --vae-slice-size 1", tmp);
   REQUIRE(encode.status == 0);
   CHECK(relative_l2(sit::io::read_npy(tmp.file("mean.npy")), small_npy("mean")) < kTolerance);
   CHECK(relative_l2(sit::io::read_npy(tmp.file("logvar.npy")), small_npy("logvar")) < kTolerance);
 
+  // --config, the old spelling of --vae-config, still works and says the new one.
   auto decode = run(vae + " decode --vae " + kSmall + "/vae.pt --config " + kSmall + "/config.json --in " + kSmall +
                         "/latent_in.npy --out-npy " + tmp.file("x.npy") + " --out " + tmp.file("x.png"), tmp);
+  INFO(decode.text);
   REQUIRE(decode.status == 0);
+  CHECK(decode.text.find("--config is spelt --vae-config now") != std::string::npos);
   CHECK(relative_l2(sit::io::read_npy(tmp.file("x.npy")), small_npy("decoded")) < kTolerance);
   CHECK(fs::exists(tmp.file("x.png")));
 

@@ -3,7 +3,7 @@
 // make them, from any checkpoint the programs read (a sit-train checkpoint, its ema.safetensors,
 // an official train.py checkpoint, a bare state dict) with the VAE that turns latents into images.
 //
-//   sit::Generator generator("SiT-XL-2-256x256.pt", sit::GeneratorOptions().vae("ema").device(torch::kCUDA));
+//   sit::Generator generator("SiT-XL-2-256x256.pt", sit::GeneratorOptions().vae({"ema"}).device(torch::kCUDA));
 //   auto out = generator.generate(torch::tensor({207, 360, 387}), sit::Draws().seed(0));
 //   sit::image::save_image("sample.png", out.samples);
 //
@@ -20,6 +20,7 @@
 #include <sit/transport/sampler.h>
 #include <sit/transport/transport.h>
 #include <sit/vae/autoencoder_kl.h>
+#include <sit/vae/vae_from_state_dict.h>
 
 #include <cstdint>
 #include <functional>
@@ -50,12 +51,11 @@ struct GeneratorOptions {
   TORCH_ARG(transport::GuidanceOptions, guidance) = {};
   /// Autoguidance: a weaker checkpoint of the same data guides instead of the null label.
   TORCH_ARG(std::string, guide_ckpt) = "";
-  /// The VAE that decodes latents into images: "ema" or "mse" (sd-vae-ft-ema/-mse in models_dir,
-  /// as sample.py), a diffusers folder or a weights file (its config.json beside it, or
-  /// vae_config, else SD-VAE's). "": none, and a latent model's samples stay latents.
-  TORCH_ARG(std::string, vae) = "";
-  TORCH_ARG(std::string, vae_config) = "";
-  TORCH_ARG(int64_t, vae_slice_size) = 8;  // decode in batch slices of this size (0: all at once)
+  /// The VAE that decodes latents into images, and its batch slices: path "ema" or "mse"
+  /// (sd-vae-ft-ema/-mse in models_dir, as sample.py), a diffusers folder or a weights file (its
+  /// config.json beside it, or config, else SD-VAE's). No path: none, and a latent model's samples
+  /// stay latents.
+  TORCH_ARG(vae::VaeConfig, vae) = {};
   /// Where "ema" and "mse" are looked up; "": $SIT_MODELS_DIR, else pretrained_models.
   TORCH_ARG(std::string, models_dir) = "";
   TORCH_ARG(torch::Device, device) = torch::kCPU;
@@ -109,9 +109,9 @@ class Generator {
   /// Samples a model in memory (e.g. a trainer's EMA) trained with `transport`; `vae` may be null.
   Generator(nn::SiT model, transport::TransportOptions transport, vae::AutoencoderKL vae, GeneratorOptions options);
 
-  /// Decodes with this VAE from now on (as options.vae(), with its vae_config): e.g. sample.py's
-  /// default "mse" for a latent model asked for images.
-  void load_vae(const std::string& vae, const std::string& vae_config = "");
+  /// Decodes with this VAE from now on (as options.vae()): e.g. sample.py's default "mse" for a
+  /// latent model asked for images.
+  void load_vae(const vae::VaeConfig& vae);
 
   /// Samples for `labels` (N,) int64 in [0, num_classes), in batches of batch_size.
   Generation generate(const torch::Tensor& labels, const Draws& draws = {}, const Progress& progress = nullptr) const;

@@ -2,6 +2,7 @@
 // What a run trains on.
 
 #include <sit/config/fields.h>
+#include <sit/vae/vae_from_state_dict.h>
 
 #include <string>
 
@@ -19,9 +20,9 @@ struct DataConfig {
   int64_t image_size = 0;   // 0: the data's own size (folders need one)
   int64_t num_classes = 0;  // 0: the data's own count
   int64_t num_workers = 2;
-  // Train in the latent space of this VAE (weights file or diffusers folder): each image batch
-  // becomes vae.encode(x).latent_dist.sample() * scaling_factor, as train.py does.
-  std::string vae;
+  // Train in the latent space of this VAE: each image batch becomes
+  // vae.encode(x).latent_dist.sample() * scaling_factor, as train.py does.
+  vae::VaeConfig vae;
   // Latent shards holding posteriors: draw mean + std * eps each time (REPA) or take the mean.
   bool sample_posterior = true;
 
@@ -32,7 +33,7 @@ struct DataConfig {
     field("image_size", self.image_size, "crop size of folder images (0: the data's own)");
     field("num_classes", self.num_classes, "classes (0: the data's own count)");
     field("num_workers", self.num_workers, "data loading threads");
-    field("vae", self.vae, "train on the latents of this VAE (weights file or diffusers folder)");
+    vae::VaeConfig::fields(self.vae, field);
     field("sample_posterior", self.sample_posterior,
           "latent shards with posteriors: draw a latent each time (true) or take the mean (false)");
   }

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include <sit/config/fields.h>
 #include <sit/io/state_dict.h>
 #include <sit/vae/autoencoder_kl.h>
 
@@ -30,5 +31,28 @@ VaeFiles find_vae_files(const std::string& path, const std::string& config = "")
 /// The VAE of find_vae_files(path, config) with its weights loaded (legacy names converted), in
 /// eval mode on the CPU. A missing, unexpected or wrongly shaped key is a one-line error.
 AutoencoderKL load_vae(const std::string& path, const std::string& config = "");
+
+/// Which VAE a run uses: the settings group of --vae, --vae-config and --vae-slice-size, shared
+/// by sit-sample (and sit::Generator), sit-vae, sit-extract-latents and sit-train's data.
+struct VaeConfig {
+  std::string path;        // weights file or diffusers folder; "": none
+  std::string config;      // config.json (default: beside the weights, else SD-VAE's)
+  int64_t slice_size = 8;  // run the VAE on batch slices of this size (0: the whole batch)
+
+  template <typename Self, typename Field>
+  static void fields(Self& self, Field&& field) {
+    field("vae", self.path,
+          "the VAE: a weights file or a diffusers folder (config.json + diffusion_pytorch_model.*); sit-sample also "
+          "takes ema or mse (sd-vae-ft-ema/-mse in the models folder, as sample.py)");
+    field("vae_config", self.config, "the VAE's config.json (default: the one beside the weights, else SD-VAE's)");
+    field("vae_slice_size", self.slice_size, "run the VAE on batch slices of this size (0: the whole batch)",
+          config::non_negative);
+  }
+
+  bool given() const { return !path.empty(); }
+  void validate() const { config::check_ranges(*this); }
+  /// load_vae(path, config).
+  AutoencoderKL load() const { return load_vae(path, config); }
+};
 
 }  // namespace sit::vae
