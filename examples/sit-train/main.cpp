@@ -53,25 +53,25 @@ void add_options(CLI::App& app, TrainParams& p) {
   sit::examples::add_distributed_options(app, p.distributed);
 }
 
-// A resume continues the saved run: a flag that sets the model, data, transport or optimisation
-// differently from the checkpoint is an error, not silently overridden. Only the flags given are
-// compared, unless `every_field` (--auto-resume: the command is the saved run's, so a setting it
-// leaves at its default must match too).
+// A resume continues the saved run: a flag that sets a setting the resume does not take from the
+// command line (all but TrainConfig::per_run) differently from the checkpoint is an error, not
+// silently overridden. Only the flags given are compared, unless `every_field` (--auto-resume:
+// the command is the saved run's, so a setting it leaves at its default must match too).
 void check_resume_flags(const CLI::App& app, const sit::train::TrainConfig& flags,
                         const sit::train::TrainConfig& saved, const std::string& ckpt, bool every_field) {
-  const std::set<std::string> per_run = {"epochs", "max_steps", "num_workers"};
+  using sit::train::TrainConfig;
   std::map<std::string, std::string> saved_text;
-  sit::config::for_each_field([&](const char* key, const auto& value, const char*, const auto&...) {
+  TrainConfig::fields(saved, [&](const char* key, const auto& value, const char*, const auto&...) {
     saved_text[key] = sit::examples::field_text(value);
-  }, saved.model, saved.data, saved.transport, saved.optim);
-  sit::config::for_each_field([&](const char* key, const auto& value, const char*, const auto&...) {
-    if (per_run.count(key) || !(every_field || sit::examples::given(app, key))) return;
+  });
+  TrainConfig::fields(flags, [&](const char* key, const auto& value, const char*, const auto&...) {
+    if (TrainConfig::per_run(key) || !(every_field || sit::examples::given(app, key))) return;
     auto text = sit::examples::field_text(value);
     if (text != saved_text[key]) {
       throw sit::config::ConfigError(sit::config::flag(key) + " " + text + " contradicts " + ckpt + ", saved with " +
                                      saved_text[key] + " (a resume continues the saved run)");
     }
-  }, flags.model, flags.data, flags.transport, flags.optim);
+  });
 }
 
 // The newest checkpoint save_checkpoint wrote in `dir` (<step>.pt; a .tmp is an unfinished write),

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
+
 
 namespace sit::train {
 
@@ -78,15 +80,24 @@ TrainConfig TrainConfig::from_json(const std::string& text) {
   return config;
 }
 
+bool TrainConfig::per_run(const std::string& key) {
+  static const std::set<std::string> keys = [] {
+    std::set<std::string> k = {"epochs", "max_steps", "num_workers"};
+    const TrainConfig defaults;
+    config::for_each_field([&](const char* name, const auto&, const char*, const auto&...) { k.insert(name); },
+                           defaults.run, defaults.eval, defaults.runtime);
+    return k;
+  }();
+  return keys.count(key) > 0;
+}
+
 TrainConfig TrainConfig::resumed_from(const TrainConfig& saved) const {
-  TrainConfig resumed = saved;
-  resumed.optim.epochs = optim.epochs;
-  resumed.optim.max_steps = optim.max_steps;
-  resumed.data.num_workers = data.num_workers;
-  resumed.run = run;
-  resumed.eval = eval;
-  resumed.runtime = runtime;
-  return resumed;
+  auto resumed = nlohmann::json::parse(saved.to_json());
+  const auto given = nlohmann::json::parse(to_json());
+  for (const auto& item : given.items()) {
+    if (per_run(item.key())) resumed[item.key()] = item.value();
+  }
+  return from_json(resumed.dump());
 }
 
 }  // namespace sit::train

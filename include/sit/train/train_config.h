@@ -39,8 +39,14 @@ struct TrainConfig {
   /// is a ConfigError naming it.
   static TrainConfig from_json(const std::string& json);
 
-  /// The run a resume continues: model, data, transport and optimisation from `saved`; the
-  /// run's length, cadence, output, evaluation and runtime from this configuration (the command line).
+  /// Whether a resume may change the setting `key`: the run's length (epochs, max_steps), the
+  /// data loading threads, and every setting of the run, evaluation and runtime groups (cadence,
+  /// outputs, sample grids, devices). The others (model, data, transport, optimisation) are the
+  /// saved run's.
+  static bool per_run(const std::string& key);
+
+  /// The run a resume continues: the per_run settings from this configuration (the command
+  /// line), every other from `saved`.
   TrainConfig resumed_from(const TrainConfig& saved) const;
 };
 
