@@ -1,7 +1,7 @@
 #pragma once
 // The vector instructions this CPU has and the operating system lets programs use (x86: CPUID and
-// XCR0). They decide which kernels are right for it, such as bf16 matmuls (nn/precision.h). On
-// other processors every feature reads false.
+// XCR0). They decide which kernels are right for it: OpenBLAS's core (runtime/blas_core.h), bf16
+// matmuls (nn/precision.h). On other processors every feature reads false.
 
 namespace sit::runtime {
 
