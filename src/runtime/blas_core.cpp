@@ -2,16 +2,22 @@
 
 #include <array>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string_view>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <dlfcn.h>
+#include <unistd.h>
 #endif
 
 namespace sit::runtime {
 
 namespace {
+
+constexpr const char* kReexecCoretype = "SIT_REEXEC_OPENBLAS_CORETYPE";
 
 // OpenBLAS 0.3.21's cores whose kernels are older than AVX2: the SSE ones it falls back to on a CPU
 // it does not know (Prescott), or picks for old CPUs, and Sandybridge (AVX without FMA). AMD's
@@ -78,6 +84,31 @@ std::string blas_core_advice() {
   }
   return "OPENBLAS_CORETYPE=" + chosen + " runs OpenBLAS's generic " + core + " kernels on this " + instructions +
          " CPU; OPENBLAS_CORETYPE=" + matching + " would run its " + instructions + " kernels";
+}
+
+std::optional<std::string> openblas_core_to_run_again_with(const BlasCoreMismatch& mismatch,
+                                                           const char* openblas_coretype, const char* reexec_coretype) {
+  if (openblas_coretype == nullptr || *openblas_coretype == '\0') return mismatch.matching_core;
+  const bool set_by_run_again = reexec_coretype != nullptr && std::strcmp(openblas_coretype, reexec_coretype) == 0;
+  if (!set_by_run_again || same_core(openblas_coretype, mismatch.matching_core)) return std::nullopt;
+  return mismatch.matching_core;
+}
+
+std::optional<std::string> openblas_core_to_run_again_with() {
+  const auto mismatch = blas_core_mismatch();
+  if (!mismatch) return std::nullopt;
+  return openblas_core_to_run_again_with(*mismatch, std::getenv("OPENBLAS_CORETYPE"), std::getenv(kReexecCoretype));
+}
+
+void run_again_with_openblas_core(const std::string& core, char** argv) {
+#if defined(__unix__) || defined(__APPLE__)
+  std::fflush(nullptr);  // what is buffered would be lost with this process image
+  setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  setenv(kReexecCoretype, core.c_str(), 1);
+  execv("/proc/self/exe", argv);
+#else
+  errno = ENOSYS;
+#endif
 }
 
 }  // namespace sit::runtime

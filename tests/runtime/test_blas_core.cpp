@@ -68,6 +68,21 @@ TEST_CASE("only OpenBLAS's cores older than AVX2 count as generic", "[runtime]")
   }
 }
 
+TEST_CASE("a program runs again with the matching core unless the user chose a core or it did not take", "[runtime]") {
+  using sit::runtime::openblas_core_to_run_again_with;
+  const sit::runtime::BlasCoreMismatch mismatch{"Prescott", "SkylakeX", "AVX-512"};
+  CHECK(openblas_core_to_run_again_with(mismatch, nullptr, nullptr) == "SkylakeX");
+  CHECK(openblas_core_to_run_again_with(mismatch, "", nullptr) == "SkylakeX");  // OpenBLAS ignores it too
+  // The user's own choice, kept even where it is generic or a name OpenBLAS rejects.
+  CHECK_FALSE(openblas_core_to_run_again_with(mismatch, "Prescott", nullptr));
+  CHECK_FALSE(openblas_core_to_run_again_with(mismatch, "Cooperlake", nullptr));
+  CHECK_FALSE(openblas_core_to_run_again_with(mismatch, "Prescott", "SkylakeX"));
+  // Set by a run again: corrected, unless it is the matching core already.
+  CHECK(openblas_core_to_run_again_with(mismatch, "Prescott", "Prescott") == "SkylakeX");
+  CHECK_FALSE(openblas_core_to_run_again_with(mismatch, "SkylakeX", "SkylakeX"));
+  CHECK_FALSE(openblas_core_to_run_again_with(mismatch, "skylakex", "skylakex"));
+}
+
 TEST_CASE("openblas_core names the core of the OpenBLAS this process loaded", "[runtime]") {
   void* openblas = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD);  // only if already loaded
   if (openblas == nullptr) SIT_SKIP("no libopenblas.so.0 in this process: LibTorch's BLAS is another one");

@@ -34,10 +34,27 @@ std::optional<BlasCoreMismatch> blas_core_mismatch(const std::string& core, cons
 /// OpenBLAS.
 std::optional<BlasCoreMismatch> blas_core_mismatch();
 
-/// For an application that links the library: one line saying that OpenBLAS runs generic kernels
-/// on this CPU and which OPENBLAS_CORETYPE to start the application with, or "" when its core fits
-/// (or the BLAS is not OpenBLAS). sit's programs print it where they do not run themselves again
-/// with the matching core: the user's own OPENBLAS_CORETYPE, or a matching core that did not take.
+/// One line saying that OpenBLAS runs generic kernels on this CPU and which OPENBLAS_CORETYPE to
+/// start the program with, or "" when its core fits (or the BLAS is not OpenBLAS): what an
+/// application that links the library can tell its user. sit's programs print it where they do not
+/// run themselves again: the user's own OPENBLAS_CORETYPE, or a matching core that did not take.
 std::string blas_core_advice();
+
+/// The core to run the program again with for `mismatch`, given the environment's
+/// OPENBLAS_CORETYPE and SIT_REEXEC_OPENBLAS_CORETYPE (null when unset): the matching core unless
+/// OPENBLAS_CORETYPE is the user's own (set, and not equal to SIT_REEXEC_OPENBLAS_CORETYPE, which
+/// run_again_with_openblas_core sets beside it) or is the matching core already, set by an earlier
+/// run again (it did not take: running again would loop).
+std::optional<std::string> openblas_core_to_run_again_with(const BlasCoreMismatch& mismatch,
+                                                           const char* openblas_coretype, const char* reexec_coretype);
+
+/// The same for this process: nullopt also where its core fits or the BLAS is not OpenBLAS.
+std::optional<std::string> openblas_core_to_run_again_with();
+
+/// Runs the program again with OPENBLAS_CORETYPE=core (marked as not the user's in
+/// SIT_REEXEC_OPENBLAS_CORETYPE): execv of /proc/self/exe with `argv`, the same process to its
+/// parent (torchrun, a shell) and the same id. Call it first thing in main, before any work that
+/// would be done twice; it returns only where the run again failed (errno says why).
+void run_again_with_openblas_core(const std::string& core, char** argv);
 
 }  // namespace sit::runtime
