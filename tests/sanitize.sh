@@ -38,8 +38,8 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${compilers[@]
 # The unit tests of the components and the fuzz replays. Left out: train (534 s alone under
 # ASan+UBSan on 2 cores; it passed with no report), parity and install (whole fixtures, a
 # consumer project), cuda (skips without a GPU).
-labels='nn|config|io|transport|data|vae|eval|fuzz'
-tests=(test_nn test_config test_io test_transport test_data test_vae test_eval)
+labels='nn|config|runtime|io|transport|data|vae|eval|fuzz'
+tests=(test_nn test_config test_runtime test_io test_transport test_data test_vae test_eval)
 for test in "${tests[@]}"; do tests+=("${test}_cases"); done  # ctest's list of each program's cases
 . "$root/tests/fuzz/harnesses.sh"
 for harness in $SIT_FUZZ_HARNESSES; do

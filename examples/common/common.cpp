@@ -1,9 +1,13 @@
 #include "common.h"
 
+#include <sit/runtime/blas_core.h>
+
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -154,7 +158,30 @@ const CLI::Validator kOutputDir(
     },
     "");
 
+namespace {
+
+// OpenBLAS reads OPENBLAS_CORETYPE only as it loads, so a program whose OpenBLAS chose generic
+// kernels for this CPU runs itself again with the matching core, once; a user's own
+// OPENBLAS_CORETYPE is kept, with a line saying what it costs.
+void run_with_matching_blas_core(const std::string& program, char** argv) {
+  const auto mismatch = runtime::blas_core_mismatch();
+  if (!mismatch) return;
+  const auto core = runtime::openblas_core_to_run_again_with();
+  if (!core) {
+    fmt::print(stderr, "{}: {}\n", program, runtime::blas_core_advice());
+    return;
+  }
+  fmt::print(stderr, "{}: OpenBLAS chose its generic {} kernels on this {} CPU; running again with OPENBLAS_CORETYPE={}\n",
+             program, mismatch->core, mismatch->instruction_set, *core);
+  runtime::run_again_with_openblas_core(*core, argv);
+  fmt::print(stderr, "{}: could not run again ({}); going on with the {} kernels\n", program, std::strerror(errno),
+             mismatch->core);
+}
+
+}  // namespace
+
 int run_main(const std::string& program, CLI::App& app, int argc, char** argv, const std::function<int()>& body) {
+  run_with_matching_blas_core(program, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -119,9 +119,10 @@ extern const CLI::Validator kNonNegative;  // a number >= 0
 extern const CLI::Validator kOutputFile;   // a file to write: not a folder, and its folder exists
 extern const CLI::Validator kOutputDir;    // a folder to write into: not an existing file
 
-/// Parses the command line, then runs body. --help prints the help and returns 0; a flag the
-/// parser rejects, or any exception from body, is printed as "<program>: error: <one line>" and
-/// returns 1.
+/// Runs the program again with OPENBLAS_CORETYPE set when OpenBLAS chose generic kernels for this
+/// CPU (sit/runtime/blas_core.h), then parses the command line and runs body. --help prints the
+/// help and returns 0; a flag the parser rejects, or any exception from body, is printed as
+/// "<program>: error: <one line>" and returns 1.
 int run_main(const std::string& program, CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
 }  // namespace sit::examples

@@ -12,6 +12,7 @@
 #include <sit/nn/precision.h>
 #include <sit/nn/presets.h>
 #include <sit/pipeline/generator.h>
+#include <sit/runtime/blas_core.h>
 #include <sit/train/ema.h>
 #include <sit/train/graphed_training_step.h>
 #include <sit/train/trainer.h>
@@ -295,6 +296,7 @@ int run(const CLI::App& app, BenchParams p) {
              fmt::format("{}x{}", p.input_size, p.in_channels), p.batch_size, device.str(), sit::config::enum_name(precision),
              median_ms, images_per_s, m.model_evaluations, tflops);
   if (!p.json.empty()) {
+    const auto blas_core = sit::runtime::openblas_core();  // null where the BLAS is not OpenBLAS
     nlohmann::json out = {{"task", p.task},
                           {"model", name},
                           {"input_size", p.input_size},
@@ -302,6 +304,7 @@ int run(const CLI::App& app, BenchParams p) {
                           {"batch_size", p.batch_size},
                           {"device", device.str()},
                           {"threads", torch::get_num_threads()},
+                          {"blas_core", blas_core ? nlohmann::json(*blas_core) : nlohmann::json()},
                           {"precision", sit::config::enum_name(precision)},
                           {"median_ms", median_ms},
                           {"times_ms", m.times_ms},

@@ -1,13 +1,10 @@
 #include <sit/nn/precision.h>
+#include <sit/runtime/cpu_features.h>
 
 #include <ATen/autocast_mode.h>
 #include <ATen/Context.h>
 
 #include <stdexcept>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 
 // LibTorch 2.4 made autocast's switches per device type; 1.x and early 2.x have one per backend.
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
@@ -24,18 +21,8 @@ void set_matmul_precision(Precision precision) {
 
 bool cpu_has_bf16_matmul() {
 #if defined(__x86_64__) || defined(__i386__)
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE)) return false;
-  unsigned xcr0_low = 0, xcr0_high = 0;
-  __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
-  const bool avx512_state = (xcr0_low & 0xE6) == 0xE6;           // SSE, AVX, opmask, ZMM halves
-  const bool amx_state = (xcr0_low & 0x60000) == 0x60000;         // XTILECFG, XTILEDATA
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool amx_bf16 = (d >> 22) & 1;
-  const bool avx512f = (b >> 16) & 1;
-  if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return false;
-  const bool avx512_bf16 = (a >> 5) & 1;
-  return (avx512_bf16 && avx512f && avx512_state) || (amx_bf16 && amx_state);
+  const auto features = runtime::cpu_features();
+  return features.avx512_bf16 || features.amx_bf16;
 #else
   return true;  // elsewhere (ARM's BF16 and SVE): trust LibTorch's kernels
 #endif

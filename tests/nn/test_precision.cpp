@@ -4,23 +4,15 @@
 #include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
+#include "support/machine.h"
 #include "support/relative_l2.h"
 #include "support/skip.h"
 
 TEST_CASE("cpu_has_bf16_matmul agrees with the kernel's CPU flags", "[nn]") {
 #if defined(__linux__) && defined(__x86_64__)
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, flags;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("flags", 0) == 0) {
-      flags = " " + line.substr(line.find(':') + 1) + " ";
-      break;
-    }
-  }
+  const auto flags = sit::test::cpu_flags();
   REQUIRE_FALSE(flags.empty());
   const bool listed = flags.find(" avx512_bf16 ") != std::string::npos || flags.find(" amx_bf16 ") != std::string::npos;
   INFO("flags:" << flags);

@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 namespace sit::test {
 
@@ -24,6 +26,17 @@ inline bool python_available() {
 inline bool python_torch_available() {
   static const bool available = std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") == 0;
   return available;
+}
+
+// The CPU flags Linux lists in /proc/cpuinfo, each with a space either side (" avx2 "), or "" where
+// there is no such file: what the kernel says the CPU has and it enables.
+inline std::string cpu_flags() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("flags", 0) == 0) return " " + line.substr(line.find(':') + 1) + " ";
+  }
+  return "";
 }
 
 }  // namespace sit::test
