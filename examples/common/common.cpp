@@ -1,6 +1,7 @@
 #include "common.h"
 
 #include <sit/runtime/blas_core.h>
+#include <sit/runtime/cpu_allocator.h>
 
 #include <fmt/core.h>
 
@@ -10,10 +11,6 @@
 #include <cstring>
 #include <filesystem>
 #include <thread>
-
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
 
 namespace sit::examples {
 
@@ -54,14 +51,7 @@ void resolve_model(const CLI::App& app, nn::ModelConfig& model) {
 
 torch::Device apply_runtime(const nn::RuntimeConfig& runtime) {
   runtime.validate();
-#if defined(__GLIBC__)
-  // glibc hands every freed block above its mmap threshold (a step's activations) back to the
-  // system and maps fresh pages at the next step, paying a page fault per 4 KiB. Keeping blocks up
-  // to 32 MiB in the heap, and the heap untrimmed below 1 GiB, took SiT-S/2's CPU forward (batch
-  // 8, 2 threads) from about 1,550 ms to 1,050 ms here.
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-#endif
+  runtime::tune_cpu_allocator();
   int threads = runtime.threads > 0 ? static_cast<int>(runtime.threads)
                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
