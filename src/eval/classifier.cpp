@@ -1,4 +1,5 @@
 #include <sit/eval/classifier.h>
+#include <sit/error.h>
 #include <sit/io/safetensors.h>
 #include <sit/io/state_dict.h>
 
@@ -147,17 +148,17 @@ Classifier load_classifier(const std::string& path) {
   auto file = io::read_safetensors(path);
   auto format = file.metadata.find("format");
   if (format == file.metadata.end() || format->second != "sit.eval.Classifier") {
-    throw std::runtime_error(path + ": not a classifier written by sit-eval train-classifier (no format "
+    throw FileError(path, "not a classifier written by sit-eval train-classifier (no format "
                                     "'sit.eval.Classifier' in its metadata)");
   }
   ClassifierOptions options;
   for (const char* key : kOptionKeys) {
     auto value = file.metadata.find(key);
-    if (value == file.metadata.end()) throw std::runtime_error(path + ": metadata lacks '" + key + "'");
+    if (value == file.metadata.end()) throw FileError(path, std::string("metadata lacks '") + key + "'");
     try {
       option_field(options, key) = std::stoll(value->second);
     } catch (const std::exception&) {
-      throw std::runtime_error(path + ": metadata '" + key + "' is '" + value->second + "', not an integer");
+      throw FileError(path, std::string("metadata '") + key + "' is '" + value->second + "', not an integer");
     }
   }
   Classifier classifier(options);

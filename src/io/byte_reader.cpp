@@ -1,11 +1,12 @@
 #include "io/byte_reader.h"
+#include <sit/error.h>
 
 #include <stdexcept>
 
 namespace sit::io::detail {
 
 void fail(const std::string& source, const std::string& problem) {
-  throw std::runtime_error(source + ": " + problem);
+  throw FileError(source, problem);
 }
 
 ByteReader::ByteReader(const uint8_t* data, size_t size, std::string source)

@@ -1,4 +1,5 @@
 #include <sit/io/state_dict.h>
+#include <sit/error.h>
 
 #include <cstring>
 
@@ -109,7 +110,7 @@ Checkpoint read_checkpoint(const std::string& path, const ReadOptions& options) 
     if (file.size() == 0) fail(path, "empty file, not a checkpoint");
     head = file.read(0, std::min<uint64_t>(file.size(), 9), "file header");
     if (!is_torch_save(head) && !is_safetensors(head, file.size())) {
-      throw std::runtime_error(path + " is not a checkpoint (neither a torch.save zip archive nor safetensors)");
+      throw FileError(path, "not a checkpoint (neither a torch.save zip archive nor safetensors)");
     }
   }
   Checkpoint checkpoint;

@@ -1,4 +1,5 @@
 #include <sit/nn/sit_from_state_dict.h>
+#include <sit/error.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -11,17 +12,17 @@ const torch::Tensor& require(const StateDict& sd, const std::string& key, int64_
                              const std::string& source) {
   const torch::Tensor* tensor = sd.find(key);
   if (tensor == nullptr) {
-    throw std::runtime_error(source + ": not a SiT checkpoint: key '" + key + "' is missing");
+    throw FileError(source, "not a SiT checkpoint: key '" + key + "' is missing");
   }
   if (tensor->dim() != dim) {
-    throw std::runtime_error(source + ": '" + key + "' has " + std::to_string(tensor->dim()) +
+    throw FileError(source, "'" + key + "' has " + std::to_string(tensor->dim()) +
                              " dimensions, a SiT has " + std::to_string(dim));
   }
   // The model is sized from these tensors' shapes, so each must hold its elements: a view with
   // overlapping strides (stride 0) can claim any size over a few stored values.
   const uint64_t stored = tensor->storage().nbytes() / tensor->element_size();
   if (static_cast<uint64_t>(tensor->numel()) > stored) {
-    throw std::runtime_error(source + ": '" + key + "' has " + std::to_string(tensor->numel()) +
+    throw FileError(source, "'" + key + "' has " + std::to_string(tensor->numel()) +
                              " elements over a storage of " + std::to_string(stored) + " (overlapping strides)");
   }
   return *tensor;
@@ -56,7 +57,7 @@ void require_shape(const StateDict& sd, const std::string& key, std::vector<int6
       for (size_t j = 0; j < expected.size(); ++j) {
         if (expected[j] < 0) expected[j] = tensor.size(static_cast<int64_t>(j));
       }
-      throw std::runtime_error(source + ": '" + key + "' has shape " + shape_text(tensor.sizes()) +
+      throw FileError(source, "'" + key + "' has shape " + shape_text(tensor.sizes()) +
                                ", the hidden size of x_embedder.proj.weight implies " + shape_text(expected));
     }
   }
@@ -84,7 +85,7 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
   const auto& fc1 = require(sd, "blocks.0.mlp.fc1.weight", 2, source);       // (ratio D, D)
   int64_t D = proj.size(0), C = proj.size(1), p = proj.size(2);
   if (D == 0 || C == 0 || p == 0 || proj.size(3) != p) {
-    throw std::runtime_error(source + ": x_embedder.proj.weight has shape " + shape_text(proj.sizes()) +
+    throw FileError(source, "x_embedder.proj.weight has shape " + shape_text(proj.sizes()) +
                              ", expected (hidden size, channels, patch, patch), all positive");
   }
   require_shape(sd, "pos_embed", {1, -1, D}, source);
@@ -93,26 +94,26 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
   const int64_t depth = count_blocks(sd, D, fc1.size(0), source);
   auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(pos_embed.size(1)))));
   if (grid * grid != pos_embed.size(1)) {
-    throw std::runtime_error(source + ": pos_embed has " + std::to_string(pos_embed.size(1)) +
+    throw FileError(source, "pos_embed has " + std::to_string(pos_embed.size(1)) +
                              " tokens, not a square grid");
   }
   int64_t out_channels = linear.size(0) / (p * p);
   if (out_channels != C && out_channels != 2 * C) {
-    throw std::runtime_error(source + ": final_layer.linear.weight has " +
+    throw FileError(source, "final_layer.linear.weight has " +
                              std::to_string(linear.size(0)) + " rows, expected " +
                              std::to_string(p * p * C) + " or " + std::to_string(2 * p * p * C));
   }
   int64_t num_heads = hints.num_heads().value_or(preset_num_heads(D));
   if (num_heads == 0) {
-    throw std::runtime_error(source + ": hidden size " + std::to_string(D) +
+    throw FileError(source, "hidden size " + std::to_string(D) +
                              " is not a preset's; give the number of heads (--num-heads)");
   }
   int64_t rows = table.size(0);
-  if (rows == 0) throw std::runtime_error(source + ": y_embedder.embedding_table.weight has no rows");
+  if (rows == 0) throw FileError(source, "y_embedder.embedding_table.weight has no rows");
   bool null_row = hints.num_classes().has_value() ? rows == *hints.num_classes() + 1 : true;
   int64_t num_classes = null_row ? rows - 1 : rows;
   if (hints.num_classes().has_value() && num_classes != *hints.num_classes()) {
-    throw std::runtime_error(source + ": the label table has " + std::to_string(rows) +
+    throw FileError(source, "the label table has " + std::to_string(rows) +
                              " rows, which fits neither " + std::to_string(*hints.num_classes()) +
                              " classes nor " + std::to_string(*hints.num_classes()) +
                              " classes plus the null row");

@@ -1,4 +1,5 @@
 #include "train/adamw.h"
+#include <sit/error.h>
 
 #include <ATen/Parallel.h>
 
@@ -76,7 +77,7 @@ void fused_adamw_step(torch::optim::AdamW& optimizer, const std::vector<torch::T
   (void)optimizer;
   (void)parameters;
   (void)step_counts;
-  throw std::runtime_error("the fused AdamW kernel needs LibTorch 2.1 or later");
+  throw UnsupportedError("the fused AdamW kernel needs LibTorch 2.1 or later");
 #endif
 }
 

@@ -1,4 +1,5 @@
 #include <sit/train/graphed_training_step.h>
+#include <sit/error.h>
 
 #include <torch/version.h>
 
@@ -235,7 +236,7 @@ struct GraphedTrainingStep::Captured {};
 
 namespace {
 [[noreturn]] void refuse() {
-  throw std::runtime_error(
+  throw UnsupportedError(
       "a graphed training step needs sit built against a CUDA LibTorch 2.2 or later; this build has none");
 }
 }  // namespace

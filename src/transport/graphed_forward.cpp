@@ -1,4 +1,5 @@
 #include <sit/transport/graphed_forward.h>
+#include <sit/error.h>
 
 #include <stdexcept>
 
@@ -88,7 +89,7 @@ LabelledForward cuda_graphed(LabelledForward forward) {
 }
 #else
 LabelledForward cuda_graphed(LabelledForward) {
-  throw std::runtime_error(
+  throw UnsupportedError(
       "CUDA graphs need sit built against a CUDA LibTorch 2.x; this build has none");
 }
 #endif

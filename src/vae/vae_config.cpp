@@ -1,4 +1,5 @@
 #include <sit/vae/vae_config.h>
+#include <sit/error.h>
 
 #include <algorithm>
 #include <fstream>
@@ -20,7 +21,7 @@ namespace {
 constexpr size_t kMaxBlocks = 8;
 
 [[noreturn]] void fail(const std::string& source, const std::string& problem) {
-  throw std::runtime_error(source + ": " + problem);
+  throw FileError(source, problem);
 }
 
 // Integers must be JSON integers: nlohmann converts a float such as 4e45 to int64_t with a plain
@@ -111,7 +112,7 @@ AutoencoderKLOptions parse_vae_config(const std::string& text, const std::string
 
 AutoencoderKLOptions read_vae_config(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open the VAE config");
+  if (!in) throw FileError(path, "cannot open the VAE config");
   std::stringstream text;
   text << in.rdbuf();
   return parse_vae_config(text.str(), path);

@@ -1,4 +1,5 @@
 #include <sit/vae/vae_from_state_dict.h>
+#include <sit/error.h>
 
 #include <array>
 #include <filesystem>
@@ -70,13 +71,13 @@ VaeFiles find_vae_files(const std::string& path, const std::string& config) {
       }
     }
     if (files.weights.empty()) {
-      throw std::runtime_error(path + ": VAE folder holds neither diffusion_pytorch_model.safetensors nor .bin");
+      throw FileError(path, "VAE folder holds neither diffusion_pytorch_model.safetensors nor .bin");
     }
   } else if (fs::is_regular_file(root)) {
     files.weights = path;
     root = root.parent_path().empty() ? fs::path(".") : root.parent_path();
   } else {
-    throw std::runtime_error(path + ": no such VAE file or folder");
+    throw FileError(path, "no such VAE file or folder");
   }
   if (!config.empty()) {
     files.config = config;

@@ -38,6 +38,7 @@ template <typename Group>
 void check_refused(const Group& group, const std::string& message) {
   INFO(message);
   CHECK_THROWS_AS(group.validate(), ConfigError);
+  CHECK_THROWS_AS(group.validate(), sit::Error);  // what an application catches for all of sit's errors
   CHECK_THROWS_WITH(group.validate(), Catch::Contains(message));
 }
 

@@ -206,7 +206,7 @@ TEST_CASE("sit-sample: bad input is a one-line error", "[cli]") {
   auto sample = kSample + " ODE --out '' --num-heads 4 --ckpt ";
   for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
            {tmp.file("truncated.pt"), "truncated.pt"},
-           {tmp.file("random.pt"), "is not a checkpoint"},
+           {tmp.file("random.pt"), ": not a checkpoint"},
            {tmp.file("missing.pt"), "missing.pt"},
            {ckpt + " --class-labels 3,12", "class label 12 is outside the model's 10 classes"},
            {ckpt + " --class-labels 1,2 --noise " + ckpt, "ckpt.pt"}}) {

@@ -6,6 +6,7 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 
+#include <sit/error.h>
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
 
@@ -67,8 +68,16 @@ TEST_CASE("read_state_dict reads bare, DDP-prefixed and safetensors state dicts"
 }
 
 TEST_CASE("read_state_dict names files that are not checkpoints", "[io][state_dict]") {
+  // An application tells a bad file from a bad setting by type, and gets the file.
+  try {
+    sit::read_state_dict(fixture("npy_f4.npy"));
+    FAIL("no error");
+  } catch (const sit::FileError& e) {
+    CHECK(e.path() == fixture("npy_f4.npy"));
+  }
+  CHECK_THROWS_AS(sit::read_state_dict(sit::test::truncated_copy(fixture("ckpt.pt"), 100, "cut.pt")), sit::FileError);
   CHECK_THROWS_WITH(sit::read_state_dict(fixture("npy_f4.npy")),
-                    Catch::Equals(fixture("npy_f4.npy") + " is not a checkpoint (neither a torch.save zip archive nor safetensors)"));
+                    Catch::Equals(fixture("npy_f4.npy") + ": not a checkpoint (neither a torch.save zip archive nor safetensors)"));
   CHECK_THROWS_WITH(sit::read_state_dict(sit::test::truncated_copy(fixture("ckpt.pt"), 0, "empty.pt")),
                     Catch::Contains("empty.pt: empty file, not a checkpoint"));
   CHECK_THROWS_WITH(sit::read_state_dict(fixture("legacy.pt")), Catch::Contains("legacy torch.save format is not supported"));

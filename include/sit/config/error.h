@@ -1,16 +1,17 @@
 #pragma once
-// The one exception type for bad settings: a misspelt choice, a value out of range, settings that
+// The exception type for bad settings (sit/error.h has the others): a misspelt choice, a value out of range, settings that
 // contradict each other or a checkpoint. Its message is one line that names the setting.
 
-#include <stdexcept>
+#include <sit/error.h>
+
 #include <string>
 #include <vector>
 
 namespace sit::config {
 
-class ConfigError : public std::invalid_argument {
+class ConfigError : public Error {
  public:
-  using std::invalid_argument::invalid_argument;
+  using Error::Error;
 };
 
 /// The command-line spelling of a setting: "cfg_scale" -> "--cfg-scale".
