@@ -23,8 +23,7 @@
 #include <sit/eval/frechet.h>
 #include <sit/eval/inception.h>
 #include <sit/eval/inception_config.h>
-#include <sit/eval/inception_score.h>
-#include <sit/eval/precision_recall.h>
+#include <sit/eval/scores.h>
 #include <sit/eval/statistics_file.h>
 #include <sit/image/codec.h>
 #include <sit/io/npy.h>
@@ -137,13 +136,15 @@ int score(const EvalParams& p) {
     auto classifier = eval::load_classifier(p.classifier);
     auto [images, labels] = read_samples(p.samples, classifier->options);
     const auto test = fashion_mnist(p, false);
-    const auto sampled = eval::classify(classifier, images);
-    const double accuracy = eval::accuracy(sampled.logits, labels);
-    const double fd = eval::frechet_distance(eval::gaussian_statistics(sampled.features),
-                                             eval::gaussian_statistics(eval::classify(classifier, test.images()).features));
+    eval::Scores scores;
+    eval::add_classifier_scores(scores, eval::classify(classifier, images), labels,
+                                eval::gaussian_statistics(eval::classify(classifier, test.images()).features));
     fmt::print("{}: {} samples, class accuracy {:.2f}%, feature FD {:.4f} (to the {} test images)\n", p.samples,
-               images.size(0), 100 * accuracy, fd, test.size());
-    out.update({{"samples", p.samples}, {"num_samples", images.size(0)}, {"accuracy", accuracy}, {"fd", fd}});
+               scores.samples, 100 * *scores.accuracy, *scores.classifier_fd, test.size());
+    out.update({{"samples", p.samples},
+                {"num_samples", scores.samples},
+                {"accuracy", *scores.accuracy},
+                {"fd", *scores.classifier_fd}});
   }
   if (!p.reference.empty()) {
     int64_t compared = 0;
@@ -267,29 +268,26 @@ int compare(const EvalParams& p) {
   auto network = inception_network(p);
   const auto images = read_images(p.samples);
   const auto reference = reference_statistics(p, network);
-  const auto sampled = inception_features(p, network, images, p.samples);
-  const auto samples = eval::inception_statistics(sampled, p.inception.input_mode);
-  const double fid = eval::frechet_distance(samples.pool, reference.pool);
-  const double sfid = eval::frechet_distance(samples.spatial, reference.spatial);
-  const double inception_score = eval::inception_score(sampled.logits);
+  eval::Scores scores;
+  eval::add_inception_scores(scores, inception_features(p, network, images, p.samples), reference,
+                             p.inception.input_mode);
   const std::string mode = sit::config::enum_name(p.inception.input_mode);
-  nlohmann::json out = {{"fid", fid},
-                        {"sfid", sfid},
-                        {"inception_score", inception_score},
+  nlohmann::json out = {{"fid", *scores.fid},
+                        {"sfid", *scores.sfid},
+                        {"inception_score", *scores.inception_score},
                         {"input_mode", mode},
-                        {"num_samples", images.size(0)},
+                        {"num_samples", scores.samples},
                         {"samples", p.samples},
                         {"ref", p.ref}};
-  fmt::print("FID {:.4f}  sFID {:.4f}  IS {:.4f}", fid, sfid, inception_score);
-  if (reference.pool_3.defined()) {
-    const auto pr = eval::precision_recall(reference.pool_3, sampled.pool_3);
-    fmt::print("  precision {:.4f}  recall {:.4f}", pr.precision, pr.recall);
-    out.update({{"precision", pr.precision}, {"recall", pr.recall}});
+  fmt::print("FID {:.4f}  sFID {:.4f}  IS {:.4f}", *scores.fid, *scores.sfid, *scores.inception_score);
+  if (scores.precision) {
+    fmt::print("  precision {:.4f}  recall {:.4f}", *scores.precision, *scores.recall);
+    out.update({{"precision", *scores.precision}, {"recall", *scores.recall}});
   } else {
     fmt::print("  precision and recall: n/a (--ref holds statistics without features)");
     out.update({{"precision", nullptr}, {"recall", nullptr}});
   }
-  fmt::print("  ({} samples, input mode {})\n", images.size(0), mode);
+  fmt::print("  ({} samples, input mode {})\n", scores.samples, mode);
   if (!p.json.empty()) write_json(p.json, out);
   return 0;
 }

@@ -2,8 +2,6 @@
 
 #include <sit/config/error.h>
 #include <sit/data/fashion_mnist.h>
-#include <sit/eval/inception_score.h>
-#include <sit/eval/precision_recall.h>
 #include <sit/image/quantize.h>
 
 #include <string>
@@ -73,7 +71,7 @@ SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<in
   }
 }
 
-SampleScores SampleEvaluator::evaluate(const Generator& generator, distributed::ProcessGroup* group) {
+eval::Scores SampleEvaluator::evaluate(const Generator& generator, distributed::ProcessGroup* group) {
   const auto& m = generator.architecture();
   const int64_t total = config_.eval_samples;
   const int64_t rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
@@ -96,30 +94,19 @@ SampleScores SampleEvaluator::evaluate(const Generator& generator, distributed::
       class_features.emplace_back(begin, c.features);
     }
   }
-  SampleScores scores;
-  scores.samples = total;
+  eval::Scores scores;
   if (inception_) {
-    const auto p = gather_rows(group, pool_3, total, 2048, device_);
-    const auto l = gather_rows(group, logits, total, 1008, device_);
-    const auto s = gather_rows(group, spatial, total, 2023, device_);
-    const auto statistics = eval::inception_statistics({p, l, s}, config_.input_mode);
-    scores.fid = eval::frechet_distance(statistics.pool, reference_->pool);
-    scores.sfid = eval::frechet_distance(statistics.spatial, reference_->spatial);
-    scores.inception_score = eval::inception_score(l);
-    if (reference_->pool_3.defined()) {
-      const auto pr = eval::precision_recall(reference_->pool_3, p);
-      scores.precision = pr.precision;
-      scores.recall = pr.recall;
-    }
-    scores.input_mode = config_.input_mode;
+    const eval::InceptionFeatures features{gather_rows(group, pool_3, total, 2048, device_),
+                                           gather_rows(group, logits, total, 1008, device_),
+                                           gather_rows(group, spatial, total, 2023, device_)};
+    eval::add_inception_scores(scores, features, *reference_, config_.input_mode);
   }
   if (classifier_) {
     const auto& o = (*classifier_)->options;
-    const auto l = gather_rows(group, class_logits, total, o.num_classes(), device_);
-    const auto f = gather_rows(group, class_features, total, o.feature_dim(), device_);
+    const eval::ClassifierOutputs outputs{gather_rows(group, class_logits, total, o.num_classes(), device_),
+                                          gather_rows(group, class_features, total, o.feature_dim(), device_)};
     const auto labels = torch::arange(total, torch::kInt64) % m.num_classes();
-    scores.accuracy = eval::accuracy(l, labels);
-    scores.classifier_fd = eval::frechet_distance(eval::gaussian_statistics(f), classifier_reference_);
+    eval::add_classifier_scores(scores, outputs, labels, classifier_reference_);
   }
   return scores;
 }
