@@ -59,6 +59,7 @@ struct EvalParams {
   std::string json;
   // stats, compare, features
   eval::InceptionConfig inception;
+  int64_t batch_size = 50;
   std::string images;
   std::string ref;
   std::string out_npz;
@@ -203,7 +204,7 @@ torch::Tensor read_images(const std::string& path) {
 eval::InceptionFeatures inception_features(const EvalParams& p, eval::FidInceptionV3& network,
                                            const torch::Tensor& images, const std::string& source) {
   const auto start = std::chrono::steady_clock::now();
-  auto features = eval::inception_features(network, images, p.inception.input_mode, p.inception.batch_size);
+  auto features = eval::inception_features(network, images, p.inception.input_mode, p.batch_size);
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   fmt::print("{}: Inception features of {} images {}x{} (input mode {}, {:.1f} s)\n", source, images.size(0),
              images.size(1), images.size(2), sit::config::enum_name(p.inception.input_mode), elapsed.count());
@@ -214,6 +215,7 @@ eval::InceptionFeatures inception_features(const EvalParams& p, eval::FidIncepti
 eval::FidInceptionV3 inception_network(const EvalParams& p) {
   p.runtime.validate();
   p.inception.validate();
+  sit::config::require(p.batch_size >= 1, "batch_size", std::to_string(p.batch_size), "must be 1 or more");
   const auto device = sit::examples::apply_runtime(p.runtime);
   auto network = eval::load_fid_inception(p.inception.inception);
   network->to(device);
@@ -328,6 +330,9 @@ int main(int argc, char** argv) {
   auto add_inception_options = [&](CLI::App* command) {
     sit::examples::bind(*command, p.runtime, {"precision"});
     sit::examples::bind(*command, p.inception);
+    sit::examples::bind_fields(*command, p, [](auto& params, auto&& field) {
+      field("batch_size", params.batch_size, "images per Inception forward");
+    });
   };
   auto* stats_app = app.add_subcommand("stats", "a reference's statistics (ADM's reference batch layout)");
   add_inception_options(stats_app);

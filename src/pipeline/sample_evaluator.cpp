@@ -34,19 +34,19 @@ SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<in
   const bool latent = config.data.data == train::DataSource::Latents;
   const int64_t channels = latent ? 3 : shape[0];
   const int64_t side = latent ? shape[1] * 8 : shape[1];
-  if (!config_.inception.empty()) {
+  if (!config_.inception.inception.empty()) {
     if (channels != 1 && channels != 3) {
       throw config::ConfigError("--inception: the Inception takes 1 or 3 channels; this run's images have " +
                                 std::to_string(channels));
     }
-    inception_ = eval::load_fid_inception(config_.inception);
+    inception_ = eval::load_fid_inception(config_.inception.inception);
     (*inception_)->to(device_);
     reference_ = eval::read_statistics(config_.eval_ref);
     if (!reference_) {
       throw config::ConfigError("--eval-ref " + config_.eval_ref +
                                 ": holds no statistics (mu, sigma, mu_s, sigma_s); make them with sit-eval stats");
     }
-    eval::require_input_mode(*reference_, config_.input_mode, "--eval-ref " + config_.eval_ref);
+    eval::require_input_mode(*reference_, config_.inception.input_mode, "--eval-ref " + config_.eval_ref);
   }
   if (!config_.eval_classifier.empty()) {
     if (config.data.data != train::DataSource::FashionMNIST) {
@@ -83,7 +83,7 @@ eval::Scores SampleEvaluator::evaluate(const Generator& generator, distributed::
     auto y = torch::arange(begin, begin + n, torch::kInt64) % m.num_classes();
     const auto images = image::to_uint8_nhwc(generator.generate(y, Draws().seed(kNoiseSeed).first(begin)).samples);
     if (inception_) {
-      auto f = eval::inception_features(*inception_, images, config_.input_mode, chunk_);
+      auto f = eval::inception_features(*inception_, images, config_.inception.input_mode, chunk_);
       pool_3.emplace_back(begin, f.pool_3);
       logits.emplace_back(begin, f.logits);
       spatial.emplace_back(begin, f.spatial);
@@ -99,7 +99,7 @@ eval::Scores SampleEvaluator::evaluate(const Generator& generator, distributed::
     const eval::InceptionFeatures features{gather_rows(group, pool_3, total, 2048, device_),
                                            gather_rows(group, logits, total, 1008, device_),
                                            gather_rows(group, spatial, total, 2023, device_)};
-    eval::add_inception_scores(scores, features, *reference_, config_.input_mode);
+    eval::add_inception_scores(scores, features, *reference_, config_.inception.input_mode);
   }
   if (classifier_) {
     const auto& o = (*classifier_)->options;
