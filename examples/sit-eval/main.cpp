@@ -23,8 +23,7 @@
 #include <sit/eval/frechet.h>
 #include <sit/eval/inception.h>
 #include <sit/eval/inception_config.h>
-#include <sit/eval/inception_score.h>
-#include <sit/eval/precision_recall.h>
+#include <sit/eval/scores.h>
 #include <sit/eval/statistics_file.h>
 #include <sit/image/codec.h>
 #include <sit/io/npy.h>
@@ -60,6 +59,7 @@ struct EvalParams {
   std::string json;
   // stats, compare, features
   eval::InceptionConfig inception;
+  int64_t batch_size = 50;
   std::string images;
   std::string ref;
   std::string out_npz;
@@ -137,13 +137,15 @@ int score(const EvalParams& p) {
     auto classifier = eval::load_classifier(p.classifier);
     auto [images, labels] = read_samples(p.samples, classifier->options);
     const auto test = fashion_mnist(p, false);
-    const auto sampled = eval::classify(classifier, images);
-    const double accuracy = eval::accuracy(sampled.logits, labels);
-    const double fd = eval::frechet_distance(eval::gaussian_statistics(sampled.features),
-                                             eval::gaussian_statistics(eval::classify(classifier, test.images()).features));
+    eval::Scores scores;
+    eval::add_classifier_scores(scores, eval::classify(classifier, images), labels,
+                                eval::gaussian_statistics(eval::classify(classifier, test.images()).features));
     fmt::print("{}: {} samples, class accuracy {:.2f}%, feature FD {:.4f} (to the {} test images)\n", p.samples,
-               images.size(0), 100 * accuracy, fd, test.size());
-    out.update({{"samples", p.samples}, {"num_samples", images.size(0)}, {"accuracy", accuracy}, {"fd", fd}});
+               scores.samples, 100 * *scores.accuracy, *scores.classifier_fd, test.size());
+    out.update({{"samples", p.samples},
+                {"num_samples", scores.samples},
+                {"accuracy", *scores.accuracy},
+                {"fd", *scores.classifier_fd}});
   }
   if (!p.reference.empty()) {
     int64_t compared = 0;
@@ -202,7 +204,7 @@ torch::Tensor read_images(const std::string& path) {
 eval::InceptionFeatures inception_features(const EvalParams& p, eval::FidInceptionV3& network,
                                            const torch::Tensor& images, const std::string& source) {
   const auto start = std::chrono::steady_clock::now();
-  auto features = eval::inception_features(network, images, p.inception.input_mode, p.inception.batch_size);
+  auto features = eval::inception_features(network, images, p.inception.input_mode, p.batch_size);
   std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
   fmt::print("{}: Inception features of {} images {}x{} (input mode {}, {:.1f} s)\n", source, images.size(0),
              images.size(1), images.size(2), sit::config::enum_name(p.inception.input_mode), elapsed.count());
@@ -213,6 +215,7 @@ eval::InceptionFeatures inception_features(const EvalParams& p, eval::FidIncepti
 eval::FidInceptionV3 inception_network(const EvalParams& p) {
   p.runtime.validate();
   p.inception.validate();
+  sit::config::require(p.batch_size >= 1, "batch_size", std::to_string(p.batch_size), "must be 1 or more");
   const auto device = sit::examples::apply_runtime(p.runtime);
   auto network = eval::load_fid_inception(p.inception.inception);
   network->to(device);
@@ -267,29 +270,26 @@ int compare(const EvalParams& p) {
   auto network = inception_network(p);
   const auto images = read_images(p.samples);
   const auto reference = reference_statistics(p, network);
-  const auto sampled = inception_features(p, network, images, p.samples);
-  const auto samples = eval::inception_statistics(sampled, p.inception.input_mode);
-  const double fid = eval::frechet_distance(samples.pool, reference.pool);
-  const double sfid = eval::frechet_distance(samples.spatial, reference.spatial);
-  const double inception_score = eval::inception_score(sampled.logits);
+  eval::Scores scores;
+  eval::add_inception_scores(scores, inception_features(p, network, images, p.samples), reference,
+                             p.inception.input_mode);
   const std::string mode = sit::config::enum_name(p.inception.input_mode);
-  nlohmann::json out = {{"fid", fid},
-                        {"sfid", sfid},
-                        {"inception_score", inception_score},
+  nlohmann::json out = {{"fid", *scores.fid},
+                        {"sfid", *scores.sfid},
+                        {"inception_score", *scores.inception_score},
                         {"input_mode", mode},
-                        {"num_samples", images.size(0)},
+                        {"num_samples", scores.samples},
                         {"samples", p.samples},
                         {"ref", p.ref}};
-  fmt::print("FID {:.4f}  sFID {:.4f}  IS {:.4f}", fid, sfid, inception_score);
-  if (reference.pool_3.defined()) {
-    const auto pr = eval::precision_recall(reference.pool_3, sampled.pool_3);
-    fmt::print("  precision {:.4f}  recall {:.4f}", pr.precision, pr.recall);
-    out.update({{"precision", pr.precision}, {"recall", pr.recall}});
+  fmt::print("FID {:.4f}  sFID {:.4f}  IS {:.4f}", *scores.fid, *scores.sfid, *scores.inception_score);
+  if (scores.precision) {
+    fmt::print("  precision {:.4f}  recall {:.4f}", *scores.precision, *scores.recall);
+    out.update({{"precision", *scores.precision}, {"recall", *scores.recall}});
   } else {
     fmt::print("  precision and recall: n/a (--ref holds statistics without features)");
     out.update({{"precision", nullptr}, {"recall", nullptr}});
   }
-  fmt::print("  ({} samples, input mode {})\n", images.size(0), mode);
+  fmt::print("  ({} samples, input mode {})\n", scores.samples, mode);
   if (!p.json.empty()) write_json(p.json, out);
   return 0;
 }
@@ -330,6 +330,9 @@ int main(int argc, char** argv) {
   auto add_inception_options = [&](CLI::App* command) {
     sit::examples::bind(*command, p.runtime, {"precision"});
     sit::examples::bind(*command, p.inception);
+    sit::examples::bind_fields(*command, p, [](auto& params, auto&& field) {
+      field("batch_size", params.batch_size, "images per Inception forward");
+    });
   };
   auto* stats_app = app.add_subcommand("stats", "a reference's statistics (ADM's reference batch layout)");
   add_inception_options(stats_app);

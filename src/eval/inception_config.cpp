@@ -5,7 +5,6 @@ namespace sit::eval {
 void InceptionConfig::validate() const {
   config::require(!inception.empty(), "inception", "",
                   "is needed: pytorch-fid's pt_inception-2015-12-05-6726825d.pth, the FID Inception weights");
-  config::require(batch_size >= 1, "batch_size", std::to_string(batch_size), "must be 1 or more");
 }
 
 }  // namespace sit::eval

@@ -2,8 +2,6 @@
 
 #include <sit/config/error.h>
 #include <sit/data/fashion_mnist.h>
-#include <sit/eval/inception_score.h>
-#include <sit/eval/precision_recall.h>
 #include <sit/image/quantize.h>
 
 #include <string>
@@ -36,19 +34,19 @@ SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<in
   const bool latent = config.data.data == train::DataSource::Latents;
   const int64_t channels = latent ? 3 : shape[0];
   const int64_t side = latent ? shape[1] * 8 : shape[1];
-  if (!config_.inception.empty()) {
+  if (!config_.inception.inception.empty()) {
     if (channels != 1 && channels != 3) {
       throw config::ConfigError("--inception: the Inception takes 1 or 3 channels; this run's images have " +
                                 std::to_string(channels));
     }
-    inception_ = eval::load_fid_inception(config_.inception);
+    inception_ = eval::load_fid_inception(config_.inception.inception);
     (*inception_)->to(device_);
     reference_ = eval::read_statistics(config_.eval_ref);
     if (!reference_) {
       throw config::ConfigError("--eval-ref " + config_.eval_ref +
                                 ": holds no statistics (mu, sigma, mu_s, sigma_s); make them with sit-eval stats");
     }
-    eval::require_input_mode(*reference_, config_.input_mode, "--eval-ref " + config_.eval_ref);
+    eval::require_input_mode(*reference_, config_.inception.input_mode, "--eval-ref " + config_.eval_ref);
   }
   if (!config_.eval_classifier.empty()) {
     if (config.data.data != train::DataSource::FashionMNIST) {
@@ -73,7 +71,7 @@ SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<in
   }
 }
 
-SampleScores SampleEvaluator::evaluate(const Generator& generator, distributed::ProcessGroup* group) {
+eval::Scores SampleEvaluator::evaluate(const Generator& generator, distributed::ProcessGroup* group) {
   const auto& m = generator.architecture();
   const int64_t total = config_.eval_samples;
   const int64_t rank = group ? group->rank() : 0, world = group ? group->world_size() : 1;
@@ -85,7 +83,7 @@ SampleScores SampleEvaluator::evaluate(const Generator& generator, distributed::
     auto y = torch::arange(begin, begin + n, torch::kInt64) % m.num_classes();
     const auto images = image::to_uint8_nhwc(generator.generate(y, Draws().seed(kNoiseSeed).first(begin)).samples);
     if (inception_) {
-      auto f = eval::inception_features(*inception_, images, config_.input_mode, chunk_);
+      auto f = eval::inception_features(*inception_, images, config_.inception.input_mode, chunk_);
       pool_3.emplace_back(begin, f.pool_3);
       logits.emplace_back(begin, f.logits);
       spatial.emplace_back(begin, f.spatial);
@@ -96,30 +94,19 @@ SampleScores SampleEvaluator::evaluate(const Generator& generator, distributed::
       class_features.emplace_back(begin, c.features);
     }
   }
-  SampleScores scores;
-  scores.samples = total;
+  eval::Scores scores;
   if (inception_) {
-    const auto p = gather_rows(group, pool_3, total, 2048, device_);
-    const auto l = gather_rows(group, logits, total, 1008, device_);
-    const auto s = gather_rows(group, spatial, total, 2023, device_);
-    const auto statistics = eval::inception_statistics({p, l, s}, config_.input_mode);
-    scores.fid = eval::frechet_distance(statistics.pool, reference_->pool);
-    scores.sfid = eval::frechet_distance(statistics.spatial, reference_->spatial);
-    scores.inception_score = eval::inception_score(l);
-    if (reference_->pool_3.defined()) {
-      const auto pr = eval::precision_recall(reference_->pool_3, p);
-      scores.precision = pr.precision;
-      scores.recall = pr.recall;
-    }
-    scores.input_mode = config_.input_mode;
+    const eval::InceptionFeatures features{gather_rows(group, pool_3, total, 2048, device_),
+                                           gather_rows(group, logits, total, 1008, device_),
+                                           gather_rows(group, spatial, total, 2023, device_)};
+    eval::add_inception_scores(scores, features, *reference_, config_.inception.input_mode);
   }
   if (classifier_) {
     const auto& o = (*classifier_)->options;
-    const auto l = gather_rows(group, class_logits, total, o.num_classes(), device_);
-    const auto f = gather_rows(group, class_features, total, o.feature_dim(), device_);
+    const eval::ClassifierOutputs outputs{gather_rows(group, class_logits, total, o.num_classes(), device_),
+                                          gather_rows(group, class_features, total, o.feature_dim(), device_)};
     const auto labels = torch::arange(total, torch::kInt64) % m.num_classes();
-    scores.accuracy = eval::accuracy(l, labels);
-    scores.classifier_fd = eval::frechet_distance(eval::gaussian_statistics(f), classifier_reference_);
+    eval::add_classifier_scores(scores, outputs, labels, classifier_reference_);
   }
   return scores;
 }

@@ -8,10 +8,11 @@ void EvalConfig::validate() const {
   if (!enabled()) return;
   require(eval_samples >= 4, "eval_samples", std::to_string(eval_samples),
           "must be 4 or more (precision and recall compare each sample with its 3 nearest)");
-  require(inception.empty() || !eval_ref.empty(), "inception", inception,
+  const std::string& weights = inception.inception;
+  require(weights.empty() || !eval_ref.empty(), "inception", weights,
           "needs --eval-ref: the statistics to compare with (sit-eval stats)");
-  require(eval_ref.empty() || !inception.empty(), "eval_ref", eval_ref, "needs --inception: the network of its statistics");
-  require(!inception.empty() || !eval_classifier.empty(), "eval_every", std::to_string(eval_every),
+  require(eval_ref.empty() || !weights.empty(), "eval_ref", eval_ref, "needs --inception: the network of its statistics");
+  require(!weights.empty() || !eval_classifier.empty(), "eval_every", std::to_string(eval_every),
           "needs a feature network: --inception with --eval-ref, or --eval-classifier");
 }
 

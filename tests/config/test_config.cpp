@@ -2,6 +2,7 @@
 // choices; every group's validation names the setting it refuses; the field lists give each key
 // once; the groups turn into the options they stand for.
 #include "support/catch_torch.h"
+#include <sit/eval/inception_config.h>
 #include <sit/nn/model_config.h>
 #include <sit/nn/runtime_config.h>
 #include <sit/train/train_config.h>
@@ -12,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <set>
 
 using sit::config::ConfigError;
@@ -164,4 +166,27 @@ TEST_CASE("a training configuration lists each key once and round-trips through 
   CHECK(json["precision"] == "fp32");
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"sample_method": "rk45"})"),
                     Catch::Contains("ODE method 'rk45'"));
+}
+
+TEST_CASE("sit-train's Inception settings are sit-eval's group, saved under their keys", "[config]") {
+  // EvalConfig holds an eval::InceptionConfig: its flags are sit-eval's (--inception, --input-mode,
+  // with sit-eval's help), and the saved configuration keeps the flat keys older checkpoints hold.
+  std::map<std::string, std::string> eval_help, train_help;
+  sit::eval::InceptionConfig inception;
+  sit::eval::InceptionConfig::fields(inception, [&](const char* key, auto&, const char* help, const auto&...) {
+    eval_help[key] = help;
+  });
+  sit::train::TrainConfig config;
+  sit::train::TrainConfig::fields(config, [&](const char* key, auto&, const char* help, const auto&...) {
+    if (eval_help.count(key)) train_help[key] = help;
+  });
+  CHECK(eval_help.size() == 2);
+  CHECK(train_help == eval_help);
+
+  config = sit::train::TrainConfig::from_json(R"({"inception": "pt_inception.pth", "input_mode": "pytorch-fid"})");
+  CHECK(config.eval.inception.inception == "pt_inception.pth");
+  CHECK(config.eval.inception.input_mode == sit::eval::InputMode::PytorchFid);
+  auto json = nlohmann::json::parse(config.to_json());
+  CHECK(json["inception"] == "pt_inception.pth");
+  CHECK(json["input_mode"] == "pytorch-fid");
 }

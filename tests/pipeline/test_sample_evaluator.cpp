@@ -51,9 +51,9 @@ TEST_CASE("SampleEvaluator: the scores of the EMA model's samples, in seeded chu
   // Two chunks, 4 and 1 (sit-train's are 100: the same code, at 1/20 of the Inception passes).
   c.eval.eval_samples = 5;
   const int64_t chunk = 4;
-  c.eval.inception = inception;
+  c.eval.inception.inception = inception;
   c.eval.eval_ref = dir.file("ref.npz");
-  c.eval.input_mode = mode;
+  c.eval.inception.input_mode = mode;
   REQUIRE_NOTHROW(c.validate());
   sit::train::Trainer trainer(c, std::make_shared<sample_evaluator_test::Ramps>());
   trainer.train_step();
@@ -97,13 +97,13 @@ TEST_CASE("EvalConfig refuses what cannot be evaluated", "[train][eval][config]"
   CHECK_THROWS_WITH(e.validate(), Catch::Contains("--eval-every -1"));
   e.eval_every = 10;
   CHECK_THROWS_WITH(e.validate(), Catch::Contains("needs a feature network"));
-  e.inception = "pt_inception.pth";
+  e.inception.inception = "pt_inception.pth";
   CHECK_THROWS_WITH(e.validate(), Catch::Contains("--inception pt_inception.pth: needs --eval-ref"));
   e.eval_ref = "ref.npz";
   CHECK_NOTHROW(e.validate());
   e.eval_samples = 3;
   CHECK_THROWS_WITH(e.validate(), Catch::Contains("--eval-samples 3: must be 4 or more"));
   e.eval_samples = 10;
-  e.inception.clear();
+  e.inception.inception.clear();
   CHECK_THROWS_WITH(e.validate(), Catch::Contains("--eval-ref ref.npz: needs --inception"));
 }

@@ -6,6 +6,7 @@
 #include <sit/distributed/process_group.h>
 #include <sit/eval/classifier.h>
 #include <sit/eval/inception.h>
+#include <sit/eval/scores.h>
 #include <sit/eval/statistics_file.h>
 #include <sit/pipeline/generator.h>
 #include <sit/train/train_config.h>
@@ -14,15 +15,6 @@
 #include <optional>
 
 namespace sit::pipeline {
-
-struct SampleScores {
-  int64_t samples = 0;
-  // Inception (precision and recall when the reference holds pool_3 features)
-  std::optional<double> fid, sfid, inception_score, precision, recall;
-  std::optional<eval::InputMode> input_mode;
-  // classifier
-  std::optional<double> accuracy, classifier_fd;
-};
 
 class SampleEvaluator {
  public:
@@ -42,7 +34,7 @@ class SampleEvaluator {
   /// The scores of eval_samples samples of `generator`. Sample i has label i % num_classes; the
   /// samples are drawn in chunks (of kChunk in sit-train), chunk c on rank c % world_size; the
   /// samples do not depend on the number of ranks.
-  SampleScores evaluate(const Generator& generator, distributed::ProcessGroup* group);
+  eval::Scores evaluate(const Generator& generator, distributed::ProcessGroup* group);
 
  private:
   train::EvalConfig config_;

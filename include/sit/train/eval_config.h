@@ -11,7 +11,7 @@
 // With data-parallel ranks each rank samples its share; the features are summed across ranks.
 
 #include <sit/config/fields.h>
-#include <sit/eval/inception_input.h>
+#include <sit/eval/inception_config.h>
 
 #include <string>
 
@@ -21,8 +21,7 @@ struct EvalConfig {
   int64_t eval_every = 0;  // 0: no evaluation
   int64_t eval_samples = 1000;
   std::string eval_ref;
-  std::string inception;
-  eval::InputMode input_mode = eval::InputMode::ADM;
+  eval::InceptionConfig inception;  // no weights: no Inception scores
   std::string eval_classifier;
 
   template <typename Self, typename Field>
@@ -30,8 +29,7 @@ struct EvalConfig {
     field("eval_every", self.eval_every, "steps between sample-quality evaluations (0: none)");
     field("eval_samples", self.eval_samples, "samples per evaluation");
     field("eval_ref", self.eval_ref, "reference statistics .npz (sit-eval stats, or an ADM reference batch)");
-    field("inception", self.inception, "FID Inception weights (pytorch-fid's pt_inception-2015-12-05-6726825d.pth)");
-    field("input_mode", self.input_mode, "Inception input mode: adm or pytorch-fid");
+    eval::InceptionConfig::fields(self.inception, field);
     field("eval_classifier", self.eval_classifier,
           "sit-eval train-classifier weights: Fashion-MNIST class accuracy and feature FD");
   }
