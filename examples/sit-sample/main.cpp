@@ -289,6 +289,7 @@ sit::Generation sample_shard(const SampleParams& p, const sit::Generator& genera
   const auto& arch = generator.architecture();
   const bool latents_kept = generator.vae() && !p.out_latents.empty();
   std::vector<std::vector<torch::Tensor>> samples(world_size), latents(world_size);  // per rank, in order
+  const torch::Tensor sde_noise = p.sde_noise.empty() ? torch::Tensor() : sit::io::read_npy(p.sde_noise);
   sit::Generation out;
   for (int64_t k = 0; k < shard.num_batches; ++k) {
     const int64_t begin = std::min(shard.end, shard.begin + k * p.batch_size);
@@ -297,7 +298,7 @@ sit::Generation sample_shard(const SampleParams& p, const sit::Generator& genera
     if (begin < end) {  // a short shard has nothing to sample, but the gather needs this rank
       auto draws = sit::Draws().seed(p.seed).first(begin);
       if (noise.defined()) draws.noise(noise.slice(0, begin, end));
-      if (!p.sde_noise.empty()) draws.sde_noise(sit::io::read_npy(p.sde_noise));
+      if (sde_noise.defined()) draws.sde_noise(sde_noise);
       batch = generator.generate(labels.slice(0, begin, end), draws);
       out.model_evaluations += batch.model_evaluations;
     } else {
