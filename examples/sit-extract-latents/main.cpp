@@ -17,9 +17,9 @@
 #include <fmt/core.h>
 
 #include <filesystem>
-#include <unistd.h>
 
 #include "common.h"
+#include "progress_bar.h"
 
 namespace fs = std::filesystem;
 
@@ -75,15 +75,6 @@ void write_atomically(const fs::path& path, const torch::Tensor& array) {
   fs::rename(partial, path);
 }
 
-void show_progress(int64_t done, int64_t total, int64_t shard, int64_t shards) {
-  if (!isatty(STDOUT_FILENO)) return;
-  const int64_t width = 30;
-  int64_t filled = total > 0 ? width * done / total : width;
-  fmt::print("\r[{}{}] {}/{} images, shard {}/{}", std::string(filled, '#'), std::string(width - filled, '.'), done,
-             total, shard, shards);
-  std::fflush(stdout);
-}
-
 int run(const ExtractParams& p) {
   auto device = sit::examples::apply_runtime(p.runtime);
   sit::data::ImageFolder folder(
@@ -95,6 +86,7 @@ int run(const ExtractParams& p) {
   int64_t shards = (total + p.shard_size - 1) / p.shard_size;
   fmt::print("{} images in {} classes -> {} shards in {}\n", total, folder.num_classes(), shards, p.out_dir);
   torch::InferenceMode inference;
+  sit::examples::ProgressBar progress;
   int64_t written = 0, skipped = 0;
   for (int64_t shard = 0; shard < shards; ++shard) {
     int64_t begin = shard * p.shard_size, end = std::min(total, begin + p.shard_size);
@@ -111,7 +103,7 @@ int run(const ExtractParams& p) {
       auto images = load_images(folder, first, last);
       parts.push_back(encode(vae, images, p, device));
       if (p.flip) parts.push_back(encode(vae, images.flip(-1), p, device));
-      show_progress(last, total, shard + 1, shards);
+      progress.show(last, total, fmt::format("images, shard {}/{}", shard + 1, shards));
     }
     // Batches come as (originals, mirrors) pairs; the shard stores all originals, then all mirrors.
     std::vector<torch::Tensor> originals, mirrors;
@@ -124,7 +116,7 @@ int run(const ExtractParams& p) {
     write_atomically(data_file, torch::cat(originals));
     ++written;
   }
-  if (isatty(STDOUT_FILENO)) fmt::print("\n");
+  progress.finish();
   fmt::print("wrote {} shards, skipped {} already present\n", written, skipped);
   return 0;
 }

@@ -29,9 +29,9 @@
 #include <optional>
 #include <regex>
 #include <set>
-#include <unistd.h>
 
 #include "common.h"
+#include "progress_bar.h"
 
 namespace fs = std::filesystem;
 
@@ -129,26 +129,19 @@ class Logger {
     std::tm local{};
     localtime_r(&now, &local);
     auto line = fmt::format("[{:%Y-%m-%d %H:%M:%S}] {}", local, fmt::format(format, std::forward<Args>(args)...));
-    if (progress_shown_) fmt::print("\r\033[K");
-    progress_shown_ = false;
+    progress_.clear();
     fmt::print("{}\n", line);
     out_ << line << '\n' << std::flush;
   }
-  // A one-line progress bar on a terminal, redrawn in place.
+  // The step's progress bar; a log line takes its place.
   void progress(int64_t step, int64_t total, double loss) {
-    if (!enabled_ || !isatty(STDOUT_FILENO)) return;
-    const int width = 30;
-    int filled = total > 0 ? static_cast<int>(width * step / total) : 0;
-    fmt::print("\r[{}{}] {}/{} loss {:.4f}", std::string(filled, '#'), std::string(width - filled, '.'),
-               step, total, loss);
-    std::fflush(stdout);
-    progress_shown_ = true;
+    if (enabled_) progress_.show(step, total, fmt::format("loss {:.4f}", loss));
   }
 
  private:
   bool enabled_;
   std::ofstream out_;
-  bool progress_shown_ = false;
+  sit::examples::ProgressBar progress_;
 };
 
 // A write that a killed run left unfinished (AtomicFile's .tmp): removed, so that nothing stale
