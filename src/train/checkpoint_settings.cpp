@@ -4,26 +4,13 @@
 
 #include <algorithm>
 
-#include <nlohmann/json.hpp>
+#include "train/saved_config.h"
 
 namespace sit::train {
 
 namespace {
 
 using Kind = io::Value::Kind;
-
-nlohmann::json value_to_json(const io::Value& value, const std::string& key, const std::string& source) {
-  switch (value.kind()) {
-    case Kind::None: return nullptr;
-    case Kind::Bool: return value.to_bool();
-    case Kind::Int: return value.to_int();
-    case Kind::Float: return value.to_double();
-    case Kind::String: return value.to_string();
-    default:
-      throw config::ConfigError(source + ": args entry '" + key + "' is a " + io::kind_name(value.kind()) +
-                                ", not a setting");
-  }
-}
 
 // The settings sit-train's configuration implies.
 CheckpointSettings from_train_config(const TrainConfig& c) {
@@ -90,16 +77,7 @@ std::optional<TrainConfig> saved_train_config(const Checkpoint& checkpoint, cons
     return TrainConfig::from_json(it->second);
   }
   if (!checkpoint.args.is(Kind::Dict)) return std::nullopt;
-  nlohmann::json json = nlohmann::json::object();
-  for (const auto& [key, value] : checkpoint.args.to_dict().items) {
-    if (!key.is(Kind::String)) throw config::ConfigError(source + ": args has a non-string key");
-    json[key.to_string()] = value_to_json(value, key.to_string(), source);
-  }
-  try {
-    return TrainConfig::from_json(json.dump());
-  } catch (const config::ConfigError& e) {
-    throw config::ConfigError(source + ": " + e.what());
-  }
+  return config_from_args(checkpoint.args.to_dict(), source);
 }
 
 CheckpointSettings checkpoint_settings(const Checkpoint& checkpoint, const std::string& source) {

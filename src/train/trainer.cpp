@@ -2,14 +2,13 @@
 #include <sit/io/torch_load.h>
 #include <sit/nn/presets.h>
 #include "train/adamw.h"
+#include "train/saved_config.h"
 #include <sit/train/checkpoint_settings.h>
 #include <sit/train/ema.h>
 #include <sit/train/trainer.h>
 #include "train/training_draws.h"
 #include <sit/transport/guidance.h>
 #include <sit/vae/vae_from_state_dict.h>
-
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <limits>
@@ -19,19 +18,6 @@
 namespace sit::train {
 
 namespace {
-
-// The "args" entry: the configuration as a Python dict, so torch.load shows it as one.
-io::Value json_to_value(const nlohmann::json& json) {
-  if (json.is_null()) return io::Value();
-  if (json.is_boolean()) return io::Value::boolean(json.get<bool>());
-  if (json.is_number_integer()) return io::Value::integer(json.get<int64_t>());
-  if (json.is_number()) return io::Value::floating(json.get<double>());
-  if (json.is_string()) return io::Value::string(json.get<std::string>());
-  TORCH_CHECK(json.is_object(), "json_to_value: only flat objects are expected");
-  auto dict = io::Value::dict();
-  for (const auto& item : json.items()) dict.to_dict().set(item.key(), json_to_value(item.value()));
-  return dict;
-}
 
 // parent[key] of a checkpoint, whose place `where` names ("opt.state"): a missing entry or one of
 // another kind is a one-line error naming the file and the entry.
@@ -254,7 +240,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   root.to_dict().set("model", state_dict_value(state_dict(*model_)));
   root.to_dict().set("ema", state_dict_value(state_dict(*ema_)));
   root.to_dict().set("opt", opt);
-  root.to_dict().set("args", json_to_value(nlohmann::json::parse(config_.to_json())));
+  root.to_dict().set("args", config_args(config_));
   root.to_dict().set("train_state", train_state);
   io::torch_save(root, path);
 }
