@@ -19,7 +19,7 @@ cmake --build "$root/build" -j"$(nproc)" --target sit-train sit-sample sit-eval
 "$root/build/examples/sit-train/sit-train" \
   --model '' --patch-size 4 --depth 4 --hidden-size 128 --num-heads 4 \
   --global-batch-size 64 --max-steps 1300 --lr 2e-3 --ema-decay 0.99 --log-every 100 \
-  --ckpt-every 650 --sample-every 650 --sample-steps 10 --sample-method unipc --cfg-scale 2 \
+  --ckpt-every 650 --sample-every 650 --num-sampling-steps 10 --sampling-method unipc --cfg-scale 2 \
   --results-dir "$out"
 
 ckpt="$out/checkpoints/0001300.pt"

@@ -84,8 +84,7 @@ void add_options(CLI::App& app, BenchParams& p) {
   // The sampler of --task sample: sit-sample's subcommands and flags (default: ODE heun2).
   auto* ode = app.add_subcommand("ODE", "--task sample: the probability-flow ODE");
   auto* sde = app.add_subcommand("SDE", "--task sample: the reverse-time SDE");
-  ex::bind_fields(*ode, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerOptions::ode_fields(g, f); },
-                  {"likelihood", "reverse"});
+  ex::bind_fields(*ode, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerOptions::ode_fields(g, f); });
   ex::bind_fields(*sde, p.sampler, [](auto& g, auto&& f) { sit::transport::SamplerOptions::sde_fields(g, f); });
   app.require_subcommand(0, 1);
 }

@@ -147,6 +147,7 @@ void add_options(CLI::App& app, SampleParams& p) {
 
 void add_mode_options(CLI::App& ode, CLI::App& sde, SampleParams& p) {
   sit::examples::bind_fields(ode, p.sampler, [](auto& g, auto&& f) { tr::SamplerOptions::ode_fields(g, f); });
+  sit::examples::bind_fields(ode, p.sampler, [](auto& g, auto&& f) { tr::SamplerOptions::ode_task_fields(g, f); });
   sit::examples::bind_fields(sde, p.sampler, [](auto& g, auto&& f) { tr::SamplerOptions::sde_fields(g, f); });
   sde.add_option("--sde-noise", p.sde_noise, "replay the Gaussian draws (steps, N, C, H, W) instead of drawing them");
 }
@@ -358,12 +359,11 @@ int run(const CLI::App& app, SampleParams p) {
   auto labels = read_labels(p, generator);
   const int64_t n = labels.size(0);
   torch::Tensor noise = p.noise.empty() ? torch::Tensor() : sit::io::read_npy(p.noise).to(torch::kFloat32);
-  if (noise.defined()) {
-    const auto& arch = generator.architecture();
-    std::vector<int64_t> expected = {n, arch.in_channels(), arch.input_size(), arch.input_size()};
-    if (noise.sizes() != torch::IntArrayRef(expected)) {
-      throw std::invalid_argument(fmt::format("{}: noise has shape {}, the model and labels need {}", p.noise,
-                                              noise.sizes(), expected));
+  if (noise.defined()) {  // here, as the ranks take slices of it
+    try {
+      generator.check_input(noise, n);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(p.noise + ": " + e.what());
     }
   }
   if (p.sampler.likelihood()) {

@@ -49,6 +49,8 @@ struct TrainParams {
 void add_options(CLI::App& app, TrainParams& p) {
   sit::examples::bind(app, p.config);
   app.get_option("--results-dir")->check(sit::examples::kOutputDir);
+  sit::examples::add_old_spelling(app, "--sample-steps", "--num-sampling-steps");
+  sit::examples::add_old_spelling(app, "--sample-method", "--sampling-method");
   app.add_option("--ckpt", p.ckpt, "resume from this sit-train checkpoint");
   sit::examples::add_distributed_options(app, p.distributed);
 }

@@ -250,13 +250,7 @@ Generation Generator::generate(const torch::Tensor& labels, const Draws& draws, 
                                 " is outside the model's " + std::to_string(arch.num_classes()) + " classes");
   }
   const std::array<int64_t, 3> shape = {arch.in_channels(), arch.input_size(), arch.input_size()};
-  if (draws.noise().defined()) {
-    const std::vector<int64_t> expected = {n, shape[0], shape[1], shape[2]};
-    if (draws.noise().sizes() != torch::IntArrayRef(expected)) {
-      throw std::invalid_argument("noise has shape " + text(draws.noise().sizes()) + ", the model and labels need " +
-                                  text(torch::IntArrayRef(expected)));
-    }
-  }
+  if (draws.noise().defined()) check_input(draws.noise(), n);
   const int64_t batch_size = options_.batch_size();
   if (draws.sde_noise().defined() && n > batch_size) {
     throw ConfigError("--sde-noise replays one batch: give --batch-size >= " + std::to_string(n));
@@ -304,7 +298,17 @@ torch::Tensor Generator::decode(const torch::Tensor& latents) const {
                             options_.vae().slice_size).cpu();
 }
 
+void Generator::check_input(const torch::Tensor& x, int64_t n) const {
+  const auto& arch = architecture();
+  const std::vector<int64_t> expected = {n, arch.in_channels(), arch.input_size(), arch.input_size()};
+  if (x.sizes() != torch::IntArrayRef(expected)) {
+    throw std::invalid_argument("noise has shape " + text(x.sizes()) + ", the model and labels need " +
+                                text(torch::IntArrayRef(expected)));
+  }
+}
+
 transport::LikelihoodResult Generator::log_likelihood(const torch::Tensor& x, const torch::Tensor& labels) const {
+  check_input(x, labels.size(0));
   transport::Sampler sampler{transport::Transport(transport_)};
   const auto& device = options_.device();
   auto conditioned = transport::condition(labelled_forward(model_), labels.to(torch::kInt64).to(device), std::nullopt);

@@ -1,5 +1,5 @@
 // TrainConfig::to_json and from_json, the "args" dict of a checkpoint, and a resume's merge of
-// the saved run with the command line: one JSON object, whose values are the five kinds a Python
+// the saved run with the command line: one JSON object, whose values are the six kinds a Python
 // dict of settings holds.
 
 #include "train/saved_config.h"
@@ -43,8 +43,22 @@ Json config_json(const TrainConfig& config) {
   return json;
 }
 
-TrainConfig config_from_json(const Json& json) {
-  if (!json.is_object()) throw config::ConfigError("training configuration: not a JSON object");
+// The keys of settings renamed since checkpoints were first written: a saved run still reads.
+Json with_current_keys(Json json) {
+  static const std::pair<const char*, const char*> renamed[] = {
+      {"sample_steps", "num_sampling_steps"},  // the sample grids' sampler became sit-sample's group
+      {"sample_method", "sampling_method"},
+  };
+  for (const auto& [old_key, key] : renamed) {
+    if (json.contains(old_key) && !json.contains(key)) json[key] = json[old_key];
+    json.erase(old_key);
+  }
+  return json;
+}
+
+TrainConfig config_from_json(const Json& saved) {
+  if (!saved.is_object()) throw config::ConfigError("training configuration: not a JSON object");
+  const Json json = with_current_keys(saved);
   TrainConfig config;
   size_t known = 0;
   TrainConfig::fields(config, [&](const char* key, auto& value, const char*, const auto&...) {
@@ -70,14 +84,19 @@ TrainConfig config_from_json(const Json& json) {
   return config;
 }
 
-// A setting between JSON and a Python object: null, bool, integer, number, string <-> None, bool,
-// int, float, str.
+// A setting between JSON and a Python object: null, bool, integer, number, string, a list of
+// numbers <-> None, bool, int, float, str, list.
 io::Value setting_value(const Json& json) {
   if (json.is_null()) return io::Value();
   if (json.is_boolean()) return io::Value::boolean(json.get<bool>());
   if (json.is_number_integer()) return io::Value::integer(json.get<int64_t>());
   if (json.is_number()) return io::Value::floating(json.get<double>());
-  TORCH_CHECK(json.is_string(), "setting_value: a setting is null, a bool, a number or a string, but got ",
+  if (json.is_array()) {
+    io::List items;
+    for (const auto& item : json) items.push_back(setting_value(item));
+    return io::Value::list(items);
+  }
+  TORCH_CHECK(json.is_string(), "setting_value: a setting is null, a bool, a number, a string or a list, but got ",
               json.dump());
   return io::Value::string(json.get<std::string>());
 }
@@ -89,6 +108,12 @@ Json setting_json(const io::Value& value, const std::string& key, const std::str
     case Kind::Int: return value.to_int();
     case Kind::Float: return value.to_double();
     case Kind::String: return value.to_string();
+    case Kind::List:
+    case Kind::Tuple: {
+      Json items = Json::array();
+      for (const auto& item : value.items()) items.push_back(setting_json(item, key, source));
+      return items;
+    }
     default:
       throw config::ConfigError(source + ": args entry '" + key + "' is a " + io::kind_name(value.kind()) +
                                 ", not a setting");

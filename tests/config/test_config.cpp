@@ -164,8 +164,15 @@ TEST_CASE("a training configuration lists each key once and round-trips through 
   CHECK(json["loss_weight"] == "None");
   CHECK(json["train_eps"].is_null());
   CHECK(json["precision"] == "fp32");
-  CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"sample_method": "rk45"})"),
+  CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"sampling_method": "rk45"})"),
                     Catch::Contains("ODE method 'rk45'"));
+  // A checkpoint saved before the sample grids took sit-sample's sampler group still reads.
+  auto saved = sit::train::TrainConfig::from_json(R"({"sample_steps": 7, "sample_method": "euler", "cfg_scale": 2})");
+  CHECK(saved.run.sampler.num_steps() == 7);
+  CHECK(saved.run.sampler.ode_method() == sit::transport::OdeMethod::Euler);
+  CHECK(saved.run.guidance.cfg_scale() == 2);
+  CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"num_sampling_steps": 1})").validate(),
+                    Catch::Contains("--num-sampling-steps 1"));
 }
 
 TEST_CASE("sit-train's Inception settings are sit-eval's group, saved under their keys", "[config]") {

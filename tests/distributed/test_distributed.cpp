@@ -214,7 +214,7 @@ TEST_CASE("--eval-every on 2 ranks: each rank samples its chunks, the scores are
   auto args = [&](const std::string& results) {
     return free_model(1, 32) + " --lr 1e-3 --ema-decay 0.5"
            " --num-workers 1 --threads 1 --log-every 1 --ckpt-every 100000 --sample-every 100000 --dist-timeout 20"
-           " --global-batch-size 16 --max-steps 2 --sample-steps 3 --sample-method euler --eval-every 2"
+           " --global-batch-size 16 --max-steps 2 --num-sampling-steps 3 --sampling-method euler --eval-every 2"
            " --eval-samples 150 --eval-classifier " + tmp.file("classifier.safetensors") + " --results-dir " + results;
   };
   auto one = start_sit_train(args(tmp.file("one")), 0, 1, 0, tmp.file("one.txt"));

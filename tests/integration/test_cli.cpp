@@ -496,19 +496,25 @@ TEST_CASE("sit-train trains, checkpoints and samples Fashion-MNIST; bad flags ar
   TempDir tmp;
   auto results = tmp.file("run");
   auto train = kTrain + free_model(1, 32, /*patch_size=*/7) +
-               " --global-batch-size 16 --log-every 2 --ckpt-every 4 --sample-every 4 --sample-steps 3 --threads 2"
+               " --global-batch-size 16 --log-every 2 --ckpt-every 4 --sample-every 4 --threads 2"
                " --results-dir " + results;
-  auto first = run(train + " --max-steps 4", tmp);
+  auto first = run(train + " --sample-steps 3 --max-steps 4", tmp);
   INFO(first.text);
   REQUIRE(first.status == 0);
   CHECK(fs::exists(results + "/checkpoints/0000004.pt"));
   CHECK(fs::exists(results + "/samples/0000004.png"));
   CHECK(fs::exists(results + "/ema.safetensors"));
   CHECK(losses_by_step(results + "/log.txt").count(4) == 1);
+  // --sample-steps, the old spelling of sit-sample's --num-sampling-steps, still works and says so.
+  CHECK_THAT(first.text, Catch::Contains("--sample-steps is spelt --num-sampling-steps now"));
   // SIGTERM, SIGKILL and failing writes: test_train_faults.cpp.
 
   check_error(run(train + " --data-path " + tmp.file("nowhere"), tmp), "sit-train", {"nowhere"});
   check_error(run(train + " --patch-size 5", tmp), "sit-train", {"divisible by the patch size 5"});
+  // The sample grids' sampler and guidance: sit-sample's groups, with their checks.
+  check_error(run(train + " --num-sampling-steps 1", tmp), "sit-train", {"--num-sampling-steps 1", "at least 2 points"});
+  check_error(run(train + " --sampling-method rk45", tmp), "sit-train", {"--sampling-method", "rk45", "unipc"});
+  check_error(run(train + " --cfg-scale 1 --cfg-zero-star", tmp), "sit-train", {"--cfg-zero-star"});
   check_error(run(kTrain + " --model SiT-M/2 --results-dir " + results, tmp), "sit-train",
               {"--model 'SiT-M/2': not a preset; expected SiT-XL/2"});
 }

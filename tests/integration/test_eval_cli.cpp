@@ -196,7 +196,7 @@ TEST_CASE("sit-train --eval-every: a log line and a metrics.jsonl line per evalu
 
   const std::string train = std::string(SIT_TRAIN_BIN) +
                             sit::test::free_model(1, 32) + " --global-batch-size 8"
-                            " --max-steps 4 --sample-steps 3 --sample-method euler --threads 2 --eval-samples 8"
+                            " --max-steps 4 --num-sampling-steps 3 --sampling-method euler --threads 2 --eval-samples 8"
                             " --inception " + eval_cli::kInception + " --eval-ref " + dir.file("ref.npz") +
                             " --eval-classifier " + dir.file("classifier.safetensors") + " --results-dir " + dir.file("run");
   out = sit::test::run_program(train + " --eval-every 2", dir);

@@ -141,7 +141,7 @@ TEST_CASE("sit-extract-latents then sit-train on the latents, and sit-train --va
   CHECK(shards.has_posteriors());
 
   std::string model = free_model(1, 32, /*patch_size=*/2) + " --global-batch-size 4"
-                      " --max-steps 2 --log-every 1 --sample-every 2 --sample-steps 2 --num-workers 1";
+                      " --max-steps 2 --log-every 1 --sample-every 2 --num-sampling-steps 2 --num-workers 1";
   auto train = run(std::string(SIT_TRAIN_BIN) + " --data latents --data-path " + tmp.file("latents") +
                        " --num-classes 2 --sample-posterior false" + model + " --results-dir " +
                        tmp.file("run_latents"), tmp);

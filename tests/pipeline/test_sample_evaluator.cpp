@@ -46,7 +46,7 @@ TEST_CASE("SampleEvaluator: the scores of the EMA model's samples, in seeded chu
   auto c = sit::test::tiny_config(dir.path().string());
   c.optim.max_steps = 2;
   c.optim.ema_decay = 0.5;
-  c.run.sample_steps = 3;
+  c.run.sampler.num_steps(3);
   c.eval.eval_every = 2;
   // Two chunks, 4 and 1 (sit-train's are 100: the same code, at 1/20 of the Inception passes).
   c.eval.eval_samples = 5;

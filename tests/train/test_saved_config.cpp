@@ -22,6 +22,13 @@ bool same_setting(const sit::io::Value& value, const nlohmann::json& json) {
   if (json.is_boolean()) return value.is(Kind::Bool) && value.to_bool() == json.get<bool>();
   if (json.is_number_integer()) return value.is(Kind::Int) && value.to_int() == json.get<int64_t>();
   if (json.is_number()) return value.is(Kind::Float) && value.to_double() == json.get<double>();
+  if (json.is_array()) {
+    if (!value.is(Kind::List) || value.items().size() != json.size()) return false;
+    for (size_t i = 0; i < json.size(); ++i) {
+      if (!same_setting(value.items()[i], json[i])) return false;
+    }
+    return true;
+  }
   return value.is(Kind::String) && value.to_string() == json.get<std::string>();
 }
 
@@ -50,6 +57,7 @@ TEST_CASE("a checkpoint's args are the configuration's JSON as a Python dict, an
   CHECK(dict.find("path_type")->to_string() == "Linear");
   CHECK(dict.find("input_mode")->to_string() == "pytorch-fid");
   CHECK(dict.find("results_dir")->to_string() == "results/run");
+  CHECK(dict.find("cfg_interval")->items().size() == 2);  // the sample grids' guidance interval: [0.0, 1.0]
 
   CHECK(sit::train::config_from_args(dict, "ckpt.pt").to_json() == config.to_json());
   sit::test::TempDir dir;
@@ -66,12 +74,14 @@ TEST_CASE("args that are no configuration are errors naming the file and the ent
     copy.to_dict().set(key, std::move(value));
     return copy;
   };
+  CHECK_THROWS_WITH(sit::train::config_from_args(with("lr", sit::io::Value::dict()).to_dict(), "ckpt.pt"),
+                    "ckpt.pt: args entry 'lr' is a dict, not a setting");
   CHECK_THROWS_WITH(sit::train::config_from_args(with("lr", sit::io::Value::list()).to_dict(), "ckpt.pt"),
-                    "ckpt.pt: args entry 'lr' is a list, not a setting");
+                    Catch::StartsWith("ckpt.pt: training configuration: 'lr' has the wrong type"));
   CHECK_THROWS_WITH(sit::train::config_from_args(with("lr", sit::io::Value::string("fast")).to_dict(), "ckpt.pt"),
                     Catch::StartsWith("ckpt.pt: training configuration: 'lr' has the wrong type"));
   CHECK_THROWS_WITH(sit::train::config_from_args(with("colour", sit::io::Value::integer(3)).to_dict(), "ckpt.pt"),
                     "ckpt.pt: training configuration: unknown field 'colour'");
-  CHECK_THROWS_AS(sit::train::config_from_args(with("lr", sit::io::Value::list()).to_dict(), "ckpt.pt"),
+  CHECK_THROWS_AS(sit::train::config_from_args(with("lr", sit::io::Value::dict()).to_dict(), "ckpt.pt"),
                   sit::config::ConfigError);
 }

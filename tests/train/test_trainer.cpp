@@ -175,13 +175,13 @@ TEST_CASE("configuration: JSON round trip and clear errors", "[train]") {
   config.model.model = "SiT-S/4";
   config.transport.train_eps(1e-3);
   config.transport.path_type(sit::transport::PathType::GVP);
-  config.run.sample_method = sit::transport::OdeMethod::Dopri5;
+  config.run.sampler.ode_method(sit::transport::OdeMethod::Dopri5);
   auto back = sit::train::TrainConfig::from_json(config.to_json());
   CHECK(back.to_json() == config.to_json());
   CHECK(back.transport.train_eps().value() == 1e-3);
   CHECK_FALSE(back.transport.sample_eps().has_value());
   CHECK(back.transport.path_type() == sit::transport::PathType::GVP);
-  CHECK_THAT(config.to_json(), Catch::Contains(R"("path_type":"GVP")") && Catch::Contains(R"("sample_method":"dopri5")"));
+  CHECK_THAT(config.to_json(), Catch::Contains(R"("path_type":"GVP")") && Catch::Contains(R"("sampling_method":"dopri5")"));
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"loss_weight": "velocty"})"),
                     Catch::Contains("velocty") && Catch::Contains("None, velocity or likelihood"));
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"lr": 1, "colour": 3})"),

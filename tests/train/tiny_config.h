@@ -24,9 +24,9 @@ inline sit::train::TrainConfig tiny_config(const std::string& results) {
   c.optim.warmup_steps = 2;
   c.optim.max_steps = 20;
   c.run.results_dir = results;
-  c.run.sample_steps = 4;
-  c.run.sample_method = sit::transport::OdeMethod::Euler;
-  c.run.cfg_scale = 2.0;
+  c.run.sampler.num_steps(4);
+  c.run.sampler.ode_method(sit::transport::OdeMethod::Euler);
+  c.run.guidance.cfg_scale(2.0);
   return c;
 }
 

@@ -120,6 +120,9 @@ class Generator {
   /// The log-likelihood of data x (N, C, H, W) of classes `labels` under the probability-flow ODE
   /// (the ODE settings of the sampler; no guidance).
   transport::LikelihoodResult log_likelihood(const torch::Tensor& x, const torch::Tensor& labels) const;
+  /// Throws std::invalid_argument unless x is (n, C, H, W) as the model takes it: the check that
+  /// generate() makes of given noise and log_likelihood() of its data.
+  void check_input(const torch::Tensor& x, int64_t n) const;
 
   const nn::SiTOptions& architecture() const { return model_->options; }
   const transport::TransportOptions& transport() const { return transport_; }

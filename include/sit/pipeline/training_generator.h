@@ -1,7 +1,7 @@
 #pragma once
 // The samples of a training run: its EMA model sampled as sit-train's grids and --eval-every do,
-// with the run's ODE solver and steps (--sample-method, --sample-steps) and its guidance
-// (--cfg-scale, off for a model trained without label dropout), decoded by its VAE.
+// with the run's ODE sampler (RunConfig::sampler: --num-sampling-steps, --sampling-method, ...) and
+// guidance (RunConfig::guidance, off for a model trained without label dropout), decoded by its VAE.
 
 #include <sit/pipeline/generator.h>
 #include <sit/train/trainer.h>

@@ -1,7 +1,7 @@
 #pragma once
 // Sample quality during training: every eval_every steps the EMA model samples eval_samples
-// images (labels cycling through the classes, noise from a fixed seed, the sample grids' sampler:
-// --sample-method, --sample-steps, --cfg-scale), and the scores go to the log and to
+// images (labels cycling through the classes, noise from a fixed seed, the sample grids' sampler
+// and guidance: RunConfig), and the scores go to the log and to
 // <results_dir>/metrics.jsonl. Two feature networks, either or both:
 //   --inception FILE --eval-ref STATS.npz   FID, sFID, Inception Score, precision, recall (the ADM
 //                                           evaluator's, against sit-eval stats' or ADM's statistics)

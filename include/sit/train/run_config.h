@@ -3,7 +3,8 @@
 // sampler, classifier-free guidance) are written; how it restarts and when bad steps stop it.
 
 #include <sit/config/fields.h>
-#include <sit/transport/odeint.h>
+#include <sit/transport/guidance.h>
+#include <sit/transport/sampler.h>
 
 #include <string>
 
@@ -14,29 +15,30 @@ struct RunConfig {
   int64_t log_every = 100;
   int64_t ckpt_every = 50000;
   int64_t sample_every = 10000;
-  double cfg_scale = 4.0;
-  int64_t sample_steps = 50;
-  transport::OdeMethod sample_method = transport::OdeMethod::Heun2;
+  /// The ODE sampler and the guidance of the sample grids and of --eval-every: sit-sample's
+  /// settings (the same flags and checks), at 50 heun2 grid points and CFG 4.
+  transport::SamplerOptions sampler = transport::SamplerOptions().num_steps(50).ode_method(transport::OdeMethod::Heun2);
+  transport::GuidanceOptions guidance;
   bool auto_resume = false;
   int64_t max_bad_steps = 10;
 
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
     field("results_dir", self.results_dir, "log, checkpoints/ and samples/ go here");
-    field("log_every", self.log_every, "steps between log lines");
-    field("ckpt_every", self.ckpt_every, "steps between checkpoints");
-    field("sample_every", self.sample_every, "steps between sample grids");
-    field("cfg_scale", self.cfg_scale, "guidance scale of the sample grids (1: none)");
-    field("sample_steps", self.sample_steps, "ODE grid points of the sample grids");
-    field("sample_method", self.sample_method, "ODE solver of the sample grids");
+    field("log_every", self.log_every, "steps between log lines", config::positive);
+    field("ckpt_every", self.ckpt_every, "steps between checkpoints", config::positive);
+    field("sample_every", self.sample_every, "steps between sample grids", config::positive);
+    transport::SamplerOptions::fields(self.sampler, field);
+    transport::SamplerOptions::ode_fields(self.sampler, field);
+    transport::GuidanceOptions::fields(self.guidance, field);
     field("auto_resume", self.auto_resume,
           "continue from the newest checkpoint in <results-dir>/checkpoints when there is one");
     field("max_bad_steps", self.max_bad_steps,
-          "stop after this many consecutive steps skipped for a non-finite loss or gradient");
+          "stop after this many consecutive steps skipped for a non-finite loss or gradient", config::positive);
   }
 
-  /// Throws ConfigError for non-positive cadences or max_bad_steps, fewer than 2 grid points, a
-  /// negative scale.
+  /// Throws ConfigError for an empty results_dir, non-positive cadences or max_bad_steps, and what
+  /// the sampler's and the guidance's validate() refuse.
   void validate() const;
 };
 

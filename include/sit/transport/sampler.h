@@ -86,6 +86,10 @@ struct SamplerOptions {
     TimeGridOptions::fields(self.grid(), field);
     field("atol", self.atol(), "absolute tolerance of the adaptive solvers", config::positive);
     field("rtol", self.rtol(), "relative tolerance of the adaptive solvers", config::positive);
+  }
+  /// What an ODE run computes other than samples (sit-sample's, not the training grids').
+  template <typename Self, typename Field>
+  static void ode_task_fields(Self& self, Field&& field) {
     field("reverse", self.reverse(), "integrate from data to noise");
     field("likelihood", self.likelihood(), "the log-likelihood of --noise taken as data (no guidance)");
   }
