@@ -9,7 +9,9 @@ void RunConfig::validate() const {
   require(ckpt_every > 0, "ckpt_every", std::to_string(ckpt_every), "must be positive");
   require(sample_every > 0, "sample_every", std::to_string(sample_every), "must be positive");
   require(cfg_scale >= 0, "cfg_scale", config::text(cfg_scale), "must not be negative");
-  require(sample_steps >= 2, "sample_steps", std::to_string(sample_steps), "the time grid needs at least 2 points");
+  const int64_t fewest = sample_method == transport::OdeMethod::MeanFlow ? 1 : 2;  // steps, grid points
+  require(sample_steps >= fewest, "sample_steps", std::to_string(sample_steps),
+          fewest == 1 ? "must be positive" : "the time grid needs at least 2 points");
   require(max_bad_steps > 0, "max_bad_steps", std::to_string(max_bad_steps), "must be positive");
 }
 

@@ -19,6 +19,7 @@ struct RunConfig {
   transport::OdeMethod sample_method = transport::OdeMethod::Heun2;
   bool auto_resume = false;
   int64_t max_bad_steps = 10;
+  std::string init_from;
 
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
@@ -27,16 +28,19 @@ struct RunConfig {
     field("ckpt_every", self.ckpt_every, "steps between checkpoints");
     field("sample_every", self.sample_every, "steps between sample grids");
     field("cfg_scale", self.cfg_scale, "guidance scale of the sample grids (1: none)");
-    field("sample_steps", self.sample_steps, "ODE grid points of the sample grids");
+    field("sample_steps", self.sample_steps, "ODE grid points of the sample grids (meanflow: steps)");
     field("sample_method", self.sample_method, "ODE solver of the sample grids");
     field("auto_resume", self.auto_resume,
           "continue from the newest checkpoint in <results-dir>/checkpoints when there is one");
     field("max_bad_steps", self.max_bad_steps,
           "stop after this many consecutive steps skipped for a non-finite loss or gradient");
+    field("init_from", self.init_from,
+          "start a new run from this checkpoint's weights (its EMA); a flow-matching one starts a --meanflow "
+          "model at u(z, t, h) = v(z, t)");
   }
 
-  /// Throws ConfigError for non-positive cadences or max_bad_steps, fewer than 2 grid points, a
-  /// negative scale.
+  /// Throws ConfigError for non-positive cadences or max_bad_steps, fewer than 2 grid points (1
+  /// step for meanflow), a negative scale.
   void validate() const;
 };
 
