@@ -275,6 +275,13 @@ int run(const CLI::App& app, BenchParams p) {
   if (p.cuda_graph && (p.task == "forward" || !device.is_cuda())) {
     throw std::invalid_argument("--cuda-graph applies to --task sample and --task train on a CUDA device");
   }
+  if (p.cuda_graph && p.task == "train" && p.model.architecture.meanflow()) {
+    throw sit::config::ConfigError("--cuda-graph captures a flow-matching step; time --meanflow steps without it");
+  }
+  if (p.task == "sample" && p.sampler.ode_method() == sit::transport::OdeMethod::MeanFlow) {
+    throw sit::config::ConfigError("--sampling-method meanflow: sit-bench times ODE and SDE solvers; time "
+                                   "MeanFlow's steps with sit-sample");
+  }
   Measurement m = p.task == "forward" ? bench_forward(p, device, precision)
                   : p.task == "sample" ? bench_sample(p, device, precision)
                   : p.cuda_graph       ? bench_train_graphed(p, device, precision)

@@ -69,6 +69,11 @@ void check_resume_flags(const CLI::App& app, const sit::train::TrainConfig& flag
   TrainConfig::fields(flags, [&](const char* key, const auto& value, const char*, const auto&...) {
     if (TrainConfig::per_run(key) || !(every_field || sit::examples::given(app, key))) return;
     auto text = sit::examples::field_text(value);
+    if (text != saved_text[key] && std::string(key).rfind("meanflow", 0) == 0 && !saved.model.architecture.meanflow()) {
+      throw sit::config::ConfigError(sit::config::flag(key) + " on a resume of " + ckpt +
+                                     ", a flow-matching run: fine-tune it as MeanFlow in a new run, --meanflow "
+                                     "--init-from " + ckpt);
+    }
     if (text != saved_text[key]) {
       throw sit::config::ConfigError(sit::config::flag(key) + " " + text + " contradicts " + ckpt + ", saved with " +
                                      saved_text[key] + " (a resume continues the saved run)");
@@ -233,6 +238,7 @@ int run(const CLI::App& app, TrainParams p) {
       resume_from = *newest;
     }
   }
+  if (!resume_from.empty()) config.run.init_from.clear();  // the weights are the checkpoint's
   config.validate();  // before anything is loaded or written
   auto device = sit::examples::apply_runtime(config.runtime);
   auto group = sit::examples::join_process_group(p.distributed, device);

@@ -11,9 +11,12 @@
 namespace sit::cuda {
 
 /// training_draws on the device: for each of `batch` examples `index[i]`, `numel` noise values
-/// into noise[i * numel ...], the time uniform into t[i] and the dropout flag into drop[i].
+/// into noise[i * numel ...], the time uniform into t[i], the dropout flag into drop[i] and, where
+/// interval_normals is not null, MeanFlow's draws into interval_normals[2 i, 2 i + 1] and
+/// interval_uniforms[i].
 void launch_training_draws(const int64_t* index, int64_t batch, int64_t numel, uint64_t key,
-                           float drop_prob, float* noise, float* t, int64_t* drop, cudaStream_t stream);
+                           float drop_prob, float* noise, float* t, int64_t* drop, float* interval_normals,
+                           float* interval_uniforms, cudaStream_t stream);
 
 /// The widest rows layer_norm_modulate's backward kernel takes: its per-column partial sums fill
 /// 2 D floats of a block's 48 KiB of shared memory.

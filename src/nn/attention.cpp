@@ -1,4 +1,5 @@
 #include <sit/nn/attention.h>
+#include "nn/forward_ad.h"
 #include "nn/fused_linear.h"
 
 #include <cmath>
@@ -30,12 +31,13 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   auto q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];  // (N, H, T, head_dim)
   torch::Tensor out;
 #if TORCH_VERSION_MAJOR >= 2
-  out = at::scaled_dot_product_attention(q, k, v);
-#else
-  q = q * (1.0 / std::sqrt(static_cast<double>(head_dim)));
-  auto attn = torch::matmul(q, k.transpose(-2, -1)).softmax(-1);  // (N, H, T, T)
-  out = torch::matmul(attn, v);
+  if (!has_tangent(qkv_heads)) out = at::scaled_dot_product_attention(q, k, v);  // no forward-mode formula
 #endif
+  if (!out.defined()) {  // LibTorch 1.13, or a JVP
+    q = q * (1.0 / std::sqrt(static_cast<double>(head_dim)));
+    auto attn = torch::matmul(q, k.transpose(-2, -1)).softmax(-1);  // (N, H, T, T)
+    out = torch::matmul(attn, v);
+  }
   return fused_linear(proj, out.transpose(1, 2).reshape({N, T, D}));
 }
 

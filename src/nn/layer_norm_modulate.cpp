@@ -1,4 +1,5 @@
 #include "nn/layer_norm_modulate.h"
+#include "nn/forward_ad.h"
 #include "nn/modulate.h"
 
 #include <ATen/Parallel.h>
@@ -140,7 +141,8 @@ torch::Tensor layer_norm_modulate(const torch::Tensor& x, const torch::Tensor& s
               ", shift ", shift.sizes(), " and scale ", scale.sizes());
   const bool wants_gradients =
       torch::GradMode::is_enabled() && (x.requires_grad() || shift.requires_grad() || scale.requires_grad());
-  if (!fused_kernel_for(x, wants_gradients)) {
+  const bool tangents = has_tangent(x) || has_tangent(shift) || has_tangent(scale);  // no jvp in the kernels
+  if (tangents || !fused_kernel_for(x, wants_gradients)) {
     return modulate(torch::layer_norm(x, {x.size(2)}, {}, {}, eps), shift, scale);
   }
   // 1 + scale in scale's dtype and then shift and the gain as float32 (from a bf16 linear under

@@ -12,6 +12,7 @@ void SiTImpl::reset() {
       "x_embedder", PatchEmbed(PatchEmbedOptions(options.input_size(), options.patch_size(),
                                                  options.in_channels(), D)));
   t_embedder = register_module("t_embedder", TimestepEmbedder(D));
+  if (options.meanflow()) h_embedder = register_module("h_embedder", TimestepEmbedder(D));
   y_embedder = register_module(
       "y_embedder",
       LabelEmbedder(LabelEmbedderOptions(options.num_classes(), D, options.class_dropout_prob())));
@@ -32,7 +33,8 @@ void SiTImpl::pretty_print(std::ostream& stream) const {
          << options.patch_size() << ", in_channels=" << options.in_channels()
          << ", hidden_size=" << options.hidden_size() << ", depth=" << options.depth()
          << ", num_heads=" << options.num_heads() << ", num_classes=" << options.num_classes()
-         << ", learn_sigma=" << (options.learn_sigma() ? "true" : "false") << ")";
+         << ", learn_sigma=" << (options.learn_sigma() ? "true" : "false")
+         << (options.meanflow() ? ", meanflow=true" : "") << ")";
 }
 
 int64_t SiTImpl::out_channels() const {
@@ -59,6 +61,10 @@ void SiTImpl::initialize_weights() {
   torch::nn::init::normal_(y_embedder->embedding_table->weight, 0.0, 0.02);
   torch::nn::init::normal_(t_embedder->mlp[0]->as<torch::nn::Linear>()->weight, 0.0, 0.02);
   torch::nn::init::normal_(t_embedder->mlp[2]->as<torch::nn::Linear>()->weight, 0.0, 0.02);
+  if (h_embedder) {
+    torch::nn::init::normal_(h_embedder->mlp[0]->as<torch::nn::Linear>()->weight, 0.0, 0.02);
+    torch::nn::init::normal_(h_embedder->mlp[2]->as<torch::nn::Linear>()->weight, 0.0, 0.02);
+  }
   // Zero-out the adaLN modulations of the blocks, then the output layers.
   for (const auto& block : *blocks) {
     auto modulation = block->as<SiTBlock>()->adaLN_modulation[1]->as<torch::nn::Linear>();
@@ -82,9 +88,13 @@ torch::Tensor SiTImpl::unpatchify(const torch::Tensor& x) const {
 
 torch::Tensor SiTImpl::forward_full(const torch::Tensor& x, const torch::Tensor& t,
                                     const torch::Tensor& y,
-                                    const c10::optional<torch::Tensor>& force_drop_ids) {
+                                    const c10::optional<torch::Tensor>& force_drop_ids,
+                                    const c10::optional<torch::Tensor>& h) {
+  TORCH_CHECK(h_embedder || !h.has_value(), "SiT: an interval h needs a MeanFlow model (meanflow=true)");
   auto tokens = x_embedder->forward(x) + pos_embed;  // (N, T, D)
-  auto c = t_embedder->forward(t) + y_embedder->forward(y, is_training(), force_drop_ids);  // (N, D)
+  auto c = t_embedder->forward(t);                   // (N, D)
+  if (h_embedder) c = c + h_embedder->forward(h.has_value() ? *h : torch::zeros_like(t));
+  c = c + y_embedder->forward(y, is_training(), force_drop_ids);  // (N, D)
   for (const auto& block : *blocks) {
     tokens = block->as<SiTBlock>()->forward(tokens, c);  // (N, T, D)
   }
@@ -94,8 +104,9 @@ torch::Tensor SiTImpl::forward_full(const torch::Tensor& x, const torch::Tensor&
 
 torch::Tensor SiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
                                const torch::Tensor& y,
-                               const c10::optional<torch::Tensor>& force_drop_ids) {
-  auto out = forward_full(x, t, y, force_drop_ids);
+                               const c10::optional<torch::Tensor>& force_drop_ids,
+                               const c10::optional<torch::Tensor>& h) {
+  auto out = forward_full(x, t, y, force_drop_ids, h);
   return options.learn_sigma() ? out.chunk(2, 1)[0] : out;
 }
 

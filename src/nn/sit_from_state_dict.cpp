@@ -128,7 +128,8 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
       .mlp_ratio(static_cast<double>(fc1.size(0)) / static_cast<double>(D))
       .class_dropout_prob(null_row ? hints.class_dropout_prob() : 0.0)
       .num_classes(num_classes)
-      .learn_sigma(out_channels == 2 * C);
+      .learn_sigma(out_channels == 2 * C)
+      .meanflow(sd.contains("h_embedder.mlp.0.weight"));
 }
 
 SiT load_sit(const std::string& path, const ArchitectureHints& hints,

@@ -26,9 +26,11 @@ torch::Tensor TimestepEmbedderImpl::timestep_embedding(const torch::Tensor& t, i
   int64_t half = dim / 2;
   // Made on t's device: a host-to-device copy here would stall every call and cannot be
   // captured in a CUDA graph.
-  auto positions = torch::arange(0, half, torch::TensorOptions().dtype(torch::kFloat32).device(t.device()));
+  // float32 as the official t.float(); float64 times stay float64 (finite-difference checks).
+  const auto dtype = t.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+  auto positions = torch::arange(0, half, torch::TensorOptions().dtype(dtype).device(t.device()));
   auto freqs = torch::exp(-std::log(max_period) * positions / half);  // (half,)
-  auto args = t.unsqueeze(1).to(torch::kFloat32) * freqs.unsqueeze(0);  // (N, half)
+  auto args = t.unsqueeze(1).to(dtype) * freqs.unsqueeze(0);  // (N, half)
   auto embedding = torch::cat({torch::cos(args), torch::sin(args)}, -1);
   if (dim % 2) {
     embedding = torch::cat({embedding, torch::zeros_like(embedding.slice(1, 0, 1))}, -1);

@@ -178,6 +178,22 @@ vae::AutoencoderKL load_decoder(const GeneratorOptions& o, vae::VaeConfig vae, c
 
 }  // namespace
 
+namespace {
+
+// A MeanFlow model at the interval h: u(x, t, h) with labels.
+transport::LabelledForward interval_forward(const nn::SiT& model, double h) {
+  std::shared_ptr<nn::SiTImpl> sit = model.ptr();
+  return [sit, h](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+    return sit->forward(x, t, y, c10::nullopt, torch::full_like(t, h)).to(x.scalar_type());
+  };
+}
+
+bool mean_flow_sampler(const transport::SamplerOptions& s) {
+  return s.mode() == transport::SamplerMode::ODE && s.ode_method() == transport::OdeMethod::MeanFlow;
+}
+
+}  // namespace
+
 transport::LabelledForward labelled_forward(const nn::SiT& model) {
   if (!model) return nullptr;
   std::shared_ptr<nn::SiTImpl> sit = model.ptr();
@@ -230,6 +246,15 @@ void Generator::check_settings() const {
   if (options_.sampler().likelihood() && guidance.guided()) {
     throw ConfigError("--likelihood needs --cfg-scale 1 (guidance has no likelihood)");
   }
+  if (mean_flow_sampler(options_.sampler())) {
+    if (!model_->options.meanflow()) {
+      throw ConfigError("--sampling-method meanflow needs a MeanFlow model (trained with --meanflow: h_embedder "
+                        "weights); this checkpoint has none, sample it with an ODE or SDE solver");
+    }
+    if (guide_ || guidance.zero_init_calls() > 0) {
+      throw ConfigError("--sampling-method meanflow takes neither --guide-ckpt nor CFG-Zero*'s zero-init");
+    }
+  }
 }
 
 bool Generator::latent_space() const { return latent(model_->options); }
@@ -275,7 +300,15 @@ Generation Generator::generate(const torch::Tensor& labels, const Draws& draws, 
     transport::SampleResult result;
     {
       nn::AutocastGuard autocast(device, options_.precision());
-      result = sampler.sample(state, conditioned.model, s, noise);
+      if (mean_flow_sampler(s)) {
+        const auto labels = y.slice(0, begin, end).to(device);
+        transport::AverageVelocityModelFn u = [&](const torch::Tensor& x, const torch::Tensor& t, double h) {
+          return transport::condition(interval_forward(model_, h), labels, guidance).model(x, t);
+        };
+        result = sampler.sample_mean_flow(state, u, s);
+      } else {
+        result = sampler.sample(state, conditioned.model, s, noise);
+      }
     }
     parts.push_back(conditioned.samples(result.sample).to(torch::kCPU, torch::kFloat32));
     out.model_evaluations += result.model_evaluations;

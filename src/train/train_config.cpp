@@ -8,6 +8,15 @@ void TrainConfig::validate() const {
   model.validate();
   data.validate();
   transport.validate();
+  mean_flow.validate();
+  if (model.architecture.meanflow()) {
+    config::require(transport.path_type() == transport::PathType::Linear &&
+                        transport.prediction() == transport::ModelType::Velocity,
+                    "meanflow", "", "trains velocities on the Linear path: drop --path-type and --prediction");
+    config::require(!mean_flow.guided() || model.architecture.class_dropout_prob() > 0, "meanflow_omega",
+                    config::text(mean_flow.omega()),
+                    "guides toward the null label: needs --class-dropout-prob > 0 (or omega 1 and kappa 0)");
+  }
   optim.validate();
   run.validate();
   eval.validate();

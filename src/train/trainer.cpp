@@ -8,6 +8,7 @@
 #include <sit/train/trainer.h>
 #include "train/training_draws.h"
 #include <sit/transport/guidance.h>
+#include <sit/transport/mean_flow.h>
 #include <sit/vae/vae_from_state_dict.h>
 
 #include <cmath>
@@ -72,6 +73,21 @@ bool gradients_finite(const std::vector<torch::Tensor>& parameters) {
   return sums.empty() || torch::isfinite(torch::stack(sums)).all().item<bool>();
 }
 
+// A new run's weights from a checkpoint (its EMA, else its model), every tensor matching. A
+// MeanFlow model may start from a flow-matching checkpoint: its h_embedder's output layer is then
+// zeroed, so that the model starts as u(z, t, h) = v(z, t) for every h.
+void initialize_from(nn::SiTImpl& model, const std::string& path) {
+  auto weights = read_state_dict(path);
+  if (model.h_embedder && !weights.contains("h_embedder.mlp.0.weight")) {
+    torch::NoGradGuard no_grad;
+    auto output = model.h_embedder->mlp[2]->as<torch::nn::Linear>();
+    output->weight.zero_();
+    output->bias.zero_();
+    for (const auto& item : state_dict(*model.h_embedder)) weights.insert("h_embedder." + item.key(), item.value());
+  }
+  load_state_dict(model, weights, path);
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset,
@@ -94,6 +110,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   torch::manual_seed(config_.optim.global_seed);
   auto shape = model_input_shape(dataset_->shape(), vae_, config_.data.vae.path);
   model_ = nn::SiT(config_.model.options(shape, dataset_->num_classes()));
+  if (!config_.run.init_from.empty()) initialize_from(*model_, config_.run.init_from);
   model_->to(device_);
   model_->train();
   if (group_) distributed::broadcast_module(*model_, *group_);
@@ -145,7 +162,7 @@ double Trainer::train_step() {
   // Drawn where the model runs (a kernel on a GPU): no host work, no copy.
   auto draws = training_draws(config_.optim.global_seed, batch.epoch, batch.index,
                               {o.in_channels(), o.input_size(), o.input_size()}, config_.model.architecture.class_dropout_prob(),
-                              device_);
+                              device_, /*interval=*/o.meanflow());
   const auto& x0 = draws.noise;  // (B, C, H, W), like x
   auto [t0, t1] = transport_.check_interval();
   auto t = draws.t_uniform * (t1 - t0) + t0;  // (B,)
@@ -156,7 +173,17 @@ double Trainer::train_step() {
     return model_->forward(xt, t_plan, y, drop);
   };
   torch::Tensor loss;
-  {
+  if (o.meanflow()) {  // in fp32, as py-meanflow's JVP and loss (autocast off)
+    const auto keep = torch::zeros_like(y);  // the loss drops the labels itself
+    transport::AverageVelocityFn u = [&](const torch::Tensor& z, const torch::Tensor& time, const torch::Tensor& h,
+                                         const torch::Tensor& labels) {
+      return model_->forward(z, time, labels, keep, h);
+    };
+    const auto times = transport::mean_flow_times(draws.interval_normals, draws.interval_uniforms, config_.mean_flow);
+    loss = transport::mean_flow_loss(u, x, x0, times, y, drop.value_or(torch::Tensor()), o.num_classes(),
+                                     config_.mean_flow)
+               .loss.mean();
+  } else {
     nn::AutocastGuard autocast(device_, precision_);
     loss = transport_.training_losses(model_fn, x, x0, t).loss.mean();
   }

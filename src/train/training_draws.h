@@ -17,13 +17,17 @@ struct TrainingDraws {
   torch::Tensor noise;      // (B, C, H, W) standard normal: x0 of training_losses
   torch::Tensor t_uniform;  // (B,) uniform on [0, 1), mapped onto the training interval by the caller
   torch::Tensor drop;       // (B,) int64, 1 where the label becomes the null class (force_drop_ids)
+  /// With interval draws (MeanFlow's (t, r), transport::mean_flow_times), else undefined:
+  torch::Tensor interval_normals;   // (B, 2) standard normal
+  torch::Tensor interval_uniforms;  // (B,) uniform on [0, 1)
 };
 
 /// The draws for the examples `index`: (B,) int64 dataset indices of a batch of epoch `epoch`,
 /// each example shaped `shape`, labels dropped with probability class_dropout_prob. Made on
-/// `device` (the CPU, or a CUDA device in a CUDA build); float32 noise and times.
+/// `device` (the CPU, or a CUDA device in a CUDA build); float32 noise and times. The interval
+/// draws come from a block of their own, so asking for them leaves the others as they are.
 TrainingDraws training_draws(uint64_t seed, int64_t epoch, const torch::Tensor& index,
                              std::array<int64_t, 3> shape, double class_dropout_prob,
-                             torch::Device device = torch::kCPU);
+                             torch::Device device = torch::kCPU, bool interval = false);
 
 }  // namespace sit::train

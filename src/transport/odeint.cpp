@@ -13,7 +13,7 @@ bool is_adaptive(OdeMethod method) {
 }
 
 bool is_multistep(OdeMethod method) {
-  return method >= OdeMethod::DpmSolver2M;
+  return method >= OdeMethod::DpmSolver2M && method <= OdeMethod::Adams4;
 }
 
 ErrorNorm mixed_rms_norm(std::vector<int64_t> part_sizes) {
@@ -58,7 +58,8 @@ OdeintResult odeint(const OdeFunc& func, const torch::Tensor& y0, const torch::T
                     const OdeintOptions& options) {
   TORCH_CHECK(y0.scalar_type() == torch::kFloat32 || y0.scalar_type() == torch::kFloat64,
               "odeint: y0 must be float32 or float64, but got ", y0.scalar_type());
-  TORCH_CHECK(!is_multistep(options.method()), "odeint: ", config::enum_name(options.method()),
+  TORCH_CHECK(!is_multistep(options.method()) && options.method() != OdeMethod::MeanFlow, "odeint: ",
+              config::enum_name(options.method()),
               " needs the transport's path: sample with Sampler::sample_ode");
   TORCH_CHECK(t.dim() == 1 && t.numel() >= 2 && t.is_floating_point(),
               "odeint: t must be a 1-D floating tensor of at least 2 points, but got ", t.sizes());

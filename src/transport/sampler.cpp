@@ -26,7 +26,8 @@ void SamplerOptions::validate() const {
   config::check_ranges(*this);
   const bool ode = mode() == SamplerMode::ODE;
   const bool multistep = ode && is_multistep(ode_method());
-  if (!multistep) {
+  const bool mean_flow = ode && ode_method() == OdeMethod::MeanFlow;
+  if (!multistep && !mean_flow) {
     require(num_steps() >= 2, "num_sampling_steps", std::to_string(num_steps()), "the time grid needs at least 2 points");
   }
   if (ode) {
@@ -48,6 +49,10 @@ void SamplerOptions::validate() const {
               "needs an Adams or torchdiffeq solver (" + method + " steps on the data prediction)");
     }
     require(!(reverse() && likelihood()), "reverse", "", "and --likelihood exclude each other");
+    if (mean_flow) {
+      require(!likelihood(), "likelihood", "", "needs one of torchdiffeq's solvers, not meanflow");
+      require(!reverse(), "reverse", "", "needs an ODE solver (meanflow steps from noise to data)");
+    }
   } else {
     config::check_ranges(*this, [](const SamplerOptions& o, auto&& field) { sde_fields(o, field); });
     if (last_step() != LastStep::None) {  // a size of the final step the field's range cannot say alone
@@ -64,6 +69,8 @@ SampleResult Sampler::sample(const torch::Tensor& x, const ModelFn& model, const
 SampleResult Sampler::sample_ode(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options) const {
   SamplerOptions(options).mode(SamplerMode::ODE).validate();
   const OdeMethod method = options.ode_method();
+  TORCH_CHECK(method != OdeMethod::MeanFlow, "sample_ode: meanflow steps an average-velocity model, "
+              "Sampler::sample_mean_flow");
   auto [t0, t1] =
       transport_.check_interval(IntervalOptions().eval(true).reverse(options.reverse()));
   const bool multistep = is_multistep(method);
@@ -91,6 +98,26 @@ SampleResult Sampler::sample_ode(const torch::Tensor& x, const ModelFn& model, c
                              .rtol(options.rtol())
                              .trajectory(options.trajectory()));
   return {solution.final, solution.trajectory, t, solution.function_evaluations};
+}
+
+SampleResult Sampler::sample_mean_flow(const torch::Tensor& x, const AverageVelocityModelFn& model,
+                                      const SamplerOptions& options) const {
+  SamplerOptions(options).mode(SamplerMode::ODE).ode_method(OdeMethod::MeanFlow).validate();
+  TORCH_CHECK(transport_.model_type() == ModelType::Velocity && transport_.path_type() == PathType::Linear,
+              "sample_mean_flow: MeanFlow models a velocity on the Linear path");
+  auto [t0, t1] = transport_.check_interval(IntervalOptions().eval(true));
+  auto t = sampling_grid(t0, t1, options.num_steps() + 1, options.grid());  // (steps + 1,) float32
+  auto t_cpu = t.to(torch::kFloat64).contiguous();
+  const double* times = t_cpu.data_ptr<double>();
+  torch::NoGradGuard no_grad;
+  auto z = x;
+  std::vector<torch::Tensor> trajectory{x};
+  for (int64_t i = 0; i < options.num_steps(); ++i) {
+    const double h = times[i + 1] - times[i];
+    z = z + h * model(z, torch::full({z.size(0)}, times[i], z.options()), h);  // z_r = z_t + (r - t) u
+    if (options.trajectory()) trajectory.push_back(z);
+  }
+  return {z, options.trajectory() ? torch::stack(trajectory) : torch::Tensor(), t, options.num_steps()};
 }
 
 SampleResult Sampler::sample_sde(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options,

@@ -50,7 +50,7 @@ TEST_CASE("every enum has one name table: parse, print, choices", "[config]") {
   check_table<tr::PathType>(3);
   check_table<tr::ModelType>(3);
   check_table<tr::WeightType>(3);
-  check_table<tr::OdeMethod>(15);
+  check_table<tr::OdeMethod>(16);
   check_table<tr::TimeGrid>(2);
   check_table<tr::SdeMethod>(2);
   check_table<tr::DiffusionForm>(6);
@@ -121,6 +121,25 @@ TEST_CASE("each group refuses bad settings naming them", "[config]") {
   sit::nn::RuntimeConfig runtime;
   runtime.device = "gpu";
   check_refused(runtime, "--device gpu");
+
+  tr::MeanFlowOptions mean_flow;
+  mean_flow.data_proportion(1.5);
+  check_refused(mean_flow, "--meanflow-data-proportion 1.5");
+  sit::train::TrainConfig meanflow_run;
+  meanflow_run.model.architecture.meanflow(true);
+  CHECK_NOTHROW(meanflow_run.validate());
+  meanflow_run.transport.path_type(tr::PathType::VP);
+  check_refused(meanflow_run, "--meanflow");
+  meanflow_run.transport.path_type(tr::PathType::Linear);
+  meanflow_run.model.architecture.class_dropout_prob(0);
+  meanflow_run.mean_flow.kappa(0.5);
+  check_refused(meanflow_run, "--meanflow-omega 1: guides toward the null label");
+  run.log_every = 1;
+  run.sampler.ode_method(tr::OdeMethod::MeanFlow);
+  run.sampler.num_steps(1);
+  CHECK_NOTHROW(run.validate());
+  run.sampler.num_steps(0);
+  check_refused(run, "--num-sampling-steps 0");
 }
 
 TEST_CASE("the groups become the options they stand for, with sample.py's defaults", "[config]") {

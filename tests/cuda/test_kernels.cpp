@@ -19,8 +19,8 @@ TEST_CASE("layer_norm_modulate's CUDA kernels match layer_norm then modulate", "
 TEST_CASE("training draws on the GPU are the CPU's numbers", "[cuda]") {
   if (!torch::cuda::is_available()) SIT_SKIP("no CUDA device");
   const auto index = torch::tensor({3, 17, 0, 1 << 20}, torch::kLong);
-  auto cpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1);
-  auto gpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1, torch::kCUDA);
+  auto cpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1, torch::kCPU, /*interval=*/true);
+  auto gpu = sit::train::training_draws(7, 2, index, {4, 32, 32}, 0.1, torch::kCUDA, /*interval=*/true);
   CHECK(gpu.noise.is_cuda());
   // Times and dropout are integer arithmetic: equal. The noise goes through double log, sqrt, sin
   // and cos, which CUDA's libdevice and glibc may round differently in the last double ulp; cast
@@ -28,6 +28,8 @@ TEST_CASE("training draws on the GPU are the CPU's numbers", "[cuda]") {
   CHECK(torch::equal(gpu.t_uniform.cpu(), cpu.t_uniform));
   CHECK(torch::equal(gpu.drop.cpu(), cpu.drop));
   CHECK((gpu.noise.cpu() - cpu.noise).abs().max().item<double>() <= 1e-6);
+  CHECK(torch::equal(gpu.interval_uniforms.cpu(), cpu.interval_uniforms));  // MeanFlow's
+  CHECK((gpu.interval_normals.cpu() - cpu.interval_normals).abs().max().item<double>() <= 1e-6);
 }
 
 TEST_CASE("the MLP's inference path (GELU in the matmul epilogue) equals its training path", "[cuda]") {

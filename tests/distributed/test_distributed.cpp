@@ -385,3 +385,39 @@ TEST_CASE("a NaN example on one rank: every rank skips the step, or stops at --m
     if (step < skipped[0]) CHECK_NOTHROW(sit::io::torch_load(path));
   }
 }
+
+TEST_CASE("MeanFlow on 2 ranks takes the single process's steps; its one-step sampler and one-line errors",
+          "[distributed][meanflow]") {
+  if (!sit::distributed::distributed_available()) SIT_SKIP("this build has no c10d/gloo");
+  TempDir tmp;
+  write_latent_shard(tmp.path().string(), tiny_latents());
+  const auto data = tmp.path().string();
+  const int64_t steps = 3;
+  const std::string meanflow = " --meanflow --meanflow-kappa 0.3";
+  auto statuses = run_ranks(tmp, train_args(data, tmp.file("one"), 16, steps) + meanflow, 1, "one");
+  INFO(read_text(tmp.file("one0.txt")));
+  REQUIRE(statuses == std::vector<int>{0});
+  statuses = run_ranks(tmp, train_args(data, tmp.file("two"), 16, steps) + meanflow, 2, "two");
+  INFO(read_text(tmp.file("two0.txt")) + read_text(tmp.file("two1.txt")));
+  REQUIRE(statuses == std::vector<int>{0, 0});
+  CHECK(max_difference(final_weights(tmp.file("one"), steps), final_weights(tmp.file("two"), steps)) < 2e-5);
+
+  const auto sample = [&](const std::string& ckpt) {
+    return run_program(std::string(SIT_SAMPLE_BIN) + " ODE --ckpt " + ckpt + " --num-heads 2 --sampling-method "
+                       "meanflow --num-sampling-steps 1 --cfg-scale 1 --num-samples 3 --threads 1 --out '' --out-npy " +
+                       tmp.file("samples.npy"), tmp);
+  };
+  auto sampled = sample(tmp.file("one") + "/checkpoints/0000003.pt");
+  INFO(sampled.text);
+  CHECK(sampled.status == 0);
+  CHECK_THAT(sampled.text, Catch::Contains("3 samples, 1 model evaluations"));
+  CHECK(torch::isfinite(sit::io::read_npy(tmp.file("samples.npy"))).all().item<bool>());
+
+  // A flow-matching run: no one-step sampler, no MeanFlow resume.
+  REQUIRE(run_ranks(tmp, train_args(data, tmp.file("flow"), 16, 1), 1, "flow") == std::vector<int>{0});
+  const auto flow = tmp.file("flow") + "/checkpoints/0000001.pt";
+  check_error(sample(flow), "sit-sample", {"--sampling-method meanflow", "MeanFlow"});
+  check_error(run_program(std::string(SIT_TRAIN_BIN) + train_args(data, tmp.file("flow"), 16, 2) + " --ckpt " + flow +
+                          " --meanflow", tmp),
+              "sit-train", {"--meanflow", "--init-from " + flow});
+}

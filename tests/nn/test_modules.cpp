@@ -1,6 +1,7 @@
 // Each module against its formula written out independently (loops, not the module's code path).
 #include "support/catch_torch.h"
 #include <sit/nn/sit.h>
+#include <sit/nn/sit_from_state_dict.h>
 
 #include <cmath>
 
@@ -173,4 +174,22 @@ TEST_CASE("forward drops the learned-sigma half", "[nn]") {
   auto full = model->forward_full(x, t, y);
   REQUIRE(full.size(1) == 8);
   CHECK(torch::equal(model->forward(x, t, y), full.slice(1, 0, 4)));
+}
+
+TEST_CASE("a MeanFlow SiT: h_embedder in its state dict, read back from the weights, h only for it", "[nn]") {
+  sit::nn::SiT model(tiny_options().meanflow(true));
+  auto names = model->named_parameters();
+  CHECK(names.contains("h_embedder.mlp.0.weight"));
+  CHECK(names.contains("h_embedder.mlp.2.bias"));
+  sit::StateDict sd;
+  for (const auto& item : names) sd.insert(item.key(), item.value());
+  CHECK(sit::nn::infer_sit_options(sd, sit::nn::ArchitectureHints().num_heads(4)).meanflow());
+
+  sit::nn::SiT flow(tiny_options());
+  CHECK_FALSE(flow->named_parameters().contains("h_embedder.mlp.0.weight"));
+  auto x = torch::randn({2, 4, 8, 8}), t = torch::rand({2}), y = torch::tensor({1, 3});
+  CHECK_THROWS_WITH(flow->forward(x, t, y, c10::nullopt, torch::rand({2})), Catch::Contains("meanflow"));
+  // Without h a MeanFlow model is its own u(z, t, 0).
+  model->eval();
+  CHECK(torch::equal(model->forward(x, t, y), model->forward(x, t, y, c10::nullopt, torch::zeros({2}))));
 }

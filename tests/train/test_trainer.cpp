@@ -69,6 +69,10 @@ TEST_CASE("a resumed run's losses and weights equal the uninterrupted run's", "[
   torch::set_num_threads(1);
   sit::test::TempDir dir;
   auto config = tiny_config(dir.path().string());
+  const bool meanflow = GENERATE(false, true);  // flow matching, MeanFlow with a guided target
+  INFO((meanflow ? "MeanFlow" : "flow matching"));
+  config.model.architecture.meanflow(meanflow);
+  if (meanflow) config.mean_flow.omega(1.5).kappa(0.2);
 
   sit::train::Trainer uninterrupted(config, tiny_data());
   std::vector<double> expected;
@@ -145,6 +149,37 @@ TEST_CASE("sample grids come from the EMA model and are finite", "[train]") {
   auto samples = sit::pipeline::training_generator(trainer).generate(torch::tensor({0, 1, 2, 3})).samples;
   CHECK(samples.sizes() == torch::IntArrayRef({4, 1, 8, 8}));
   CHECK(torch::isfinite(samples).all().item<bool>());
+}
+
+TEST_CASE("a MeanFlow run from a flow-matching checkpoint starts at its EMA, u(z, t, h) = v(z, t)", "[train]") {
+  sit::test::TempDir dir;
+  auto config = tiny_config(dir.path().string());
+  sit::train::Trainer flow(config, tiny_data());
+  for (int i = 0; i < 3; ++i) flow.train_step();
+  const auto checkpoint = dir.file("flow.pt");
+  flow.save_checkpoint(checkpoint);
+
+  config.model.architecture.meanflow(true);
+  config.run.init_from = checkpoint;
+  config.run.sampler.ode_method(sit::transport::OdeMethod::MeanFlow);
+  config.run.sampler.num_steps(1);
+  sit::train::Trainer mean_flow(config, tiny_data());
+  auto model = mean_flow.model().ptr(), ema = mean_flow.ema().ptr(), flow_ema = flow.ema().ptr();
+  model->eval();
+  flow_ema->eval();
+  {
+    torch::NoGradGuard no_grad;
+    auto x = torch::randn({4, 1, 8, 8}), t = torch::rand({4}), y = torch::tensor({0, 1, 2, 3});
+    auto v = flow_ema->forward(x, t, y);
+    // Bit for bit: c = t_embedder(t) + 0 + y_embedder(y).
+    CHECK(torch::equal(model->forward(x, t, y, c10::nullopt, torch::rand({4})), v));
+    CHECK(torch::equal(ema->forward(x, t, y, c10::nullopt, torch::rand({4})), v));
+  }
+  model->train();
+  CHECK(std::isfinite(mean_flow.train_step()));
+  auto generation = sit::pipeline::training_generator(mean_flow).generate(torch::tensor({0, 1, 2, 3}));
+  CHECK(generation.model_evaluations == 1);  // one step, guided on the doubled batch
+  CHECK(torch::isfinite(generation.samples).all().item<bool>());
 }
 
 TEST_CASE("update_ema is ema = decay ema + (1 - decay) model", "[train]") {

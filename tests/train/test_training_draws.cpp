@@ -81,3 +81,23 @@ TEST_CASE("training draws lie on the example's Philox stream and are standard no
 }
 
 }  // namespace training_draws_test
+
+TEST_CASE("MeanFlow's interval draws leave the other draws as they are, and are per example", "[train][meanflow]") {
+  const auto index = torch::tensor({5, 9, 2, 7}, torch::kLong);
+  auto plain = sit::train::training_draws(3, 1, index, {1, 4, 4}, 0.5);
+  auto with = sit::train::training_draws(3, 1, index, {1, 4, 4}, 0.5, torch::kCPU, /*interval=*/true);
+  CHECK_FALSE(plain.interval_normals.defined());
+  CHECK(torch::equal(plain.noise, with.noise));
+  CHECK(torch::equal(plain.t_uniform, with.t_uniform));
+  CHECK(torch::equal(plain.drop, with.drop));
+  REQUIRE(with.interval_normals.sizes() == torch::IntArrayRef({4, 2}));
+  auto half = sit::train::training_draws(3, 1, torch::tensor({2, 7}, torch::kLong), {1, 4, 4}, 0.5, torch::kCPU, true);
+  CHECK(torch::equal(with.interval_normals.slice(0, 2), half.interval_normals));
+  CHECK(torch::equal(with.interval_uniforms.slice(0, 2), half.interval_uniforms));
+  // Standard normals and uniforms over many examples.
+  auto many = sit::train::training_draws(3, 1, torch::arange(4000, torch::kLong), {1, 1, 1}, 0.0, torch::kCPU, true);
+  CHECK(std::abs(many.interval_normals.mean().item<double>()) < 0.05);  // sd of the mean ~0.011
+  CHECK(std::abs(many.interval_normals.std().item<double>() - 1) < 0.05);
+  CHECK(std::abs(many.interval_uniforms.mean().item<double>() - 0.5) < 0.02);  // sd ~0.0046
+  CHECK(std::abs(torch::corrcoef(many.interval_normals.t())[0][1].item<double>()) < 0.05);
+}

@@ -22,6 +22,9 @@ struct SiTOptions {
   TORCH_ARG(double, class_dropout_prob) = 0.1;
   TORCH_ARG(int64_t, num_classes) = 1000;
   TORCH_ARG(bool, learn_sigma) = true;
+  /// MeanFlow's average-velocity network u(z_t, t, h, y) (Geng et al. 2025): a second timestep
+  /// embedder, h_embedder, for the interval h, c = t_embedder(t) + h_embedder(h) + y_embedder(y).
+  TORCH_ARG(bool, meanflow) = false;
 
  public:
   /// The settings a run chooses (train.py's and the programs' flags); the data give input_size,
@@ -36,6 +39,9 @@ struct SiTOptions {
     field("class_dropout_prob", self.class_dropout_prob(), "label dropout of classifier-free guidance training",
           config::half_open(0, 1));
     field("learn_sigma", self.learn_sigma(), "also predict the (unused) sigma channels, as the official models");
+    field("meanflow", self.meanflow(),
+          "MeanFlow: an average-velocity model u(z, t, h) with a second timestep embedder for the interval h, "
+          "trained by the MeanFlow loss (docs/meanflow.md)");
   }
 };
 
@@ -47,7 +53,8 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
 
   /// The official initialisation: xavier-uniform linears with zero bias, the patch projection
   /// initialised as a linear, sin-cos pos_embed, N(0, 0.02) label table and timestep MLP weights,
-  /// zeroed adaLN modulations and output layer.
+  /// zeroed adaLN modulations and output layer. A MeanFlow model's h_embedder is initialised as
+  /// t_embedder (MeanFlow's models_dit.py).
   void initialize_weights();
 
   /// x: (N, out_channels, P, P) <- (N, T, patch_size^2 * out_channels).
@@ -58,18 +65,23 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
   /// when given, says which labels become the null label instead of the embedder's own draws
   /// (LabelEmbedder.token_drop's argument), so a trainer can draw them per example.
   /// (models.py's forward_with_cfg is transport::classifier_free_guidance_doubled.)
+  /// h: (N,) the interval of a MeanFlow model, u(x, t, h) the average velocity from t to t + h;
+  /// unset, h = 0: the instantaneous velocity u(x, t, 0).
   torch::Tensor forward_full(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
-                             const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt);
+                             const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt,
+                             const c10::optional<torch::Tensor>& h = c10::nullopt);
 
   /// As forward_full, without the learned-sigma half: (N, C, H, W).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
-                        const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt);
+                        const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt,
+                        const c10::optional<torch::Tensor>& h = c10::nullopt);
 
   int64_t out_channels() const;
 
   SiTOptions options;
   PatchEmbed x_embedder{nullptr};
   TimestepEmbedder t_embedder{nullptr};
+  TimestepEmbedder h_embedder{nullptr};  // MeanFlow's interval embedder; null otherwise
   LabelEmbedder y_embedder{nullptr};
   torch::Tensor pos_embed;  // (1, T, D), fixed (requires_grad = false)
   torch::nn::ModuleList blocks{nullptr};

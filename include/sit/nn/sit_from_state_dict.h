@@ -10,7 +10,7 @@
 namespace sit::nn {
 
 /// What the weights do not determine. The weights fix patch size, channels, hidden size, depth,
-/// input size, mlp_ratio, learn_sigma and the label-table rows; the table holds either
+/// input size, mlp_ratio, learn_sigma, meanflow (an h_embedder) and the label-table rows; the table holds either
 /// num_classes rows or num_classes + 1 with the null row of classifier-free guidance.
 struct ArchitectureHints {
   /// Needed when the hidden size is not a preset's (1152, 1024, 768, 384 map to 16, 16, 12, 6).

@@ -18,7 +18,7 @@ class TimestepEmbedderImpl : public torch::nn::Cloneable<TimestepEmbedderImpl> {
   void reset() override;
   void pretty_print(std::ostream& stream) const override;
 
-  /// t: (N,) possibly fractional times -> (N, dim) float32 features [cos(t f), sin(t f)],
+  /// t: (N,) possibly fractional times -> (N, dim) float32 (float64 for float64 t) features [cos(t f), sin(t f)],
   /// f_k = max_period^(-k / half), k < half = dim / 2; a zero column is appended when dim is odd.
   static torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim,
                                           double max_period = 10000.0);

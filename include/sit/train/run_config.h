@@ -21,6 +21,7 @@ struct RunConfig {
   transport::GuidanceOptions guidance;
   bool auto_resume = false;
   int64_t max_bad_steps = 10;
+  std::string init_from;
 
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
@@ -35,6 +36,9 @@ struct RunConfig {
           "continue from the newest checkpoint in <results-dir>/checkpoints when there is one");
     field("max_bad_steps", self.max_bad_steps,
           "stop after this many consecutive steps skipped for a non-finite loss or gradient", config::positive);
+    field("init_from", self.init_from,
+          "start a new run from this checkpoint's weights (its EMA); a flow-matching one starts a --meanflow "
+          "model at u(z, t, h) = v(z, t)");
   }
 
   /// Throws ConfigError for an empty results_dir, non-positive cadences or max_bad_steps, and what

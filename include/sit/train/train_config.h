@@ -10,6 +10,7 @@
 #include <sit/train/eval_config.h>
 #include <sit/train/optim_config.h>
 #include <sit/train/run_config.h>
+#include <sit/transport/mean_flow.h>
 #include <sit/transport/transport.h>
 
 #include <string>
@@ -20,6 +21,7 @@ struct TrainConfig {
   nn::ModelConfig model;
   DataConfig data;
   transport::TransportOptions transport;
+  transport::MeanFlowOptions mean_flow;  // the loss of a model with meanflow (SiTOptions)
   OptimConfig optim;
   RunConfig run;
   EvalConfig eval;
@@ -27,10 +29,11 @@ struct TrainConfig {
 
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
-    config::for_each_field(field, self.model, self.data, self.transport, self.optim, self.run, self.eval, self.runtime);
+    config::for_each_field(field, self.model, self.data, self.transport, self.mean_flow, self.optim, self.run, self.eval, self.runtime);
   }
 
-  /// Every group's validate().
+  /// Every group's validate(), and a MeanFlow model's transport (Linear, velocity) and null label
+  /// (a guided target).
   void validate() const;
 
   /// The configuration as a flat JSON object (every field; enums by name, unset eps as null).

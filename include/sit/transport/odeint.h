@@ -23,16 +23,17 @@
 namespace sit::transport {
 
 /// torchdiffeq's solvers, then the multistep solvers (DPM-Solver++, UniPC, Adams-Bashforth), which
-/// need the transport's path and so run through Sampler::sample_ode, not odeint.
+/// need the transport's path and so run through Sampler::sample_ode, not odeint; then MeanFlow's
+/// steps of an average-velocity model (Sampler::sample_mean_flow).
 enum class OdeMethod {
   Euler, Midpoint, Heun2, Heun3, RK4, Dopri5, Bosh3, AdaptiveHeun,
-  DpmSolver2M, DpmSolver3M, UniPC2, UniPC3, Adams2, Adams3, Adams4
+  DpmSolver2M, DpmSolver3M, UniPC2, UniPC3, Adams2, Adams3, Adams4, MeanFlow
 };
 
 /// torchdiffeq's names; diffusers' for the multistep ones.
 constexpr auto enum_table(OdeMethod) {
-  return config::EnumTable<OdeMethod, 15>{"ODE method", {{{OdeMethod::Euler, "euler"}, {OdeMethod::Midpoint, "midpoint"}, {OdeMethod::Heun2, "heun2"}, {OdeMethod::Heun3, "heun3"}, {OdeMethod::RK4, "rk4"}, {OdeMethod::Dopri5, "dopri5"}, {OdeMethod::Bosh3, "bosh3"}, {OdeMethod::AdaptiveHeun, "adaptive_heun"},
-      {OdeMethod::DpmSolver2M, "dpmpp_2m"}, {OdeMethod::DpmSolver3M, "dpmpp_3m"}, {OdeMethod::UniPC2, "unipc"}, {OdeMethod::UniPC3, "unipc3"}, {OdeMethod::Adams2, "adams2"}, {OdeMethod::Adams3, "adams3"}, {OdeMethod::Adams4, "adams4"}}}};
+  return config::EnumTable<OdeMethod, 16>{"ODE method", {{{OdeMethod::Euler, "euler"}, {OdeMethod::Midpoint, "midpoint"}, {OdeMethod::Heun2, "heun2"}, {OdeMethod::Heun3, "heun3"}, {OdeMethod::RK4, "rk4"}, {OdeMethod::Dopri5, "dopri5"}, {OdeMethod::Bosh3, "bosh3"}, {OdeMethod::AdaptiveHeun, "adaptive_heun"},
+      {OdeMethod::DpmSolver2M, "dpmpp_2m"}, {OdeMethod::DpmSolver3M, "dpmpp_3m"}, {OdeMethod::UniPC2, "unipc"}, {OdeMethod::UniPC3, "unipc3"}, {OdeMethod::Adams2, "adams2"}, {OdeMethod::Adams3, "adams3"}, {OdeMethod::Adams4, "adams4"}, {OdeMethod::MeanFlow, "meanflow"}}}};
 }
 bool is_adaptive(OdeMethod method);
 /// One model evaluation per step: the multistep solvers.

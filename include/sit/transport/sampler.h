@@ -75,14 +75,15 @@ struct SamplerOptions {
   static void fields(Self& self, Field&& field) {
     field("num_sampling_steps", self.num_steps(),
           "time grid points (fixed-step ODE solvers take one step fewer); the multistep ODE solvers' "
-          "steps, one model evaluation each",
+          "and meanflow's steps, one model evaluation each",
           config::positive);
   }
   template <typename Self, typename Field>
   static void ode_fields(Self& self, Field&& field) {
     field("sampling_method", self.ode_method(),
           "ODE solver: torchdiffeq's (euler ... adaptive_heun) or multistep: DPM-Solver++ (dpmpp_2m, "
-          "dpmpp_3m), UniPC bh2 (unipc: order 2, unipc3), Adams-Bashforth (adams2-4)");
+          "dpmpp_3m), UniPC bh2 (unipc: order 2, unipc3), Adams-Bashforth (adams2-4); meanflow: MeanFlow's "
+          "average-velocity steps (a --meanflow model)");
     TimeGridOptions::fields(self.grid(), field);
     field("atol", self.atol(), "absolute tolerance of the adaptive solvers", config::positive);
     field("rtol", self.rtol(), "relative tolerance of the adaptive solvers", config::positive);
@@ -102,12 +103,17 @@ struct SamplerOptions {
     field("last_step_size", self.last_step_size(), "size of the final step");
   }
 
-  /// Throws ConfigError: fewer than 2 grid points (1 step for multistep solvers), non-positive
+  /// Throws ConfigError: fewer than 2 grid points (1 step for multistep solvers and meanflow), non-positive
   /// tolerances, shift or rho, a non-uniform grid with an adaptive solver, a multistep solver with
-  /// likelihood or (DPM-Solver++, UniPC) reverse, a last step size outside (0, 1), a negative
+  /// likelihood or (DPM-Solver++, UniPC) reverse, meanflow with likelihood, reverse or an adaptive
+  /// grid setting, a last step size outside (0, 1), a negative
   /// diffusion norm, likelihood or reverse with the SDE. The samplers check their options so.
   void validate() const;
 };
+
+/// An average-velocity model (MeanFlow) as its sampler sees it, in SiT's clock: x (N, ...), t (N,)
+/// and the interval h -> u(x, t, h), the mean velocity from t to t + h.
+using AverageVelocityModelFn = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t, double h)>;
 
 struct SampleResult {
   torch::Tensor sample;  // the final state, shaped like the initial one
@@ -141,6 +147,12 @@ class Sampler {
   /// gaussian_noise()) giving each step's draw.
   SampleResult sample_sde(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options = {},
                           const NoiseFn& noise = nullptr) const;
+
+  /// Noise to data from x: (N, ...) by MeanFlow's steps z_r = z_t + (r - t) u(z_t, t, r - t)
+  /// (MeanFlow's clock: z_r = z_t - (t - r) u) between the options.num_steps() + 1 points of the
+  /// grid, one evaluation each: num_steps 1 is one step from noise to data.
+  SampleResult sample_mean_flow(const torch::Tensor& x, const AverageVelocityModelFn& model,
+                                const SamplerOptions& options) const;
 
   /// sample_ode or sample_sde, as options.mode() says.
   SampleResult sample(const torch::Tensor& x, const ModelFn& model, const SamplerOptions& options,
