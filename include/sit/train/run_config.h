@@ -14,6 +14,7 @@ struct RunConfig {
   int64_t log_every = 100;
   int64_t ckpt_every = 50000;
   int64_t sample_every = 10000;
+  int64_t phema_every = 4096;  // EDM2's 8 Mi images between snapshots, at its batch of 2048
   double cfg_scale = 4.0;
   int64_t sample_steps = 50;
   transport::OdeMethod sample_method = transport::OdeMethod::Heun2;
@@ -26,6 +27,7 @@ struct RunConfig {
     field("log_every", self.log_every, "steps between log lines");
     field("ckpt_every", self.ckpt_every, "steps between checkpoints");
     field("sample_every", self.sample_every, "steps between sample grids");
+    field("phema_every", self.phema_every, "steps between power-function EMA snapshots (<results-dir>/phema)");
     field("cfg_scale", self.cfg_scale, "guidance scale of the sample grids (1: none)");
     field("sample_steps", self.sample_steps, "ODE grid points of the sample grids");
     field("sample_method", self.sample_method, "ODE solver of the sample grids");
