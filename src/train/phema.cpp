@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
 #include <regex>
 #include <set>
 
@@ -155,10 +156,36 @@ nlohmann::json metadata_number(const std::map<std::string, std::string>& metadat
 // The settings that make a run what it is (all but TrainConfig::per_run), as JSON text.
 std::string run_identity(const std::map<std::string, std::string>& metadata, const std::string& path) {
   auto it = metadata.find(kConfigMetadataKey);
-  if (it == metadata.end()) throw FileError(path, std::string("no run settings (metadata '") + kConfigMetadataKey + "')");
+  if (it == metadata.end()) {
+    throw FileError(path, std::string("no run settings (metadata '") + kConfigMetadataKey + "')");
+  }
   auto json = nlohmann::json::parse(TrainConfig::from_json(it->second).to_json());
-  for (auto item = json.begin(); item != json.end();) item = TrainConfig::per_run(item.key()) ? json.erase(item) : ++item;
+  for (auto item = json.begin(); item != json.end();) {
+    item = TrainConfig::per_run(item.key()) ? json.erase(item) : std::next(item);
+  }
   return json.dump();
+}
+
+// sum += coefficient snapshot in float32, for each floating-point tensor; the others are the
+// snapshot's (EDM2 copies each input's buffers in turn: the newest's stay). An empty sum starts at 0.
+void add_weighted(StateDict& sum, const StateDict& snapshot, double coefficient, const std::string& path,
+                  const std::string& first_path) {
+  if (sum.is_empty()) {
+    for (const auto& item : snapshot) sum.insert(item.key(), torch::zeros_like(item.value(), torch::kFloat32));
+  }
+  if (snapshot.keys() != sum.keys()) throw FileError(path, "holds other tensors than " + first_path);
+  for (const auto& item : snapshot) {
+    auto& total = sum[item.key()];
+    const auto& w = item.value();
+    if (w.sizes() != total.sizes()) {
+      throw FileError(path, "'" + item.key() + "' has another shape than in " + first_path);
+    }
+    if (w.is_floating_point()) {
+      total.add_(w.to(torch::kFloat32), coefficient);
+    } else {
+      total = w;
+    }
+  }
 }
 
 }  // namespace
@@ -221,30 +248,12 @@ std::vector<PhemaReconstruction> reconstruct_phema(const std::vector<PhemaSnapsh
       throw FileError(path, "a snapshot of another run than " + inputs[0].path + " (their settings differ)");
     }
     for (size_t j = 0; j < out.size(); ++j) {
-      auto& o = out[j];
-      if (i == 0) {
-        for (const auto& item : checkpoint.state_dict) o.state_dict.insert(item.key(), torch::zeros_like(item.value(), torch::kFloat32));
-      }
-      if (checkpoint.state_dict.keys() != o.state_dict.keys()) {
-        throw FileError(path, "holds other tensors than " + inputs[0].path);
-      }
-      for (const auto& item : checkpoint.state_dict) {
-        auto& sum = o.state_dict[item.key()];
-        const auto& w = item.value();
-        if (w.sizes() != sum.sizes()) throw FileError(path, "'" + item.key() + "' has another shape than in " + inputs[0].path);
-        if (w.is_floating_point()) {
-          sum.add_(w.to(torch::kFloat32), x[i][j]);
-        } else {
-          sum = w;  // EDM2 copies the buffers of each input in turn: the newest's stay
-        }
-      }
-      if (i + 1 == inputs.size()) {
-        o.t = out_t;
-        o.sigma_rel = sigma_rels[j];
-        o.metadata = {{kConfigMetadataKey, checkpoint.metadata.at(kConfigMetadataKey)},
-                      {kPhemaStepKey, std::to_string(out_t)},
-                      {kPhemaSigmaRelKey, nlohmann::json(sigma_rels[j]).dump()}};
-      }
+      add_weighted(out[j].state_dict, checkpoint.state_dict, x[i][j], path, inputs[0].path);
+      out[j].t = out_t;
+      out[j].sigma_rel = sigma_rels[j];
+      out[j].metadata = {{kConfigMetadataKey, checkpoint.metadata.at(kConfigMetadataKey)},  // the newest's, at the end
+                         {kPhemaStepKey, std::to_string(out_t)},
+                         {kPhemaSigmaRelKey, nlohmann::json(sigma_rels[j]).dump()}};
     }
   }
   return out;

@@ -50,10 +50,9 @@ TEST_CASE("sit-train snapshots power-function EMAs, sit-phema reconstructs one, 
     CHECK((same[item.key()] - item.value()).abs().max().item<double>() <= 1e-6);
   }
 
-  auto sampled = sit::test::run_program(std::string(SIT_SAMPLE_BIN) + " ODE --ckpt " + file +
-                                            " --num-sampling-steps 4 --cfg-scale 1 --seed 1 --num-samples 2 --out-npy " +
-                                            dir.file("x.npy") + " --threads 1",
-                                        dir);
+  const std::string sample_flags = " --num-sampling-steps 4 --cfg-scale 1 --seed 1 --num-samples 2 --threads 1";
+  auto sampled = sit::test::run_program(
+      std::string(SIT_SAMPLE_BIN) + " ODE --ckpt " + file + sample_flags + " --out-npy " + dir.file("x.npy"), dir);
   INFO(sampled.text);
   CHECK(sampled.status == 0);
   CHECK(std::filesystem::exists(dir.file("x.npy")));

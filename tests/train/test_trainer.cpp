@@ -255,18 +255,22 @@ TEST_CASE("a step with a NaN image changes neither the weights nor the EMA, and 
   sit::test::TempDir dir;
   auto config = tiny_config(dir.path().string());
   config.run.max_bad_steps = 2;
+  config.optim.phema_sigma_rel = {0.1};
   auto data = std::make_shared<NonFiniteDataset>(std::set<size_t>{5});
   sit::train::Trainer trainer(config, data);
   std::vector<int64_t> skipped;
   const auto checkpoint = dir.file("after_skip.pt");
   for (int64_t step = 1; step <= 16; ++step) {  // two epochs of 8 batches: index 5 once in each
     auto model = copies(trainer.model()->parameters()), ema = copies(trainer.ema()->parameters());
+    auto phema = copies(trainer.phema()->emas()[0]->parameters());
     const double loss = trainer.train_step();
     CHECK(trainer.train_steps() == step);
     const bool bad = trainer.consecutive_bad_steps() > 0;
     CHECK(std::isfinite(loss) == !bad);
     CHECK(all_equal(trainer.model()->parameters(), model) == bad);
     CHECK(all_equal(trainer.ema()->parameters(), ema) == bad);
+    // The power-function EMA takes every step, a skipped one with the unchanged weights.
+    CHECK_FALSE(all_equal(trainer.phema()->emas()[0]->parameters(), phema));
     if (bad) {
       skipped.push_back(step);
       if (skipped.size() == 1) trainer.save_checkpoint(checkpoint);
@@ -285,6 +289,7 @@ TEST_CASE("a step with a NaN image changes neither the weights nor the EMA, and 
   while (resumed.train_steps() < 16) resumed.train_step();
   CHECK(all_equal(resumed.model()->parameters(), trainer.model()->parameters()));
   CHECK(all_equal(resumed.ema()->parameters(), trainer.ema()->parameters()));
+  CHECK(all_equal(resumed.phema()->emas()[0]->parameters(), trainer.phema()->emas()[0]->parameters()));
 }
 
 TEST_CASE("max_bad_steps non-finite steps in a row stop the run with the last good weights", "[train]") {

@@ -51,14 +51,14 @@ class Trainer {
   /// no EMA update, but its batch is used up and it counts in train_steps(), so the data stream,
   /// the learning-rate schedule and a resume stay those of the run. The power-function EMAs are
   /// updated all the same (with the unchanged weights): their profiles count every step, as a
-  /// reconstruction assumes. A rank whose loss is not
-  /// finite poisons its gradients before the all-reduce, so every rank skips the same steps.
-  /// After config.run.max_bad_steps skipped steps in a row it throws std::runtime_error (the
-  /// weights are those of the last good step).
+  /// reconstruction assumes. A rank whose loss is not finite poisons its gradients before the
+  /// all-reduce, so every rank skips the same steps. After config.run.max_bad_steps skipped steps
+  /// in a row it throws std::runtime_error (the weights are those of the last good step).
   double train_step();
 
-  /// Writes {"model", "ema", ["phema",] "opt", "args", "train_state"} as torch.save does (atomically): the
-  /// official sample.py and torch.load read it, and resume() continues from it.
+  /// Writes {"model", "ema", "opt", "args", "train_state"} (and "phema" after "ema" when it
+  /// tracks power-function EMAs) as torch.save does (atomically): the official sample.py and
+  /// torch.load read it, and resume() continues from it.
   void save_checkpoint(const std::string& path) const;
 
   int64_t train_steps() const { return train_steps_; }
