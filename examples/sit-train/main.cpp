@@ -155,8 +155,11 @@ class Logger {
 // lies next to the checkpoints.
 void remove_unfinished_writes(const fs::path& results, Logger& log) {
   std::vector<fs::path> unfinished;
-  for (const auto& entry : fs::directory_iterator(results / "checkpoints")) {
-    if (entry.path().extension() == ".tmp") unfinished.push_back(entry.path());
+  for (const auto& dir : {results / "checkpoints", results / "phema"}) {
+    if (!fs::is_directory(dir)) continue;
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().extension() == ".tmp") unfinished.push_back(entry.path());
+    }
   }
   if (fs::exists(results / "ema.safetensors.tmp")) unfinished.push_back(results / "ema.safetensors.tmp");
   for (const auto& path : unfinished) {
@@ -184,6 +187,13 @@ std::string save_checkpoint(const sit::train::Trainer& trainer, const fs::path& 
   trainer.save_checkpoint(path.string());
   log("Saved checkpoint to {}", path.string());
   return path.string();
+}
+
+// The power-function EMAs at this step, in <results>/phema (sit-phema reconstructs others from them).
+void save_phema_snapshots(const sit::train::Trainer& trainer, const fs::path& results, Logger& log) {
+  auto paths = sit::train::save_phema_snapshots(*trainer.phema(), trainer.train_steps(), (results / "phema").string(),
+                                                trainer.config());
+  log("Saved {} power-function EMA snapshots to {}", paths.size(), (results / "phema").string());
 }
 
 // Scores the EMA model (every rank takes part) and logs them (rank 0): a log line and a line of
@@ -314,6 +324,8 @@ int run(const CLI::App& app, TrainParams p) {
     }
     if (evaluator && step % config.eval.eval_every == 0) evaluate(*evaluator, trainer, group.get(), results, log);
     if (!main_rank) continue;
+    // Snapshots before the checkpoint: a run killed between the two redoes the step and rewrites them.
+    if (trainer.phema() && step % config.run.phema_every == 0) save_phema_snapshots(trainer, results, log);
     if (step % config.run.ckpt_every == 0) last_checkpoint = save_checkpoint(trainer, results / "checkpoints", log);
     if (step % config.run.sample_every == 0) save_samples(trainer, results / "samples", log);
   }
@@ -324,6 +336,9 @@ int run(const CLI::App& app, TrainParams p) {
   }
   if (interrupted) log("Interrupted at step {}", trainer.train_steps());
   if (main_rank) {
+    if (trainer.phema() && trainer.train_steps() % config.run.phema_every != 0) {
+      save_phema_snapshots(trainer, results, log);
+    }
     if (last_checkpoint.empty() || trainer.train_steps() % config.run.ckpt_every != 0) {
       save_checkpoint(trainer, results / "checkpoints", log);
     }

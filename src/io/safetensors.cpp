@@ -150,6 +150,14 @@ Safetensors read_safetensors(const std::string& path) {
   return result;
 }
 
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path) {
+  detail::InputFile file(path);
+  uint64_t data_start = 0;
+  const Json header = read_header(file, &data_start);
+  auto metadata = header.find("__metadata__");
+  return metadata == header.end() ? std::map<std::string, std::string>() : parse_metadata(*metadata, path);
+}
+
 void write_safetensors(const std::string& path, const torch::OrderedDict<std::string, torch::Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   std::vector<std::string> names = tensors.keys();

@@ -1,5 +1,7 @@
 #include <sit/train/optim_config.h>
 
+#include <sit/train/phema.h>
+
 namespace sit::train {
 
 void OptimConfig::validate() const {
@@ -14,6 +16,7 @@ void OptimConfig::validate() const {
   require(min_lr >= 0 && min_lr <= lr, "min_lr", text(min_lr), "must be in [0, --lr]");
   require(weight_decay >= 0, "weight_decay", text(weight_decay), "must not be negative");
   require(ema_decay >= 0 && ema_decay <= 1, "ema_decay", text(ema_decay), "must be in [0, 1]");
+  check_sigma_rels("phema_sigma_rel", phema_sigma_rel);
   require(grad_clip >= 0, "grad_clip", text(grad_clip), "must not be negative (0: no clipping)");
 }
 

@@ -1,6 +1,6 @@
 // TrainConfig::to_json and from_json, the "args" dict of a checkpoint, and a resume's merge of
-// the saved run with the command line: one JSON object, whose values are the six kinds a Python
-// dict of settings holds.
+// the saved run with the command line: one JSON object, whose values are the kinds a Python dict
+// of settings holds.
 
 #include "train/saved_config.h"
 
@@ -84,18 +84,18 @@ TrainConfig config_from_json(const Json& saved) {
   return config;
 }
 
-// A setting between JSON and a Python object: null, bool, integer, number, string, a list of
-// numbers <-> None, bool, int, float, str, list.
+// A setting between JSON and a Python object: null, bool, integer, number, string, array of numbers
+// <-> None, bool, int, float, str, list of floats.
 io::Value setting_value(const Json& json) {
   if (json.is_null()) return io::Value();
+  if (json.is_array()) {
+    io::List items;
+    for (const auto& item : json) items.push_back(io::Value::floating(item.get<double>()));
+    return io::Value::list(items);
+  }
   if (json.is_boolean()) return io::Value::boolean(json.get<bool>());
   if (json.is_number_integer()) return io::Value::integer(json.get<int64_t>());
   if (json.is_number()) return io::Value::floating(json.get<double>());
-  if (json.is_array()) {
-    io::List items;
-    for (const auto& item : json) items.push_back(setting_value(item));
-    return io::Value::list(items);
-  }
   TORCH_CHECK(json.is_string(), "setting_value: a setting is null, a bool, a number, a string or a list, but got ",
               json.dump());
   return io::Value::string(json.get<std::string>());
@@ -108,10 +108,15 @@ Json setting_json(const io::Value& value, const std::string& key, const std::str
     case Kind::Int: return value.to_int();
     case Kind::Float: return value.to_double();
     case Kind::String: return value.to_string();
-    case Kind::List:
-    case Kind::Tuple: {
+    case Kind::List: {
       Json items = Json::array();
-      for (const auto& item : value.items()) items.push_back(setting_json(item, key, source));
+      for (const auto& item : value.items()) {
+        if (!item.is(Kind::Float) && !item.is(Kind::Int)) {
+          throw config::ConfigError(source + ": args entry '" + key + "' holds a " + io::kind_name(item.kind()) +
+                                    ", not a number");
+        }
+        items.push_back(item.to_double());
+      }
       return items;
     }
     default:

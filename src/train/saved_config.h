@@ -3,7 +3,8 @@
 // (enums by name, an unset optional as null), keys in sorted order. The safetensors it writes hold
 // it as JSON text (TrainConfig::to_json, metadata "sit_config"); its .pt checkpoints as their
 // "args" dict (as train.py's vars(args), which torch.load shows as a dict of None, bool, int,
-// float and str). Both forms are written from, and read into, one JSON object (saved_config.cpp).
+// float, str and, for a list setting, a list of floats). Both forms are written from, and read
+// into, one JSON object (saved_config.cpp).
 
 #include <sit/io/value.h>
 #include <sit/train/train_config.h>

@@ -117,6 +117,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   torch::manual_seed(config_.optim.global_seed * static_cast<uint64_t>(world_size()) +
                      static_cast<uint64_t>(rank()));
   ema_ = make_ema(model_);
+  if (!config_.optim.phema_sigma_rel.empty()) phema_.emplace(model_, config_.optim.phema_sigma_rel);
   parameters_ = model_->parameters();
   step_counts_.resize(parameters_.size());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
@@ -201,6 +202,7 @@ double Trainer::train_step() {
   if (!gradients_finite(parameters_)) {
     ++train_steps_;
     ++bad_steps_;
+    if (phema_) phema_->update(model_, train_steps_);
     if (++consecutive_bad_steps_ >= config_.run.max_bad_steps) {
       const int64_t last_good = train_steps_ - consecutive_bad_steps_;
       throw std::runtime_error("steps " + std::to_string(last_good + 1) + " to " + std::to_string(train_steps_) +
@@ -223,6 +225,7 @@ double Trainer::train_step() {
   }
   update_ema(*ema_, *model_, config_.optim.ema_decay);
   ++train_steps_;
+  if (phema_) phema_->update(model_, train_steps_);
   return loss_value;
 }
 
@@ -266,6 +269,7 @@ void Trainer::save_checkpoint(const std::string& path) const {
   auto root = io::Value::dict();
   root.to_dict().set("model", state_dict_value(state_dict(*model_)));
   root.to_dict().set("ema", state_dict_value(state_dict(*ema_)));
+  if (phema_) root.to_dict().set("phema", phema_->state_value());
   root.to_dict().set("opt", opt);
   root.to_dict().set("args", config_args(config_));
   root.to_dict().set("train_state", train_state);
@@ -278,6 +282,7 @@ void Trainer::resume(const std::string& path) {
   load_state_dict(*model_, state_dict_from_value(entry(root, "model", "", path, Kind::Dict), path + " [model]"),
                   path);
   load_state_dict(*ema_, state_dict_from_value(entry(root, "ema", "", path, Kind::Dict), path + " [ema]"), path);
+  if (phema_) phema_->load_state_value(entry(root, "phema", "", path, Kind::Dict), path);
 
   const auto& state = entry(entry(root, "opt", "", path, Kind::Dict), "state", "opt", path, Kind::Dict).to_dict();
   for (const auto& [index, moments] : state.items) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The docs and --help agree: every flag that a command line of a markdown file's sh blocks gives to
-# sit-train, sit-sample, sit-bench or sit-eval is one that the program (or its subcommand) has.
-#   readme_flags.sh BIN_DIR FILE.md...   (BIN_DIR holds sit-train/, sit-sample/, sit-bench/, sit-eval/)
+# sit-train, sit-sample, sit-bench, sit-eval or sit-phema is one that the program (or its subcommand) has.
+#   readme_flags.sh BIN_DIR FILE.md...   (BIN_DIR holds sit-train/, sit-sample/, sit-bench/, sit-eval/, sit-phema/)
 set -euo pipefail
 bins=$1
 shift
@@ -22,7 +22,7 @@ for doc in "$@"; do
   lines=$(awk '/^```sh/{on=1; next} /^```/{on=0} on' "$doc" | sed -e ':a' -e '/\\$/N; s/\\\n//; ta')
   while IFS= read -r line; do
     line=${line%%#*}  # comments
-    for program in sit-train sit-sample sit-bench sit-eval; do
+    for program in sit-train sit-sample sit-bench sit-eval sit-phema; do
       rest=$(grep -oE "(^|[ (])$program( .*|$)" <<<"$line" | head -n1) || continue
       rest=${rest#*"$program"}
       rest=${rest%%[;&|]*}

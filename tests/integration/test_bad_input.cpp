@@ -49,7 +49,8 @@ std::vector<Row> table_rows() {
 const std::map<std::string, std::string>& programs() {
   static const std::map<std::string, std::string> paths = {
       {"sit-sample", SIT_SAMPLE_BIN}, {"sit-train", SIT_TRAIN_BIN}, {"sit-eval", SIT_EVAL_BIN},
-      {"sit-vae", SIT_VAE_BIN}, {"sit-extract-latents", SIT_EXTRACT_LATENTS_BIN}, {"sit-bench", SIT_BENCH_BIN}};
+      {"sit-vae", SIT_VAE_BIN}, {"sit-extract-latents", SIT_EXTRACT_LATENTS_BIN}, {"sit-bench", SIT_BENCH_BIN},
+      {"sit-phema", SIT_PHEMA_BIN}};
   return paths;
 }
 

@@ -1,6 +1,6 @@
 // sit-train's configuration as its files save it (train/saved_config.h): a checkpoint's "args"
 // dict holds TrainConfig::to_json's object, key for key and in its order, as the None, bool, int,
-// float and str of a Python dict, and reads back (also through torch.save's pickle) to the same
+// float, str and list of floats of a Python dict, and reads back (also through torch.save's pickle) to the same
 // configuration; an entry that is no setting is an error naming it.
 
 #include <sit/config/error.h>
@@ -25,7 +25,7 @@ bool same_setting(const sit::io::Value& value, const nlohmann::json& json) {
   if (json.is_array()) {
     if (!value.is(Kind::List) || value.items().size() != json.size()) return false;
     for (size_t i = 0; i < json.size(); ++i) {
-      if (!same_setting(value.items()[i], json[i])) return false;
+      if (!value.items()[i].is(Kind::Float) || value.items()[i].to_double() != json[i].get<double>()) return false;
     }
     return true;
   }
@@ -39,6 +39,7 @@ TEST_CASE("a checkpoint's args are the configuration's JSON as a Python dict, an
   config.transport.train_eps(1e-3);
   config.optim.global_seed = 7;
   config.eval.inception.input_mode = sit::eval::InputMode::PytorchFid;
+  config.optim.phema_sigma_rel = {0.05, 0.1};
   const auto args = sit::train::config_args(config);
   const auto json = nlohmann::json::parse(config.to_json());
 
@@ -58,6 +59,7 @@ TEST_CASE("a checkpoint's args are the configuration's JSON as a Python dict, an
   CHECK(dict.find("input_mode")->to_string() == "pytorch-fid");
   CHECK(dict.find("results_dir")->to_string() == "results/run");
   CHECK(dict.find("cfg_interval")->items().size() == 2);  // the sample grids' guidance interval: [0.0, 1.0]
+  CHECK(dict.find("phema_sigma_rel")->items().size() == 2);
 
   CHECK(sit::train::config_from_args(dict, "ckpt.pt").to_json() == config.to_json());
   sit::test::TempDir dir;
@@ -78,6 +80,10 @@ TEST_CASE("args that are no configuration are errors naming the file and the ent
                     "ckpt.pt: args entry 'lr' is a dict, not a setting");
   CHECK_THROWS_WITH(sit::train::config_from_args(with("lr", sit::io::Value::list()).to_dict(), "ckpt.pt"),
                     Catch::StartsWith("ckpt.pt: training configuration: 'lr' has the wrong type"));
+  CHECK_THROWS_WITH(
+      sit::train::config_from_args(
+          with("phema_sigma_rel", sit::io::Value::list({sit::io::Value::string("0.05")})).to_dict(), "ckpt.pt"),
+      "ckpt.pt: args entry 'phema_sigma_rel' holds a str, not a number");
   CHECK_THROWS_WITH(sit::train::config_from_args(with("lr", sit::io::Value::string("fast")).to_dict(), "ckpt.pt"),
                     Catch::StartsWith("ckpt.pt: training configuration: 'lr' has the wrong type"));
   CHECK_THROWS_WITH(sit::train::config_from_args(with("colour", sit::io::Value::integer(3)).to_dict(), "ckpt.pt"),

@@ -2,7 +2,9 @@
 #include "support/catch_torch.h"
 #include <sit/io/torch_load.h>
 #include <sit/train/ema.h>
+#include <sit/pipeline/generator.h>
 #include <sit/pipeline/training_generator.h>
+#include <sit/train/phema.h>
 #include <sit/train/trainer.h>
 
 #include <cmath>
@@ -69,10 +71,14 @@ TEST_CASE("a resumed run's losses and weights equal the uninterrupted run's", "[
   torch::set_num_threads(1);
   sit::test::TempDir dir;
   auto config = tiny_config(dir.path().string());
-  const bool meanflow = GENERATE(false, true);  // flow matching, MeanFlow with a guided target
-  INFO((meanflow ? "MeanFlow" : "flow matching"));
+  // Flow matching, MeanFlow with a guided target, flow matching with power-function EMAs (whose
+  // state the checkpoint holds).
+  const std::string mode = GENERATE(as<std::string>(), "flow matching", "MeanFlow", "power-function EMAs");
+  INFO(mode);
+  const bool meanflow = mode == "MeanFlow", phema = mode == "power-function EMAs";
   config.model.architecture.meanflow(meanflow);
   if (meanflow) config.mean_flow.omega(1.5).kappa(0.2);
+  if (phema) config.optim.phema_sigma_rel = {0.05, 0.1};
 
   sit::train::Trainer uninterrupted(config, tiny_data());
   std::vector<double> expected;
@@ -96,7 +102,60 @@ TEST_CASE("a resumed run's losses and weights equal the uninterrupted run's", "[
     INFO(item.key());
     CHECK(torch::equal(item.value(), b[item.key()]));
     CHECK(torch::equal(ea[item.key()], eb[item.key()]));
+    for (size_t k = 0; phema && k < 2; ++k) {
+      CHECK(torch::equal(uninterrupted.phema()->emas()[k]->named_parameters()[item.key()],
+                         resumed.phema()->emas()[k]->named_parameters()[item.key()]));
+    }
   }
+}
+
+TEST_CASE("power-function EMAs: tracked beside the run, a tracked one reconstructed, read by sit::Generator",
+          "[train]") {
+  torch::set_num_threads(1);
+  sit::test::TempDir dir;
+  auto config = tiny_config(dir.path().string());
+  sit::train::Trainer plain(config, tiny_data());
+  config.optim.phema_sigma_rel = {0.05, 0.1};
+  sit::train::Trainer trainer(config, tiny_data());
+  const auto snapshots = dir.file("phema");
+  for (int64_t step = 1; step <= 12; ++step) {
+    CHECK(trainer.train_step() == plain.train_step());  // tracking changes nothing of the run
+    if (step % 3 == 0) sit::train::save_phema_snapshots(*trainer.phema(), step, snapshots, trainer.config());
+  }
+  CHECK(all_equal(trainer.ema()->parameters(), plain.ema()->parameters()));
+
+  auto path = dir.file("ckpt.pt");
+  trainer.save_checkpoint(path);
+  const auto root = sit::io::torch_load(path);
+  const auto* phema = root.to_dict().find("phema");
+  REQUIRE(phema != nullptr);
+  CHECK(phema->to_dict().find("stds")->items().size() == 2);
+  CHECK(phema->to_dict().find("emas")->items().size() == 2);
+
+  // (12, 0.1) is a snapshot's own profile: the solve picks it alone, up to float64 rounding.
+  auto listed = sit::train::list_phema_snapshots(snapshots);
+  REQUIRE(listed.size() == 8);
+  CHECK((listed.front().t == 3 && listed.front().sigma_rel == 0.05));
+  auto outputs = sit::train::reconstruct_phema(listed, {0.1, 0.07});
+  REQUIRE(outputs.size() == 2);
+  auto tracked = sit::state_dict(*trainer.phema()->emas()[1]);
+  for (const auto& item : tracked) {
+    INFO(item.key());
+    CHECK((outputs[0].state_dict[item.key()] - item.value()).abs().max().item<double>() <= 1e-6);
+  }
+
+  // sit::Generator (sit-sample's pipeline) reads a reconstruction with the run's settings.
+  const auto out = sit::train::phema_reconstruction_path(dir.path().string(), outputs[1].t, outputs[1].sigma_rel);
+  sit::save_state_dict(outputs[1].state_dict, out, outputs[1].metadata);
+  sit::Generator generator(out);
+  CHECK(generator.architecture().hidden_size() == 32);
+  for (const auto& item : generator.model()->named_parameters()) {
+    INFO(item.key());
+    CHECK(torch::equal(item.value(), outputs[1].state_dict[item.key()]));
+  }
+  auto samples = generator.generate(torch::tensor({0, 3})).samples;
+  CHECK(samples.sizes() == torch::IntArrayRef({2, 1, 8, 8}));
+  CHECK(torch::isfinite(samples).all().item<bool>());
 }
 
 TEST_CASE("the checkpoint holds model, ema, opt, args and train_state", "[train]") {
@@ -233,18 +292,22 @@ TEST_CASE("a step with a NaN image changes neither the weights nor the EMA, and 
   sit::test::TempDir dir;
   auto config = tiny_config(dir.path().string());
   config.run.max_bad_steps = 2;
+  config.optim.phema_sigma_rel = {0.1};
   auto data = std::make_shared<NonFiniteDataset>(std::set<size_t>{5});
   sit::train::Trainer trainer(config, data);
   std::vector<int64_t> skipped;
   const auto checkpoint = dir.file("after_skip.pt");
   for (int64_t step = 1; step <= 16; ++step) {  // two epochs of 8 batches: index 5 once in each
     auto model = copies(trainer.model()->parameters()), ema = copies(trainer.ema()->parameters());
+    auto phema = copies(trainer.phema()->emas()[0]->parameters());
     const double loss = trainer.train_step();
     CHECK(trainer.train_steps() == step);
     const bool bad = trainer.consecutive_bad_steps() > 0;
     CHECK(std::isfinite(loss) == !bad);
     CHECK(all_equal(trainer.model()->parameters(), model) == bad);
     CHECK(all_equal(trainer.ema()->parameters(), ema) == bad);
+    // The power-function EMA takes every step, a skipped one with the unchanged weights.
+    CHECK_FALSE(all_equal(trainer.phema()->emas()[0]->parameters(), phema));
     if (bad) {
       skipped.push_back(step);
       if (skipped.size() == 1) trainer.save_checkpoint(checkpoint);
@@ -263,6 +326,7 @@ TEST_CASE("a step with a NaN image changes neither the weights nor the EMA, and 
   while (resumed.train_steps() < 16) resumed.train_step();
   CHECK(all_equal(resumed.model()->parameters(), trainer.model()->parameters()));
   CHECK(all_equal(resumed.ema()->parameters(), trainer.ema()->parameters()));
+  CHECK(all_equal(resumed.phema()->emas()[0]->parameters(), trainer.phema()->emas()[0]->parameters()));
 }
 
 TEST_CASE("max_bad_steps non-finite steps in a row stop the run with the last good weights", "[train]") {

@@ -23,6 +23,9 @@ struct Safetensors {
 /// implementation requires. Throws std::runtime_error("<path>: <problem>").
 Safetensors read_safetensors(const std::string& path);
 
+/// The "__metadata__" alone (empty when there is none), reading the header and not the data.
+std::map<std::string, std::string> read_safetensors_metadata(const std::string& path);
+
 /// Writes tensors in sorted name order after a header padded with spaces to a multiple of 8 bytes;
 /// tensors are saved contiguous and on the CPU. Atomic: written to `path + ".tmp"`, then renamed.
 void write_safetensors(const std::string& path, const torch::OrderedDict<std::string, torch::Tensor>& tensors,

@@ -4,6 +4,8 @@
 #include <sit/config/fields.h>
 #include <sit/train/lr_schedule.h>
 
+#include <vector>
+
 namespace sit::train {
 
 struct OptimConfig {
@@ -17,6 +19,7 @@ struct OptimConfig {
   double min_lr = 0.0;
   double weight_decay = 0.0;
   double ema_decay = 0.9999;
+  std::vector<double> phema_sigma_rel;  // power-function EMAs to track (phema.h); empty: none
   double grad_clip = 0.0;  // max gradient norm; 0: none
 
   template <typename Self, typename Field>
@@ -31,10 +34,14 @@ struct OptimConfig {
     field("min_lr", self.min_lr, "the cosine schedule's floor");
     field("weight_decay", self.weight_decay, "AdamW weight decay");
     field("ema_decay", self.ema_decay, "decay of the EMA of the weights");
+    field("phema_sigma_rel", self.phema_sigma_rel,
+          "relative standard deviations of power-function EMAs to track for post-hoc EMA (EDM2: 0.05,0.1); "
+          "empty: none");
     field("grad_clip", self.grad_clip, "max gradient norm (0: no clipping)");
   }
 
-  /// Throws ConfigError for non-positive batch or lr, negative steps, decays outside [0, 1].
+  /// Throws ConfigError for non-positive batch or lr, negative steps, decays outside [0, 1], a
+  /// phema_sigma_rel outside (0, 0.289).
   void validate() const;
 };
 

@@ -19,6 +19,7 @@ struct RunConfig {
   /// settings (the same flags and checks), at 50 heun2 grid points and CFG 4.
   transport::SamplerOptions sampler = transport::SamplerOptions().num_steps(50).ode_method(transport::OdeMethod::Heun2);
   transport::GuidanceOptions guidance;
+  int64_t phema_every = 4096;  // EDM2's 8 Mi images between snapshots, at its batch of 2048
   bool auto_resume = false;
   int64_t max_bad_steps = 10;
   std::string init_from;
@@ -29,6 +30,8 @@ struct RunConfig {
     field("log_every", self.log_every, "steps between log lines", config::positive);
     field("ckpt_every", self.ckpt_every, "steps between checkpoints", config::positive);
     field("sample_every", self.sample_every, "steps between sample grids", config::positive);
+    field("phema_every", self.phema_every, "steps between power-function EMA snapshots (<results-dir>/phema)",
+          config::positive);
     transport::SamplerOptions::fields(self.sampler, field);
     transport::SamplerOptions::ode_fields(self.sampler, field);
     transport::GuidanceOptions::fields(self.guidance, field);

@@ -8,11 +8,13 @@
 #include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
 #include <sit/train/lr_schedule.h>
+#include <sit/train/phema.h>
 #include <sit/train/train_config.h>
 #include <sit/transport/sampler.h>
 #include <sit/vae/autoencoder_kl.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace sit::train {
@@ -32,6 +34,9 @@ class Trainer {
   /// every backward, and the default generator is seeded global_seed * world_size + rank. The
   /// loss's noise, times and label dropout are drawn per example (training_draws), so every rank
   /// count takes the same steps on the same global batches, up to the order of float sums.
+  ///
+  /// With config.optim.phema_sigma_rel, it also tracks power-function EMAs of the model (phema.h),
+  /// equal to it at the start, on every rank.
   Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> dataset,
           std::shared_ptr<distributed::ProcessGroup> group = nullptr);
 
@@ -44,14 +49,16 @@ class Trainer {
   ///
   /// A step whose loss or (rank-averaged) gradient is not finite is skipped: no optimizer update,
   /// no EMA update, but its batch is used up and it counts in train_steps(), so the data stream,
-  /// the learning-rate schedule and a resume stay those of the run. A rank whose loss is not
-  /// finite poisons its gradients before the all-reduce, so every rank skips the same steps.
-  /// After config.run.max_bad_steps skipped steps in a row it throws std::runtime_error (the
-  /// weights are those of the last good step).
+  /// the learning-rate schedule and a resume stay those of the run. The power-function EMAs are
+  /// updated all the same (with the unchanged weights): their profiles count every step, as a
+  /// reconstruction assumes. A rank whose loss is not finite poisons its gradients before the
+  /// all-reduce, so every rank skips the same steps. After config.run.max_bad_steps skipped steps
+  /// in a row it throws std::runtime_error (the weights are those of the last good step).
   double train_step();
 
-  /// Writes {"model", "ema", "opt", "args", "train_state"} as torch.save does (atomically): the
-  /// official sample.py and torch.load read it, and resume() continues from it.
+  /// Writes {"model", "ema", "opt", "args", "train_state"} (and "phema" after "ema" when it
+  /// tracks power-function EMAs) as torch.save does (atomically): the official sample.py and
+  /// torch.load read it, and resume() continues from it.
   void save_checkpoint(const std::string& path) const;
 
   int64_t train_steps() const { return train_steps_; }
@@ -65,6 +72,8 @@ class Trainer {
   const TrainConfig& config() const { return config_; }
   const nn::SiT& model() const { return model_; }
   const nn::SiT& ema() const { return ema_; }
+  /// The power-function EMAs; null when config.optim.phema_sigma_rel is empty.
+  const PowerFunctionEma* phema() const { return phema_ ? &*phema_ : nullptr; }
   const torch::Device& device() const { return device_; }
   int64_t rank() const { return group_ ? group_->rank() : 0; }
   int64_t world_size() const { return group_ ? group_->world_size() : 1; }
@@ -82,6 +91,7 @@ class Trainer {
   std::unique_ptr<data::DataLoader> loader_;
   nn::SiT model_{nullptr};
   nn::SiT ema_{nullptr};
+  std::optional<PowerFunctionEma> phema_;
   std::vector<torch::Tensor> parameters_;  // model_->parameters(): the optimizer's order
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::vector<torch::Tensor> step_counts_;  // the fused AdamW kernel's step tensors
