@@ -2,7 +2,6 @@
 #include <sit/io/state_dict.h>
 #include <sit/repa/dinov2.h>
 
-#include <cctype>
 #include <cmath>
 #include <filesystem>
 
@@ -103,12 +102,13 @@ torch::Tensor dinov2_preprocess(const torch::Tensor& images, int64_t side) {
                                .align_corners(false));  // (N, 3, side, side)
 }
 
+std::string dinov2_url(const std::string& size) {
+  return "https://dl.fbaipublicfiles.com/dinov2/dinov2_vit" + size + "14/dinov2_vit" + size + "14_pretrain.pth";
+}
+
 Dinov2 load_dinov2(const std::string& path, const std::string& size) {
-  const std::string url = "https://dl.fbaipublicfiles.com/dinov2/dinov2_vit" + size + "14/dinov2_vit" + size +
-                          "14_pretrain.pth";
   if (!std::filesystem::exists(path)) {
-    throw FileError(path, "no such file (DINOv2 ViT-" + std::string(1, static_cast<char>(std::toupper(size[0]))) +
-                              "/14's weights, published by its authors at " + url + ")");
+    throw FileError(path, "no such file (DINOv2's weights, published by its authors at " + dinov2_url(size) + ")");
   }
   auto state_dict = read_state_dict(path);
   auto options = dinov2_preset(size);

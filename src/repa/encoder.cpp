@@ -5,6 +5,7 @@
 #include <sit/repa/encoder.h>
 
 #include <filesystem>
+#include <utility>
 
 namespace sit::repa {
 
@@ -77,27 +78,38 @@ class Dinov2Encoder : public Encoder {
   Dinov2 model_;
 };
 
-}  // namespace
-
-std::unique_ptr<Encoder> load_encoder(const std::string& spec, std::array<int64_t, 3> image_shape, int64_t grid) {
+// A repa_encoder setting "kind:FILE" split, the kind checked.
+std::pair<std::string, std::string> kind_and_path(const std::string& spec) {
   const auto colon = spec.find(':');
   const std::string kind = spec.substr(0, colon), path = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  if (kind == "classifier" && !path.empty()) {
-    if (!std::filesystem::exists(path)) {
-      throw FileError(path, "no such file (REPA's classifier teacher; make it with sit-eval train-classifier --out " +
-                                path + ")");
-    }
-    return std::make_unique<ClassifierEncoder>(path, image_shape, grid);
+  const bool known = kind == "classifier" || kind == "dinov2-vit-s" || kind == "dinov2-vit-b" || kind == "dinov2-vit-l";
+  if (!known || path.empty()) {
+    throw config::ConfigError(config::flag("repa_encoder") + " '" + spec +
+                              "': expected classifier:FILE, dinov2-vit-s:FILE, dinov2-vit-b:FILE or dinov2-vit-l:FILE");
   }
-  if ((kind == "dinov2-vit-s" || kind == "dinov2-vit-b" || kind == "dinov2-vit-l") && !path.empty()) {
-    if ((image_shape[0] != 3 && image_shape[0] != 1) || image_shape[1] != image_shape[2]) {
-      throw config::ConfigError(config::flag("repa_encoder") + " " + spec + ": DINOv2 takes square RGB (or grey) "
-                                "images, the data is " + shape_text(image_shape));
-    }
-    return std::make_unique<Dinov2Encoder>(path, kind.substr(kind.size() - 1), grid);
+  return {kind, path};
+}
+
+}  // namespace
+
+void check_encoder_spec(const std::string& spec) {
+  const auto [kind, path] = kind_and_path(spec);
+  if (std::filesystem::exists(path)) return;
+  const std::string problem = kind == "classifier"
+                                  ? "make it with sit-eval train-classifier --out " + path
+                                  : "DINOv2's authors publish it at " + dinov2_url(kind.substr(kind.size() - 1));
+  throw config::ConfigError(config::flag("repa_encoder") + " " + spec + ": no such file (" + problem + ")");
+}
+
+std::unique_ptr<Encoder> load_encoder(const std::string& spec, std::array<int64_t, 3> image_shape, int64_t grid) {
+  check_encoder_spec(spec);
+  const auto [kind, path] = kind_and_path(spec);
+  if (kind == "classifier") return std::make_unique<ClassifierEncoder>(path, image_shape, grid);
+  if ((image_shape[0] != 3 && image_shape[0] != 1) || image_shape[1] != image_shape[2]) {
+    throw config::ConfigError(config::flag("repa_encoder") + " " + spec +
+                              ": DINOv2 takes square RGB (or grey) images, the data is " + shape_text(image_shape));
   }
-  throw config::ConfigError(config::flag("repa_encoder") + " '" + spec +
-                            "': expected classifier:FILE or dinov2-vit-s|b|l:FILE");
+  return std::make_unique<Dinov2Encoder>(path, kind.substr(kind.size() - 1), grid);
 }
 
 }  // namespace sit::repa

@@ -1,9 +1,11 @@
+#include <sit/repa/encoder.h>
 #include <sit/repa/repa.h>
 
 namespace sit::repa {
 
 void RepaOptions::validate(int64_t model_depth) const {
   config::check_ranges(*this);
+  if (enabled()) check_encoder_spec(encoder());
   config::require(!enabled() || depth() <= model_depth, "repa_depth", std::to_string(depth()),
                   "must be at most the model's depth, " + std::to_string(model_depth));
 }

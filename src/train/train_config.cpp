@@ -1,3 +1,4 @@
+#include <sit/nn/presets.h>
 #include <sit/train/train_config.h>
 
 #include <set>
@@ -9,6 +10,10 @@ void TrainConfig::validate() const {
   data.validate();
   transport.validate();
   optim.validate();
+  repa.validate(model.model.empty() ? model.architecture.depth() : nn::sit_preset(model.model).depth());
+  config::require(!repa.enabled() || data.data != DataSource::Latents, "repa_encoder", repa.encoder(),
+                  "needs the images, which latent shards do not hold (REPA on latent shards is not yet supported; "
+                  "train on --data folder with --vae)");
   run.validate();
   eval.validate();
   runtime.validate();

@@ -1,5 +1,5 @@
 // REPA: the projector and loss against REPA's models/sit.py and loss.py (fixtures from
-// tests/data/repa/make_repa_fixtures.py, make_dinov2_fixtures.py), the classifier teacher, and DINOv2.
+// tests/data/repa/make_*_fixtures.py), the classifier teacher, DINOv2, and REPA in the trainer.
 #include "support/catch_torch.h"
 #include <sit/config/error.h>
 #include <sit/error.h>
@@ -8,14 +8,18 @@
 #include <sit/io/state_dict.h>
 #include <sit/io/torch_load.h>
 #include <sit/nn/sit_from_state_dict.h>
+#include <sit/pipeline/generator.h>
 #include <sit/repa/dinov2.h>
 #include <sit/repa/encoder.h>
 #include <sit/repa/repa.h>
+#include <sit/train/trainer.h>
 
 #include <filesystem>
+#include <set>
 
 #include "support/exceptions.h"
 #include "support/files.h"
+#include "train/tiny_config.h"
 
 namespace {
 
@@ -68,6 +72,28 @@ TEST_CASE("REPA's hidden tokens, projector and projection loss match models/sit.
   CHECK(torch::equal(output, model->forward(ref["model_input"], ref["time_input"], ref["y"])));
 }
 
+TEST_CASE("REPA's projector has REPA's layers and a depth beyond the model's is a one-line error", "[repa]") {
+  auto projector = sit::repa::build_projector(16, 8, 4);
+  auto keys = sit::state_dict(*projector).keys();
+  CHECK(keys == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"});
+  CHECK(sit::repa::build_projector(16, 8, 4)->forward(torch::zeros({2, 5, 16})).sizes() == torch::IntArrayRef{2, 5, 4});
+
+  sit::test::TempDir dir;
+  auto config = sit::test::tiny_config(dir.path().string());  // depth 1
+  config.repa.encoder("classifier:" + dir.file("c.safetensors"));
+  CHECK(sit::test::message_of([&] { config.validate(); }) ==
+        "--repa-encoder classifier:" + dir.file("c.safetensors") + ": no such file (make it with sit-eval "
+        "train-classifier --out " + dir.file("c.safetensors") + ")");
+  sit::eval::Classifier classifier(sit::eval::ClassifierOptions().image_size(8).channels(4).num_classes(4));
+  sit::eval::save_classifier(classifier, dir.file("c.safetensors"));
+  CHECK(sit::test::message_of([&] { config.validate(); }) == "--repa-depth 8: must be at most the model's depth, 1");
+  config.repa.depth(1);
+  CHECK_NOTHROW(config.validate());
+  config.data.data = sit::train::DataSource::Latents;
+  config.data.data_path = "latents";
+  CHECK_THROWS_AS(config.validate(), sit::config::ConfigError);
+}
+
 TEST_CASE("the classifier teacher averages its spatial features over the token grid's blocks", "[repa]") {
   sit::test::TempDir dir;
   torch::manual_seed(0);
@@ -98,10 +124,9 @@ TEST_CASE("the classifier teacher averages its spatial features over the token g
             "grid divides 4)");
   CHECK(message_of([&] { sit::repa::load_encoder("classifier:" + path, {3, 8, 8}, 2); }) ==
         "--repa-encoder classifier:" + path + ": the classifier takes 1x8x8 images, the data is 3x8x8");
-  CHECK(message_of([&] { sit::repa::load_encoder("classifier:" + dir.file("none.safetensors"), {1, 8, 8}, 2); }) ==
-        dir.file("none.safetensors") + ": no such file (REPA's classifier teacher; make it with sit-eval "
-        "train-classifier --out " + dir.file("none.safetensors") + ")");
-  CHECK_THROWS_AS(sit::repa::load_encoder("inception:x", {1, 8, 8}, 2), sit::config::ConfigError);
+  CHECK(message_of([&] { sit::repa::load_encoder("inception:x", {1, 8, 8}, 2); }) ==
+        "--repa-encoder 'inception:x': expected classifier:FILE, dinov2-vit-s:FILE, dinov2-vit-b:FILE or "
+        "dinov2-vit-l:FILE");
   CHECK_THROWS_AS(sit::repa::load_encoder("classifier", {1, 8, 8}, 2), sit::config::ConfigError);
 }
 
@@ -123,9 +148,118 @@ TEST_CASE("DINOv2 as REPA runs it matches dinov2's forward_features, resampled p
   using sit::test::message_of;
   const auto missing = repa_data("dinov2_vitb14_pretrain.pth");
   CHECK(message_of([&] { sit::repa::load_encoder("dinov2-vit-b:" + missing, {3, 256, 256}, 16); }) ==
-        missing + ": no such file (DINOv2 ViT-B/14's weights, published by its authors at "
-                  "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth)");
+        "--repa-encoder dinov2-vit-b:" + missing + ": no such file (DINOv2's authors publish it at "
+        "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth)");
   CHECK_THROWS_AS(sit::repa::load_encoder("dinov2-vit-s:" + repa_data("dinov2_random.pth"), {3, 256, 256}, 16),
                   sit::FileError);  // a width-32 ViT is not ViT-S/14
-  CHECK_THROWS_AS(sit::repa::load_encoder("dinov2-vit-b:" + missing, {3, 256, 128}, 16), sit::config::ConfigError);
+  CHECK(message_of([&] { sit::repa::load_encoder("dinov2-vit-b:" + repa_data("dinov2_random.pth"), {3, 256, 128}, 16); }) ==
+        "--repa-encoder dinov2-vit-b:" + repa_data("dinov2_random.pth") +
+            ": DINOv2 takes square RGB (or grey) images, the data is 3x256x128");
+}
+
+namespace {
+
+// 64 examples of (1, 8, 8) in [-1, 1], 4 classes, each a deterministic function of its index.
+class TinyImages : public sit::data::Dataset {
+ public:
+  size_t size() const override { return 64; }
+  sit::data::Example get(size_t index, std::mt19937_64&) const override {
+    auto i = static_cast<double>(index);
+    auto grid = torch::linspace(-1, 1, 8);
+    auto x = torch::sin(grid.unsqueeze(1) * (1 + i / 16) + grid.unsqueeze(0) * i / 8).unsqueeze(0);
+    return {x.to(torch::kFloat32), static_cast<int64_t>(index % 4)};
+  }
+  int64_t num_classes() const override { return 4; }
+  std::array<int64_t, 3> shape() const override { return {1, 8, 8}; }
+};
+
+// The tiny run (depth 1, patch 4: a 2x2 token grid) with REPA's classifier teacher on a random
+// 1x8x8 classifier written to `dir`.
+sit::train::TrainConfig repa_config(const sit::test::TempDir& dir) {
+  const auto path = dir.file("teacher.safetensors");
+  if (!std::filesystem::exists(path)) {
+    torch::manual_seed(1);
+    sit::eval::Classifier classifier(sit::eval::ClassifierOptions().image_size(8).channels(4).num_classes(4));
+    classifier->reset_parameters(at::detail::getDefaultCPUGenerator());
+    sit::eval::save_classifier(classifier, path);
+  }
+  auto config = sit::test::tiny_config(dir.path().string());
+  config.repa.encoder("classifier:" + path).depth(1).projector_dim(16);
+  return config;
+}
+
+std::vector<torch::Tensor> weights(const torch::nn::Module& module) {
+  std::vector<torch::Tensor> copied;
+  for (const auto& p : module.parameters()) copied.push_back(p.detach().clone());
+  return copied;
+}
+
+bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return a.size() == b.size();
+}
+
+}  // namespace
+
+TEST_CASE("REPA at weight 0 trains the SiT as without REPA, and at 0.5 it changes the training", "[repa][train]") {
+  torch::set_num_threads(1);
+  sit::test::TempDir dir;
+  auto data = std::make_shared<TinyImages>();
+  sit::train::Trainer plain(sit::test::tiny_config(dir.path().string()), data);
+  auto config = repa_config(dir);
+  config.repa.proj_coeff(0);
+  sit::train::Trainer weight0(config, data);
+  config.repa.proj_coeff(0.5);
+  sit::train::Trainer repa(config, data);
+  CHECK(all_equal(weights(*plain.model()), weights(*repa.model())));  // the same initial SiT
+  double plain_loss = 0, repa_loss = 0;
+  for (int i = 0; i < 3; ++i) {
+    plain_loss = plain.train_step();
+    CHECK(weight0.train_step() == plain_loss);
+    repa_loss = repa.train_step();
+  }
+  CHECK(all_equal(weights(*plain.model()), weights(*weight0.model())));
+  CHECK_FALSE(all_equal(weights(*plain.model()), weights(*repa.model())));
+  // The step's loss is the flow loss plus 0.5 times the alignment loss, a mean of -cos.
+  CHECK(repa.repa_loss() >= -1);
+  CHECK(repa.repa_loss() <= 1);
+  CHECK(repa.repa_loss() != 0);
+  CHECK(weight0.repa_loss() != 0);
+}
+
+TEST_CASE("a REPA run resumes exactly, its projector and moments in the checkpoint's model and opt", "[repa][train]") {
+  torch::set_num_threads(1);
+  sit::test::TempDir dir;
+  auto data = std::make_shared<TinyImages>();
+  auto config = repa_config(dir);
+  sit::train::Trainer uninterrupted(config, data);
+  std::vector<double> expected;
+  for (int i = 0; i < 6; ++i) expected.push_back(uninterrupted.train_step());
+
+  sit::train::Trainer first(config, data);
+  for (int i = 0; i < 3; ++i) CHECK(first.train_step() == expected[i]);
+  const auto checkpoint = dir.file("ckpt.pt");
+  first.save_checkpoint(checkpoint);
+  sit::train::Trainer resumed(config, data);
+  resumed.resume(checkpoint);
+  for (int i = 3; i < 6; ++i) CHECK(resumed.train_step() == expected[i]);
+  CHECK(all_equal(weights(*resumed.model()), weights(*uninterrupted.model())));
+  CHECK(all_equal(weights(*resumed.projector()), weights(*uninterrupted.projector())));
+
+  auto root = sit::io::torch_load(checkpoint);
+  const auto model = sit::state_dict_from_value(*root.to_dict().find("model"), "model");
+  const auto ema = sit::state_dict_from_value(*root.to_dict().find("ema"), "ema");
+  CHECK(model.contains("projectors.0.0.weight"));
+  CHECK(model.contains("projectors.0.4.bias"));
+  CHECK_FALSE(ema.contains("projectors.0.0.weight"));
+  const auto model_parameters = static_cast<int64_t>(first.model()->parameters().size());
+  const auto& opt_state = root.to_dict().find("opt")->to_dict().find("state")->to_dict();
+  std::set<int64_t> indices;
+  for (const auto& item : opt_state.items) indices.insert(item.first.to_int());
+  CHECK(indices.count(model_parameters + 5) == 1);  // the projector's last bias
+  // Sampling (sit-sample's sit::Generator) reads either entry as the SiT alone.
+  CHECK_NOTHROW(sit::Generator(checkpoint, sit::GeneratorOptions().ckpt_entry("model")));
+  CHECK_NOTHROW(sit::Generator(checkpoint, sit::GeneratorOptions().ckpt_entry("ema")));
 }

@@ -85,6 +85,9 @@ TORCH_MODULE(Dinov2);
 /// first and resizing second, as train.py does. REPA's side is 224 for 256x256 images.
 torch::Tensor dinov2_preprocess(const torch::Tensor& images, int64_t side);
 
+/// Where DINOv2's authors publish dinov2_vit{size}14_pretrain.pth (size "s", "b" or "l").
+std::string dinov2_url(const std::string& size);
+
 /// DINOv2 ViT-`size`/14 (size "s", "b" or "l") from `path`, the official
 /// dinov2_vit{size}14_pretrain.pth (its own key names), in eval mode without gradients. Throws
 /// FileError naming the file (and, when it is missing, where its authors publish it).

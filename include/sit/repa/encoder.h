@@ -22,14 +22,19 @@ class Encoder {
   virtual void to(const torch::Device& device) = 0;
 };
 
+/// Checks a repa_encoder setting without loading anything: a kind load_encoder knows and a file
+/// that exists. Throws config::ConfigError naming the setting (for a missing file, how to make it
+/// or where its authors publish it).
+void check_encoder_spec(const std::string& spec);
+
 /// The encoder a repa_encoder setting names, for images of `image_shape` (C, H, W) and a SiT
 /// token grid of `grid` x `grid`:
 ///  - "classifier:FILE": sit-eval train-classifier's network, its spatial features before the
 ///    second pooling (ClassifierImpl::spatial_features) averaged over blocks of the token grid;
 ///  - "dinov2-vit-s|b|l:FILE": DINOv2 ViT-S/B/L/14 from its dinov2_vit*14_pretrain.pth, as REPA
 ///    runs it (dinov2.h).
-/// Throws config::ConfigError for another kind or a grid the encoder cannot produce, FileError for
-/// a missing or unreadable file.
+/// Throws config::ConfigError as check_encoder_spec does, or for a grid or image shape the
+/// encoder cannot take; FileError for a file it cannot read.
 std::unique_ptr<Encoder> load_encoder(const std::string& spec, std::array<int64_t, 3> image_shape, int64_t grid);
 
 }  // namespace sit::repa

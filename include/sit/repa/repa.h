@@ -34,7 +34,9 @@ struct RepaOptions {
 
   bool enabled() const { return !encoder_.empty(); }
 
-  /// Throws ConfigError for a setting out of range, or a depth beyond the model's `model_depth`.
+  /// Throws ConfigError for a setting out of range, an encoder that is not
+  /// "classifier:FILE" or "dinov2-vit-s|b|l:FILE" with FILE present, or a depth beyond the
+  /// model's `model_depth`.
   void validate(int64_t model_depth) const;
 };
 
