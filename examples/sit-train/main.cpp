@@ -290,6 +290,7 @@ int run(const CLI::App& app, TrainParams p) {
       config.optim.global_batch_size / trainer.world_size(), trainer.world_size(), torch::get_num_threads());
 
   double running_loss = 0;  // over the log interval's good steps
+  double running_repa_loss = 0;  // REPA's alignment loss (part of the loss), likewise
   int64_t log_steps = 0, good_steps = 0;
   auto start = std::chrono::steady_clock::now();
   std::string last_checkpoint;
@@ -305,6 +306,7 @@ int run(const CLI::App& app, TrainParams p) {
           step, trainer.consecutive_bad_steps(), config.run.max_bad_steps);
     } else {
       running_loss += loss;
+      if (config.repa.enabled()) running_repa_loss += trainer.repa_loss();
       ++good_steps;
     }
     log.progress(step, trainer.total_steps(), loss);
@@ -312,12 +314,15 @@ int run(const CLI::App& app, TrainParams p) {
       double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       double steps_per_sec = log_steps / seconds;
       running_loss = mean_over_ranks(group.get(), running_loss, device);
+      if (config.repa.enabled()) running_repa_loss = mean_over_ranks(group.get(), running_repa_loss, device);
       if (good_steps > 0) {
-        log("(step={:07d}) Train Loss: {:.4f}, Train Steps/Sec: {:.2f}, Images/Sec: {:.1f}, LR: {:.3g}",
+        log("(step={:07d}) Train Loss: {:.4f}, Train Steps/Sec: {:.2f}, Images/Sec: {:.1f}, LR: {:.3g}{}",
             step, running_loss / good_steps, steps_per_sec, steps_per_sec * config.optim.global_batch_size,
-            trainer.current_lr());
+            trainer.current_lr(),
+            config.repa.enabled() ? fmt::format(", REPA Loss: {:.4f}", running_repa_loss / good_steps) : "");
       }
       running_loss = 0;
+      running_repa_loss = 0;
       log_steps = 0;
       good_steps = 0;
       start = std::chrono::steady_clock::now();

@@ -48,14 +48,18 @@ void ClassifierImpl::reset_parameters(torch::Generator generator) {
   for (auto* norm : {norm1.get(), norm2.get()}) norm->reset_parameters();
 }
 
-torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
+torch::Tensor ClassifierImpl::spatial_features(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_channels() && x.size(2) == options.image_size() &&
                   x.size(3) == options.image_size(),
               "images (N, ", options.in_channels(), ", ", options.image_size(), ", ", options.image_size(),
               "), but got ", x.sizes());
   auto h = F::max_pool2d(torch::relu(norm1(conv1(x))), F::MaxPool2dFuncOptions(2));  // (N, c, H/2, W/2)
-  h = F::max_pool2d(torch::relu(norm2(conv2(h))), F::MaxPool2dFuncOptions(2));       // (N, 2c, H/4, W/4)
-  return torch::relu(fc(h.flatten(1)));                                              // (N, feature_dim)
+  return torch::relu(norm2(conv2(h)));                                                // (N, 2c, H/2, W/2)
+}
+
+torch::Tensor ClassifierImpl::features(const torch::Tensor& x) {
+  auto h = F::max_pool2d(spatial_features(x), F::MaxPool2dFuncOptions(2));  // (N, 2c, H/4, W/4)
+  return torch::relu(fc(h.flatten(1)));                                    // (N, feature_dim)
 }
 
 torch::Tensor ClassifierImpl::forward(const torch::Tensor& x) { return head(features(x)); }

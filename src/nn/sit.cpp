@@ -86,20 +86,29 @@ torch::Tensor SiTImpl::unpatchify(const torch::Tensor& x) const {
   return patches.permute({0, 5, 1, 3, 2, 4}).reshape({x.size(0), c, h * p, w * p});  // n c h p w q
 }
 
-torch::Tensor SiTImpl::forward_full(const torch::Tensor& x, const torch::Tensor& t,
-                                    const torch::Tensor& y,
-                                    const c10::optional<torch::Tensor>& force_drop_ids,
-                                    const c10::optional<torch::Tensor>& h) {
+torch::Tensor SiTImpl::forward_keeping(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
+                                       const c10::optional<torch::Tensor>& force_drop_ids,
+                                       const c10::optional<torch::Tensor>& h, int64_t hidden_depth,
+                                       torch::Tensor* hidden) {
   TORCH_CHECK(h_embedder || !h.has_value(), "SiT: an interval h needs a MeanFlow model (meanflow=true)");
   auto tokens = x_embedder->forward(x) + pos_embed;  // (N, T, D)
   auto c = t_embedder->forward(t);                   // (N, D)
   if (h_embedder) c = c + h_embedder->forward(h.has_value() ? *h : torch::zeros_like(t));
   c = c + y_embedder->forward(y, is_training(), force_drop_ids);  // (N, D)
+  int64_t depth = 0;
   for (const auto& block : *blocks) {
     tokens = block->as<SiTBlock>()->forward(tokens, c);  // (N, T, D)
+    if (++depth == hidden_depth) *hidden = tokens;
   }
   tokens = final_layer->forward(tokens, c);  // (N, T, p^2 out_channels)
   return unpatchify(tokens);                 // (N, out_channels, H, W)
+}
+
+torch::Tensor SiTImpl::forward_full(const torch::Tensor& x, const torch::Tensor& t,
+                                    const torch::Tensor& y,
+                                    const c10::optional<torch::Tensor>& force_drop_ids,
+                                    const c10::optional<torch::Tensor>& h) {
+  return forward_keeping(x, t, y, force_drop_ids, h, /*hidden_depth=*/0, nullptr);
 }
 
 torch::Tensor SiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
@@ -108,6 +117,16 @@ torch::Tensor SiTImpl::forward(const torch::Tensor& x, const torch::Tensor& t,
                                const c10::optional<torch::Tensor>& h) {
   auto out = forward_full(x, t, y, force_drop_ids, h);
   return options.learn_sigma() ? out.chunk(2, 1)[0] : out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> SiTImpl::forward_with_hidden(
+    const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y, int64_t depth,
+    const c10::optional<torch::Tensor>& force_drop_ids) {
+  TORCH_CHECK(depth >= 1 && depth <= options.depth(), "forward_with_hidden: a block 1 to ", options.depth(),
+              ", but got ", depth);
+  torch::Tensor hidden;
+  auto out = forward_keeping(x, t, y, force_drop_ids, c10::nullopt, depth, &hidden);
+  return {options.learn_sigma() ? out.chunk(2, 1)[0] : out, hidden};
 }
 
 }  // namespace sit::nn

@@ -132,9 +132,17 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
       .meanflow(sd.contains("h_embedder.mlp.0.weight"));
 }
 
+StateDict without_projectors(const StateDict& state_dict) {
+  StateDict sit;
+  for (const auto& item : state_dict) {
+    if (item.key().rfind("projectors.", 0) != 0) sit.insert(item.key(), item.value());
+  }
+  return sit;
+}
+
 SiT load_sit(const std::string& path, const ArchitectureHints& hints,
              const ReadOptions& read_options) {
-  auto sd = read_state_dict(path, read_options);
+  auto sd = without_projectors(read_state_dict(path, read_options));
   SiT model(infer_sit_options(sd, hints, path));
   load_state_dict(*model, sd, path);
   model->eval();

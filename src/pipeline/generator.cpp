@@ -118,7 +118,7 @@ nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const Che
     }
   }
   nn::SiT model(options);
-  load_state_dict(*model, checkpoint.state_dict, ckpt);
+  load_state_dict(*model, nn::without_projectors(checkpoint.state_dict), ckpt);
   model->eval();
   return model;
 }
@@ -150,7 +150,7 @@ nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const
                       config::enum_name(t.path_type()) + " " + config::enum_name(t.prediction()));
   }
   nn::SiT guide(options);
-  load_state_dict(*guide, checkpoint.state_dict, ckpt);
+  load_state_dict(*guide, nn::without_projectors(checkpoint.state_dict), ckpt);
   guide->eval();
   return guide;
 }

@@ -1,3 +1,4 @@
+#include <sit/nn/presets.h>
 #include <sit/train/train_config.h>
 
 #include <set>
@@ -18,6 +19,12 @@ void TrainConfig::validate() const {
                     "guides toward the null label: needs --class-dropout-prob > 0 (or omega 1 and kappa 0)");
   }
   optim.validate();
+  repa.validate(model.model.empty() ? model.architecture.depth() : nn::sit_preset(model.model).depth());
+  config::require(!repa.enabled() || data.data != DataSource::Latents, "repa_encoder", repa.encoder(),
+                  "needs the images, which latent shards do not hold (REPA on latent shards is not yet supported; "
+                  "train on --data folder with --vae)");
+  config::require(!repa.enabled() || !model.architecture.meanflow(), "repa_encoder", repa.encoder(),
+                  "aligns a flow-matching model's tokens; REPA with --meanflow is not yet supported");
   run.validate();
   eval.validate();
   runtime.validate();

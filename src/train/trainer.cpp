@@ -105,6 +105,12 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
     vae_ = config_.data.vae.load();
     vae_->to(device_);
   }
+  if (config_.repa.enabled()) {  // before the seed as well: building the encoder draws
+    const auto sit = config_.model.options(model_input_shape(dataset_->shape(), vae_, config_.data.vae.path),
+                                           dataset_->num_classes());
+    encoder_ = repa::load_encoder(config_.repa.encoder(), dataset_->shape(), sit.input_size() / sit.patch_size());
+    encoder_->to(device_);
+  }
   // Unlike train.py, the initialisation is seeded by global_seed on every rank, so a run starts
   // from the same weights whatever its rank count; rank 0's are broadcast all the same.
   torch::manual_seed(config_.optim.global_seed);
@@ -113,12 +119,21 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   if (!config_.run.init_from.empty()) initialize_from(*model_, config_.run.init_from);
   model_->to(device_);
   model_->train();
+  if (encoder_) {  // drawn after the model, whose initialisation is then the same as without REPA
+    const auto& o = model_->options;
+    projector_ = repa::build_projector(o.hidden_size(), config_.repa.projector_dim(), encoder_->embed_dim());
+    projector_->to(device_);
+  }
   if (group_) distributed::broadcast_module(*model_, *group_);
+  if (group_ && projector_) distributed::broadcast_module(*projector_, *group_);
   torch::manual_seed(config_.optim.global_seed * static_cast<uint64_t>(world_size()) +
                      static_cast<uint64_t>(rank()));
   ema_ = make_ema(model_);
   if (!config_.optim.phema_sigma_rel.empty()) phema_.emplace(model_, config_.optim.phema_sigma_rel);
   parameters_ = model_->parameters();
+  if (projector_) {
+    for (const auto& p : projector_->parameters()) parameters_.push_back(p);
+  }
   step_counts_.resize(parameters_.size());
   optimizer_ = std::make_unique<torch::optim::AdamW>(
       parameters_, torch::optim::AdamWOptions(config_.optim.lr).weight_decay(config_.optim.weight_decay));
@@ -155,6 +170,11 @@ double Trainer::train_step() {
   auto batch = loader_->next();
   auto x = batch.x.to(device_, /*non_blocking=*/true);  // (B, C, H, W)
   auto y = batch.y.to(device_, /*non_blocking=*/true);  // (B,)
+  torch::Tensor z;  // (B, T, C_enc): REPA's encoder tokens of the images (train.py: no grad, autocast)
+  if (encoder_) {
+    nn::AutocastGuard autocast(device_, precision_);
+    z = encoder_->encode(x);
+  }
   if (vae_) {  // train.py: x = vae.encode(x).latent_dist.sample().mul_(0.18215), without gradients
     torch::NoGradGuard no_grad;
     x = vae_->encode(x).sample() * vae_->options.scaling_factor();  // (B, C', H / f, W / f)
@@ -170,8 +190,12 @@ double Trainer::train_step() {
   c10::optional<torch::Tensor> drop;
   if (o.class_dropout_prob() > 0) drop = draws.drop;
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(current_lr());
-  auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t_plan) {
-    return model_->forward(xt, t_plan, y, drop);
+  torch::Tensor hidden;  // (B, T, D): with REPA, the tokens after block repa_depth
+  auto model_fn = [&](const torch::Tensor& xt, const torch::Tensor& t_plan) -> torch::Tensor {
+    if (!projector_) return model_->forward(xt, t_plan, y, drop);
+    auto [out, tokens] = model_->forward_with_hidden(xt, t_plan, y, config_.repa.depth(), drop);
+    hidden = tokens;
+    return out;
   };
   torch::Tensor loss;
   if (o.meanflow()) {  // in fp32, as py-meanflow's JVP and loss (autocast off)
@@ -187,6 +211,11 @@ double Trainer::train_step() {
   } else {
     nn::AutocastGuard autocast(device_, precision_);
     loss = transport_.training_losses(model_fn, x, x0, t).loss.mean();
+    if (projector_) {  // REPA's train.py: loss_mean + proj_coeff * proj_loss_mean
+      repa_loss_ = repa::projection_loss(z, projector_->forward(hidden));
+      loss = loss + config_.repa.proj_coeff() * repa_loss_;
+      repa_loss_ = repa_loss_.detach();
+    }
   }
   // Gradients set to none, as PyTorch 2.x's zero_grad(): backward then hands each parameter its
   // gradient, where zeroed ones cost a fill and an add per parameter.
@@ -267,7 +296,11 @@ void Trainer::save_checkpoint(const std::string& path) const {
   }
 
   auto root = io::Value::dict();
-  root.to_dict().set("model", state_dict_value(state_dict(*model_)));
+  auto model_state = state_dict(*model_);
+  if (projector_) {
+    for (const auto& item : state_dict(*projector_)) model_state.insert(repa::kProjectorPrefix + item.key(), item.value());
+  }
+  root.to_dict().set("model", state_dict_value(model_state));
   root.to_dict().set("ema", state_dict_value(state_dict(*ema_)));
   if (phema_) root.to_dict().set("phema", phema_->state_value());
   root.to_dict().set("opt", opt);
@@ -279,8 +312,21 @@ void Trainer::save_checkpoint(const std::string& path) const {
 void Trainer::resume(const std::string& path) {
   using Kind = io::Value::Kind;
   auto root = io::torch_load(path);
-  load_state_dict(*model_, state_dict_from_value(entry(root, "model", "", path, Kind::Dict), path + " [model]"),
-                  path);
+  auto model_state = state_dict_from_value(entry(root, "model", "", path, Kind::Dict), path + " [model]");
+  if (projector_) {  // "model" holds REPA's projector under projectors.0.
+    StateDict sit, projector;
+    const std::string prefix = repa::kProjectorPrefix;
+    for (const auto& item : model_state) {
+      if (item.key().rfind(prefix, 0) == 0) {
+        projector.insert(item.key().substr(prefix.size()), item.value());
+      } else {
+        sit.insert(item.key(), item.value());
+      }
+    }
+    load_state_dict(*projector_, projector, path + " [model, REPA's " + prefix + "*]");
+    model_state = std::move(sit);
+  }
+  load_state_dict(*model_, model_state, path);
   load_state_dict(*ema_, state_dict_from_value(entry(root, "ema", "", path, Kind::Dict), path + " [ema]"), path);
   if (phema_) phema_->load_state_value(entry(root, "phema", "", path, Kind::Dict), path);
 

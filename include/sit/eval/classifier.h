@@ -34,6 +34,10 @@ class ClassifierImpl : public torch::nn::Cloneable<ClassifierImpl> {
   /// alone fixes the weights.
   void reset_parameters(torch::Generator generator);
 
+  /// x: (N, C, H, W) in [-1, 1] -> (N, 2 channels, H / 2, W / 2), the second conv block's
+  /// activations before its pooling (REPA's classifier teacher, repa/encoder.h).
+  torch::Tensor spatial_features(const torch::Tensor& x);
+
   /// x: (N, C, H, W) in [-1, 1] -> (N, feature_dim), the penultimate activations.
   torch::Tensor features(const torch::Tensor& x);
 

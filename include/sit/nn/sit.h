@@ -76,6 +76,12 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
                         const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt,
                         const c10::optional<torch::Tensor>& h = c10::nullopt);
 
+  /// As forward, and the tokens after block `depth` (1-indexed, REPA's encoder_depth), which
+  /// REPA's projector aligns with an encoder's: ((N, C, H, W), (N, T, D)).
+  std::pair<torch::Tensor, torch::Tensor> forward_with_hidden(
+      const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y, int64_t depth,
+      const c10::optional<torch::Tensor>& force_drop_ids = c10::nullopt);
+
   int64_t out_channels() const;
 
   SiTOptions options;
@@ -86,6 +92,12 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
   torch::Tensor pos_embed;  // (1, T, D), fixed (requires_grad = false)
   torch::nn::ModuleList blocks{nullptr};
   FinalLayer final_layer{nullptr};
+
+ private:
+  // forward_full, keeping the tokens after block `hidden_depth` (1-indexed; 0: none) in *hidden.
+  torch::Tensor forward_keeping(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y,
+                                const c10::optional<torch::Tensor>& force_drop_ids,
+                                const c10::optional<torch::Tensor>& h, int64_t hidden_depth, torch::Tensor* hidden);
 };
 TORCH_MODULE(SiT);
 

@@ -26,6 +26,10 @@ struct ArchitectureHints {
 SiTOptions infer_sit_options(const StateDict& state_dict, const ArchitectureHints& hints = {},
                              const std::string& source = "checkpoint");
 
+/// The SiT's own entries of `state_dict`: REPA's projector ("projectors.*", training-only, which
+/// sit-train's REPA checkpoints hold in "model" and REPA's own in "model" and "ema") left out.
+StateDict without_projectors(const StateDict& state_dict);
+
 /// Reads a checkpoint (torch.save or safetensors, see read_state_dict), infers the architecture
 /// and returns the model with the weights loaded, in eval mode.
 SiT load_sit(const std::string& path, const ArchitectureHints& hints = {},

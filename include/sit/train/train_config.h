@@ -6,6 +6,7 @@
 #include <sit/config/fields.h>
 #include <sit/nn/model_config.h>
 #include <sit/nn/runtime_config.h>
+#include <sit/repa/repa.h>
 #include <sit/train/data_config.h>
 #include <sit/train/eval_config.h>
 #include <sit/train/optim_config.h>
@@ -23,13 +24,15 @@ struct TrainConfig {
   transport::TransportOptions transport;
   transport::MeanFlowOptions mean_flow;  // the loss of a model with meanflow (SiTOptions)
   OptimConfig optim;
+  repa::RepaOptions repa;
   RunConfig run;
   EvalConfig eval;
   nn::RuntimeConfig runtime;
 
   template <typename Self, typename Field>
   static void fields(Self& self, Field&& field) {
-    config::for_each_field(field, self.model, self.data, self.transport, self.mean_flow, self.optim, self.run, self.eval, self.runtime);
+    config::for_each_field(field, self.model, self.data, self.transport, self.mean_flow, self.optim, self.repa, self.run,
+                           self.eval, self.runtime);
   }
 
   /// Every group's validate(), and a MeanFlow model's transport (Linear, velocity) and null label

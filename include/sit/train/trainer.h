@@ -7,6 +7,7 @@
 #include <sit/distributed/process_group.h>
 #include <sit/nn/precision.h>
 #include <sit/nn/sit.h>
+#include <sit/repa/encoder.h>
 #include <sit/train/lr_schedule.h>
 #include <sit/train/phema.h>
 #include <sit/train/train_config.h>
@@ -27,6 +28,8 @@ class Trainer {
   /// A new run (the configuration is validated first): model initialised as the official initialize_weights (seeded by global_seed),
   /// EMA equal to it, AdamW(lr, weight_decay), the data stream at its start. With config.vae the
   /// data are images that each step encodes, and the model works on their latents.
+  /// With config.repa, REPA's projector (initialised after the model) trains with the model, and
+  /// each step adds repa_proj_coeff times the alignment loss of the encoder's tokens of the images.
   ///
   /// With a process group, this is one rank of a data-parallel run (train.py under DDP): the
   /// weights are broadcast from rank 0, the rank sees its DistributedSampler shard of every epoch
@@ -58,7 +61,9 @@ class Trainer {
 
   /// Writes {"model", "ema", "opt", "args", "train_state"} (and "phema" after "ema" when it
   /// tracks power-function EMAs) as torch.save does (atomically): the official sample.py and
-  /// torch.load read it, and resume() continues from it.
+  /// torch.load read it, and resume() continues from it. With REPA, "model" also holds the
+  /// projector under REPA's names ("projectors.0.0.weight", ...) and "opt" its moments; "ema" is
+  /// the SiT's alone.
   void save_checkpoint(const std::string& path) const;
 
   int64_t train_steps() const { return train_steps_; }
@@ -74,6 +79,9 @@ class Trainer {
   const nn::SiT& ema() const { return ema_; }
   /// The power-function EMAs; null when config.optim.phema_sigma_rel is empty.
   const PowerFunctionEma* phema() const { return phema_ ? &*phema_ : nullptr; }
+  /// REPA's projector (null without REPA) and the last step's alignment loss (0 without REPA).
+  const torch::nn::Sequential& projector() const { return projector_; }
+  double repa_loss() const { return repa_loss_.defined() ? repa_loss_.item<double>() : 0.0; }
   const torch::Device& device() const { return device_; }
   int64_t rank() const { return group_ ? group_->rank() : 0; }
   int64_t world_size() const { return group_ ? group_->world_size() : 1; }
@@ -92,7 +100,10 @@ class Trainer {
   nn::SiT model_{nullptr};
   nn::SiT ema_{nullptr};
   std::optional<PowerFunctionEma> phema_;
-  std::vector<torch::Tensor> parameters_;  // model_->parameters(): the optimizer's order
+  std::unique_ptr<repa::Encoder> encoder_;  // null without REPA
+  torch::nn::Sequential projector_{nullptr};
+  torch::Tensor repa_loss_;  // the last step's, detached
+  std::vector<torch::Tensor> parameters_;  // model_->parameters(), then projector_'s: the optimizer's order
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::vector<torch::Tensor> step_counts_;  // the fused AdamW kernel's step tensors
   transport::Transport transport_;
