@@ -196,7 +196,7 @@ Measurement bench_train_graphed(const BenchParams& p, const torch::Device& devic
   sit::train::GraphedTrainingStep step(
       model, ema, transport,
       sit::train::GraphedTrainingStepOptions(p.batch_size)
-          .adamw(torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay))
+          .adamw(o.adamw_options())
           .ema_decay(o.ema_decay)
           .precision(precision));
   auto floats = torch::TensorOptions(device);

@@ -102,8 +102,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   ema_ = make_ema(model_);
   parameters_ = model_->parameters();
   step_counts_.resize(parameters_.size());
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      parameters_, torch::optim::AdamWOptions(config_.optim.lr).weight_decay(config_.optim.weight_decay));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(parameters_, config_.optim.adamw_options());
   if (group_) gradient_buckets_ = std::make_unique<distributed::GradientBuckets>(parameters_, group_);
   loader_ = std::make_unique<data::DataLoader>(
       dataset_, data::DataLoaderOptions()
