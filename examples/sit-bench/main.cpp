@@ -190,22 +190,21 @@ Measurement bench_train_graphed(const BenchParams& p, const torch::Device& devic
   model->to(device);
   model->train();
   sit::nn::SiT ema = sit::train::make_ema(model);
-  sit::transport::Transport transport(config.transport);
+  sit::transport::Transport transport(config.transport, model->options.patch_size());
   const auto& o = config.optim;
   sit::train::GraphedTrainingStep step(
       model, ema, transport,
       sit::train::GraphedTrainingStepOptions(p.batch_size)
-          .adamw(torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay))
+          .adamw(o.adamw_options())
           .ema_decay(o.ema_decay)
           .precision(precision));
   auto floats = torch::TensorOptions(device);
   auto labels = floats.dtype(torch::kLong);
-  auto [t0, t1] = transport.check_interval();
   sit::train::TrainingBatch batch{
       torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, floats),
       torch::randint(p.num_classes, {p.batch_size}, labels),
       torch::randn({p.batch_size, p.in_channels, p.input_size, p.input_size}, floats),
-      torch::rand({p.batch_size}, floats) * (t1 - t0) + t0, torch::Tensor()};
+      transport.training_times(torch::rand({p.batch_size}, floats)), torch::Tensor()};
   if (model->options.class_dropout_prob() > 0) {
     batch.drop = (torch::rand({p.batch_size}, floats) < model->options.class_dropout_prob()).to(torch::kLong);
   }

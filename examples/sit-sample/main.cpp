@@ -124,7 +124,8 @@ void add_options(CLI::App& app, SampleParams& p) {
   app.add_option("--models-dir", p.models_dir,
                  "where --vae ema|mse and the default checkpoint are looked up (default: $SIT_MODELS_DIR, "
                  "else pretrained_models)");
-  ex::bind(app, p.transport);
+  // The training loss's settings beyond train.py's, which sample.py has no flags for either.
+  ex::bind(app, p.transport, {"time_sampling", "logit_mean", "logit_std", "cosine_loss_weight", "cosine_loss_over"});
   ex::bind(app, p.sampler);
   ex::bind(app, p.guidance);
   ex::bind(app, p.runtime);

@@ -4,9 +4,14 @@
 
 namespace sit::train {
 
+torch::optim::AdamWOptions OptimConfig::adamw_options() const {
+  return torch::optim::AdamWOptions(lr).betas({adam_beta1, adam_beta2}).weight_decay(weight_decay);
+}
+
 void OptimConfig::validate() const {
   using config::require;
   using config::text;
+  config::check_ranges(*this);
   require(global_batch_size > 0, "global_batch_size", std::to_string(global_batch_size), "must be positive");
   require(epochs >= 0, "epochs", std::to_string(epochs), "must not be negative");
   require(max_steps >= 0, "max_steps", std::to_string(max_steps), "must not be negative (0: epochs decide)");

@@ -96,8 +96,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
       device_((config_.validate(), config_.runtime.device)),
       precision_(config_.runtime.precision),
       dataset_(std::move(dataset)),
-      group_(std::move(group)),
-      transport_(config_.transport) {
+      group_(std::move(group)) {
   config::require(config_.optim.global_batch_size % world_size() == 0, "global_batch_size",
                   std::to_string(config_.optim.global_batch_size),
                   "is not divisible by the " + std::to_string(world_size()) + " ranks");
@@ -115,7 +114,12 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
   // from the same weights whatever its rank count; rank 0's are broadcast all the same.
   torch::manual_seed(config_.optim.global_seed);
   auto shape = model_input_shape(dataset_->shape(), vae_, config_.data.vae.path);
+  const bool channel_cosine = config_.transport.cosine_loss_weight() > 0 &&
+                              config_.transport.cosine_loss_over() == transport::CosineLossOver::Channel;
+  config::require(!channel_cosine || shape[0] > 1, "cosine_loss_over", "channel",
+                  "compares 1-channel vectors, whose cosine is +-1 with no gradient: use patch or sample");
   model_ = nn::SiT(config_.model.options(shape, dataset_->num_classes()));
+  transport_ = transport::Transport(config_.transport, model_->options.patch_size());
   if (!config_.run.init_from.empty()) initialize_from(*model_, config_.run.init_from);
   model_->to(device_);
   model_->train();
@@ -135,8 +139,7 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<const data::Dataset> datase
     for (const auto& p : projector_->parameters()) parameters_.push_back(p);
   }
   step_counts_.resize(parameters_.size());
-  optimizer_ = std::make_unique<torch::optim::AdamW>(
-      parameters_, torch::optim::AdamWOptions(config_.optim.lr).weight_decay(config_.optim.weight_decay));
+  optimizer_ = std::make_unique<torch::optim::AdamW>(parameters_, config_.optim.adamw_options());
   if (group_) gradient_buckets_ = std::make_unique<distributed::GradientBuckets>(parameters_, group_);
   loader_ = std::make_unique<data::DataLoader>(
       dataset_, data::DataLoaderOptions()
@@ -184,9 +187,8 @@ double Trainer::train_step() {
   auto draws = training_draws(config_.optim.global_seed, batch.epoch, batch.index,
                               {o.in_channels(), o.input_size(), o.input_size()}, config_.model.architecture.class_dropout_prob(),
                               device_, /*interval=*/o.meanflow());
-  const auto& x0 = draws.noise;  // (B, C, H, W), like x
-  auto [t0, t1] = transport_.check_interval();
-  auto t = draws.t_uniform * (t1 - t0) + t0;  // (B,)
+  const auto& x0 = draws.noise;                         // (B, C, H, W), like x
+  auto t = transport_.training_times(draws.t_uniform);  // (B,)
   c10::optional<torch::Tensor> drop;
   if (o.class_dropout_prob() > 0) drop = draws.drop;
   for (auto& group : optimizer_->param_groups()) group.options().set_lr(current_lr());

@@ -29,10 +29,50 @@ torch::Tensor mean_flat(const torch::Tensor& x) {
 
 }  // namespace
 
-Transport::Transport(TransportOptions options)
+void TransportOptions::validate() const {
+  config::check_ranges(*this);
+  config::require(std::isfinite(logit_mean()), "logit_mean", config::text(logit_mean()), "must be finite");
+  if (time_sampling() != TimeSampling::LogitNormal) {
+    const TransportOptions defaults;
+    config::require(logit_mean() == defaults.logit_mean(), "logit_mean", config::text(logit_mean()),
+                    "needs --time-sampling logit-normal");
+    config::require(logit_std() == defaults.logit_std(), "logit_std", config::text(logit_std()),
+                    "needs --time-sampling logit-normal");
+  }
+  config::require(cosine_loss_weight() == 0 || prediction() == ModelType::Velocity, "cosine_loss_weight",
+                  config::text(cosine_loss_weight()),
+                  "compares velocities: it needs --prediction velocity, not " + config::enum_name(prediction()));
+}
+
+torch::Tensor cosine_loss(const torch::Tensor& pred, const torch::Tensor& target, CosineLossOver over,
+                          int64_t patch_size) {
+  TORCH_CHECK(pred.dim() == 4 && pred.sizes() == target.sizes(),
+              "cosine_loss expects (N, C, H, W) prediction and target of one shape, but got ", pred.sizes(),
+              " and ", target.sizes());
+  const int64_t N = pred.size(0), C = pred.size(1), H = pred.size(2), W = pred.size(3), p = patch_size;
+  auto vectors = [&](const torch::Tensor& x) {  // (N, number of vectors, vector length)
+    switch (over) {
+      case CosineLossOver::Channel:
+        return x.reshape({N, C, H * W}).transpose(1, 2);  // (N, H W, C)
+      case CosineLossOver::Patch:
+        TORCH_CHECK(p > 0 && H % p == 0 && W % p == 0, "cosine_loss: patches of ", p, " do not tile ", H, "x", W);
+        return x.reshape({N, C, H / p, p, W / p, p})
+            .permute({0, 2, 4, 1, 3, 5})
+            .reshape({N, (H / p) * (W / p), C * p * p});  // (N, T, C p p)
+      case CosineLossOver::Sample:
+        return x.reshape({N, 1, C * H * W});  // (N, 1, C H W)
+    }
+    TORCH_CHECK(false, "cosine_loss: unknown vectors");
+  };
+  return (1 - torch::cosine_similarity(vectors(pred), vectors(target), /*dim=*/2)).mean(1);
+}
+
+Transport::Transport(TransportOptions options, int64_t patch_size)
     : model_type_(options.prediction()),
       path_type_(options.path_type()),
       loss_type_(options.loss_weight()),
+      options_(options),
+      patch_size_(patch_size),
       path_sampler_(make_path(options.path_type())) {
   options.validate();
   if (path_type_ == PathType::VP) {
@@ -64,6 +104,15 @@ Interval Transport::check_interval(const IntervalOptions& options) const {
   return {t0, t1};
 }
 
+torch::Tensor Transport::training_times(const torch::Tensor& u) const {
+  auto [t0, t1] = check_interval();
+  if (options_.time_sampling() == TimeSampling::Uniform) return u * (t1 - t0) + t0;
+  // The logit-normal's quantile in double: its tails are those of erfinv near +-1.
+  auto n = M_SQRT2 * torch::erfinv(2 * u.to(torch::kFloat64) - 1);  // N(0, 1) quantile of u
+  auto t = torch::sigmoid(options_.logit_mean() + options_.logit_std() * n);
+  return (t * (t1 - t0) + t0).to(u.scalar_type());
+}
+
 TrainingLosses Transport::training_losses(const ModelFn& model, const torch::Tensor& x1,
                                           const std::optional<torch::Tensor>& x0_given,
                                           const std::optional<torch::Tensor>& t_given,
@@ -74,16 +123,19 @@ TrainingLosses Transport::training_losses(const ModelFn& model, const torch::Ten
   if (t_given) {
     t = *t_given;
   } else {
-    auto [t0, t1] = check_interval();
-    t = (torch::rand({x1.size(0)}, detail::to_c10(generator), torch::kFloat32) * (t1 - t0) + t0)
-            .to(x1.options());
+    t = training_times(torch::rand({x1.size(0)}, detail::to_c10(generator), torch::kFloat32)).to(x1.options());
   }
   auto [t_plan, xt, ut] = path_sampler_->plan(t, x0, x1);
   auto pred = model(xt, t_plan);
   TORCH_CHECK(pred.sizes() == xt.sizes(), "training_losses: the model output must be shaped like ",
               xt.sizes(), ", but got ", pred.sizes());
 
-  if (model_type_ == ModelType::Velocity) return {mean_flat((pred - ut).pow(2)), pred};
+  if (model_type_ == ModelType::Velocity) {
+    auto loss = mean_flat((pred - ut).pow(2));
+    if (options_.cosine_loss_weight() == 0) return {loss, pred};
+    return {loss + options_.cosine_loss_weight() * cosine_loss(pred, ut, options_.cosine_loss_over(), patch_size_),
+            pred};
+  }
 
   auto drift_var = path_sampler_->compute_drift(xt, t).drift_var;
   auto sigma_t = path_sampler_->compute_sigma_t(expand_t_like_x(t, xt)).value;

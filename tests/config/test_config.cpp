@@ -134,6 +134,15 @@ TEST_CASE("each group refuses bad settings naming them", "[config]") {
   meanflow_run.model.architecture.class_dropout_prob(0);
   meanflow_run.mean_flow.kappa(0.5);
   check_refused(meanflow_run, "--meanflow-omega 1: guides toward the null label");
+  // The flow-matching loss's options, and REPA, are not MeanFlow's.
+  meanflow_run.model.architecture.class_dropout_prob(0.1);
+  meanflow_run.transport.time_sampling(tr::TimeSampling::LogitNormal);
+  check_refused(meanflow_run, "--time-sampling logit-normal: is flow matching's");
+  meanflow_run.transport.time_sampling(tr::TimeSampling::Uniform).cosine_loss_weight(1);
+  check_refused(meanflow_run, "--cosine-loss-weight 1: is flow matching's");
+  meanflow_run.transport.cosine_loss_weight(0);
+  meanflow_run.repa.encoder("classifier:c.safetensors");
+  check_refused(meanflow_run, "REPA with --meanflow is not yet supported");
   run.log_every = 1;
   run.sampler.ode_method(tr::OdeMethod::MeanFlow);
   run.sampler.num_steps(1);

@@ -142,7 +142,7 @@ TEST_CASE("the fused AdamW step equals torch::optim::AdamW's loop", "[cuda]") {
     p.set_requires_grad(true);
     fused.push_back(p.detach().clone().set_requires_grad(true));
   }
-  auto options = torch::optim::AdamWOptions(1e-2).weight_decay(0.1);
+  auto options = torch::optim::AdamWOptions(1e-2).betas({0.9, 0.95}).weight_decay(0.1);  // LightningDiT's beta2
   torch::optim::AdamW loop_optimizer(looped, options), fused_optimizer(fused, options);
   std::vector<torch::Tensor> step_counts(fused.size());
   for (int step = 0; step < 3; ++step) {

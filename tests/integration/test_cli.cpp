@@ -488,6 +488,13 @@ TEST_CASE("sit-train: a misspelt choice, and a resume that contradicts its check
                  {"velocty", "velocity", "likelihood"});
   auto contradicting = run(kTrain + runs.args(results, 8) + " --lr 5e-4 --ckpt " + runs.checkpoint(runs.straight, 6), tmp);
   check_error(contradicting, "sit-train", {"--lr 0.0005 contradicts", "0000006.pt, saved with 0.001"});
+  // The successors' settings change the objective: a resume keeps them too.
+  for (auto [flags, message] : {std::pair<std::string, std::string>{" --adam-beta2 0.95", "--adam-beta2 0.95 contradicts"},
+                                {" --time-sampling logit-normal", "--time-sampling logit-normal contradicts"},
+                                {" --cosine-loss-weight 1", "--cosine-loss-weight 1 contradicts"}}) {
+    auto changed = run(kTrain + runs.args(results, 8) + flags + " --ckpt " + runs.checkpoint(runs.straight, 6), tmp);
+    check_error(changed, "sit-train", {message, "0000006.pt, saved with "});
+  }
   CHECK_FALSE(fs::exists(results + "/checkpoints/" + step_name(8)));
 }
 

@@ -1,9 +1,13 @@
 // The one-pass CPU updates of the training step against the operations they replace:
-// torch::optim::AdamW's own loop, and ema <- decay * ema + (1 - decay) * model as tensor ops.
+// torch::optim::AdamW's own loop, and ema <- decay * ema + (1 - decay) * model as tensor ops; both
+// AdamW paths with the run's betas against Python's torch.optim.AdamW.
 #include "support/catch_torch.h"
+#include <sit/io/npy.h>
 #include "train/adamw.h"
 #include <sit/train/ema.h>
+#include <sit/train/optim_config.h>
 
+#include <string>
 #include <vector>
 
 namespace optimizer_test {
@@ -58,6 +62,51 @@ TEST_CASE("cpu_adamw_step equals torch::optim::AdamW's loop to float rounding", 
       INFO("largest exp_avg difference " << (sb.exp_avg() - sa.exp_avg()).abs().max().item<double>());
       CHECK(torch::allclose(sb.exp_avg(), sa.exp_avg(), 1e-6, 5e-7));
       CHECK(torch::allclose(sb.exp_avg_sq(), sa.exp_avg_sq(), 1e-6, 5e-7));
+    }
+  }
+}
+
+TEST_CASE("AdamW with beta2 0.95 from the run's settings equals torch.optim.AdamW, by both step paths", "[train]") {
+  // tests/data/train/adamw_reference.npz (make_adamw_reference.py): four steps of Python's AdamW.
+  const auto reference = sit::io::read_npz(std::string(SIT_TEST_DATA_DIR) + "/train/adamw_reference.npz");
+  sit::train::OptimConfig config;
+  config.lr = 3e-2;
+  config.weight_decay = 0.1;
+  config.adam_beta2 = 0.95;
+  const auto options = config.adamw_options();
+  CHECK(std::get<0>(options.betas()) == 0.9);
+  CHECK(std::get<1>(options.betas()) == 0.95);
+  std::vector<torch::Tensor> looped, one_pass;
+  for (int i = 0; i < 2; ++i) {
+    const auto start = reference["p" + std::to_string(i) + "_start"];
+    looped.push_back(start.clone().requires_grad_());
+    one_pass.push_back(start.clone().requires_grad_());
+  }
+  torch::optim::AdamW loop_optimizer(looped, options), one_pass_optimizer(one_pass, options);
+  for (int step = 0; step < 4; ++step) {
+    for (int i = 0; i < 2; ++i) {
+      const auto g = reference["g" + std::to_string(i) + "_step" + std::to_string(step)];
+      looped[i].mutable_grad() = g.clone();
+      one_pass[i].mutable_grad() = g.clone();
+    }
+    loop_optimizer.step();
+    sit::train::cpu_adamw_step(one_pass_optimizer, one_pass);
+  }
+  for (int i = 0; i < 2; ++i) {
+    const auto index = std::to_string(i);
+    const auto& expected = reference["p" + index + "_end"];
+    INFO("parameter " << i << ": loop off by " << (looped[i] - expected).abs().max().item<double>()
+                      << ", one pass by " << (one_pass[i] - expected).abs().max().item<double>());
+    // Parameters near 1 after 4 steps of 3e-2: float rounding, a few ulps (1e-7 each).
+    CHECK(torch::allclose(looped[i], expected, 1e-6, 1e-6));
+    CHECK(torch::allclose(one_pass[i], expected, 1e-6, 1e-6));
+    for (auto* optimizer : {&loop_optimizer, &one_pass_optimizer}) {
+      const auto& parameter = optimizer == &loop_optimizer ? looped[i] : one_pass[i];
+      auto found = optimizer->state().find(sit::train::parameter_key(optimizer->state(), parameter));
+      REQUIRE(found != optimizer->state().end());
+      const auto& state = static_cast<const torch::optim::AdamWParamState&>(*found->second);
+      CHECK(torch::allclose(state.exp_avg(), reference["exp_avg" + index], 1e-6, 1e-6));
+      CHECK(torch::allclose(state.exp_avg_sq(), reference["exp_avg_sq" + index], 1e-6, 1e-6));
     }
   }
 }

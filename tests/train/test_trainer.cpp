@@ -201,6 +201,52 @@ TEST_CASE("the checkpoint holds model, ema, opt, args and train_state", "[train]
   CHECK(lines == 2 * params.size());
 }
 
+TEST_CASE("the successors' loss and optimiser settings reach the step, the checkpoint and a resume", "[train]") {
+  sit::test::TempDir dir;
+  auto config = tiny_config(dir.path().string());
+  config.optim.adam_beta2 = 0.95;
+  config.transport.time_sampling(sit::transport::TimeSampling::LogitNormal).logit_mean(0.4);
+  config.transport.cosine_loss_weight(1).cosine_loss_over(sit::transport::CosineLossOver::Patch);
+  sit::train::Trainer trainer(config, tiny_data());
+  auto mse_only = config;
+  mse_only.transport.cosine_loss_weight(0);
+  sit::train::Trainer without_cosine(mse_only, tiny_data());
+  // The same draws and weights: the first loss differs by the cosine term, between 0 and 2.
+  const double loss = trainer.train_step(), mse = without_cosine.train_step();
+  CHECK(loss > mse);
+  CHECK(loss < mse + 2);
+  auto path = dir.file("ckpt.pt");
+  trainer.save_checkpoint(path);
+
+  auto root = sit::io::torch_load(path);
+  const auto& group = root.to_dict().find("opt")->to_dict().find("param_groups")->items().at(0).to_dict();
+  const auto& betas = group.find("betas")->items();  // torch.optim.AdamW's (beta1, beta2)
+  REQUIRE(betas.size() == 2);
+  CHECK(betas[0].to_double() == 0.9);
+  CHECK(betas[1].to_double() == 0.95);
+  const auto& args = root.to_dict().find("args")->to_dict();
+  CHECK(args.find("adam_beta2")->to_double() == 0.95);
+  CHECK(args.find("time_sampling")->to_string() == "logit-normal");
+  CHECK(args.find("logit_mean")->to_double() == 0.4);
+  CHECK(args.find("cosine_loss_over")->to_string() == "patch");
+  CHECK(sit::train::read_checkpoint_config(path).to_json() == config.to_json());
+  // They change what is trained: a resume keeps the saved values.
+  for (const auto* key : {"adam_beta1", "adam_beta2", "time_sampling", "logit_mean", "logit_std", "cosine_loss_weight",
+                          "cosine_loss_over"}) {
+    INFO(key);
+    CHECK_FALSE(sit::train::TrainConfig::per_run(key));
+  }
+  auto changed = config;
+  changed.optim.adam_beta2 = 0.999;
+  CHECK(changed.resumed_from(sit::train::read_checkpoint_config(path)).optim.adam_beta2 == 0.95);
+
+  // One channel: channel vectors have no direction to learn.
+  auto channel = config;
+  channel.transport.cosine_loss_over(sit::transport::CosineLossOver::Channel);
+  CHECK_THROWS_WITH(sit::train::Trainer(channel, tiny_data()),
+                    Catch::StartsWith("--cosine-loss-over channel: compares 1-channel vectors"));
+}
+
 TEST_CASE("sample grids come from the EMA model and are finite", "[train]") {
   sit::test::TempDir dir;
   sit::train::Trainer trainer(tiny_config(dir.path().string()), tiny_data());

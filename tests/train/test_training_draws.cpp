@@ -1,13 +1,16 @@
-// training_draws: each example's draws depend on (seed, epoch, index) alone, and lie on its
-// Philox stream.
+// training_draws: each example's draws depend on (seed, epoch, index) alone, lie on its Philox
+// stream, and give the training times their distribution.
 #include "random/draw_streams.h"
 #include "support/catch_torch.h"
 
 #include "train/training_draws.h"
+#include <sit/transport/transport.h>
 
 #include <ATen/core/PhiloxRNGEngine.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 
 TEST_CASE("training draws do not depend on the batch an example is in", "[train]") {
   auto all = sit::train::training_draws(3, 1, torch::tensor({5, 9, 2, 7}, torch::kLong), {1, 4, 4}, 0.5);
@@ -78,6 +81,50 @@ TEST_CASE("training draws lie on the example's Philox stream and are standard no
   const double tail = (z.abs() > 1.959964).to(torch::kDouble).mean().item<double>();
   CHECK(std::abs(tail - 0.05) < 4 * std::sqrt(0.05 * 0.95 / 64000));
   CHECK(std::abs((z.pow(4).mean().item<double>()) - 3) < 0.15);  // kurtosis; its standard error is 0.04
+}
+
+// The Kolmogorov-Smirnov distance sup |F_n - F| of sorted samples t: (n,) to a CDF.
+double ks_distance(const torch::Tensor& t, const std::function<double(double)>& cdf) {
+  const auto sorted = std::get<0>(t.to(torch::kFloat64).sort());
+  const auto* x = sorted.data_ptr<double>();
+  const int64_t n = sorted.numel();
+  double distance = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double f = cdf(x[i]);
+    distance = std::max({distance, static_cast<double>(i + 1) / n - f, f - static_cast<double>(i) / n});
+  }
+  return distance;
+}
+
+TEST_CASE("drawn logit-normal training times follow the closed-form CDF (Kolmogorov-Smirnov)", "[train]") {
+  namespace tr = sit::transport;
+  const int64_t n = 20000;
+  const auto u = sit::train::training_draws(0, 0, torch::arange(n, torch::kLong), {1, 1, 1}, 0.0).t_uniform;
+  // The KS statistic's 0.001 critical value, 1.95 / sqrt(n) = 0.0138: the draws are fixed (seed 0),
+  // so this either holds or does not, and for a right distribution it fails once in 1,000 seeds.
+  const double bound = 1.95 / std::sqrt(static_cast<double>(n));
+  struct Case {
+    double mean, scale;
+    tr::TransportOptions extra;
+  };
+  for (const auto& c : {Case{0.0, 1.0, {}}, Case{0.4, 1.0, {}},
+                        Case{-0.8, 1.5, tr::TransportOptions().path_type(tr::PathType::VP).train_eps(0.1)}}) {
+    tr::Transport transport(
+        tr::TransportOptions(c.extra).time_sampling(tr::TimeSampling::LogitNormal).logit_mean(c.mean).logit_std(c.scale));
+    const auto [t0, t1] = transport.check_interval();
+    // P(t <= x) = Phi((logit(s) - m) / s_) at s = (x - t0) / (t1 - t0): the logit-normal on [t0, t1].
+    auto cdf = [&, t0 = t0, t1 = t1](double x) {
+      const double s = (x - t0) / (t1 - t0);
+      if (s <= 0) return 0.0;
+      if (s >= 1) return 1.0;
+      return 0.5 * std::erfc(-(std::log(s / (1 - s)) - c.mean) / (c.scale * std::sqrt(2.0)));
+    };
+    const auto t = transport.training_times(u);
+    INFO("logit-normal(" << c.mean << ", " << c.scale << ") on [" << t0 << ", " << t1 << "]");
+    CHECK(ks_distance(t, cdf) < bound);
+    // The test can tell distributions apart: uniform times on the interval are far from it.
+    CHECK(ks_distance(u * (t1 - t0) + t0, cdf) > 5 * bound);
+  }
 }
 
 }  // namespace training_draws_test
