@@ -5,6 +5,7 @@
 #include <sit/nn/final_layer.h>
 #include <sit/nn/label_embedder.h>
 #include <sit/nn/patch_embed.h>
+#include <sit/nn/rotary_embedding.h>
 #include <sit/nn/sit_block.h>
 #include <sit/nn/timestep_embedder.h>
 
@@ -22,6 +23,13 @@ struct SiTOptions {
   TORCH_ARG(double, class_dropout_prob) = 0.1;
   TORCH_ARG(int64_t, num_classes) = 1000;
   TORCH_ARG(bool, learn_sigma) = true;
+  /// LightningDiT's block options (hustvl/LightningDiT, models/lightningdit.py), each off by
+  /// default: RMSNorm for norm1, norm2, norm_final (and the q/k norms); SwiGLU feed-forward;
+  /// 2-D rotary embedding of q and k (the sin-cos pos_embed kept); q/k norm.
+  TORCH_ARG(bool, use_rmsnorm) = false;
+  TORCH_ARG(bool, use_swiglu) = false;
+  TORCH_ARG(bool, use_rope) = false;
+  TORCH_ARG(bool, use_qknorm) = false;
 
  public:
   /// The settings a run chooses (train.py's and the programs' flags); the data give input_size,
@@ -36,6 +44,10 @@ struct SiTOptions {
     field("class_dropout_prob", self.class_dropout_prob(), "label dropout of classifier-free guidance training",
           config::half_open(0, 1));
     field("learn_sigma", self.learn_sigma(), "also predict the (unused) sigma channels, as the official models");
+    field("use_rmsnorm", self.use_rmsnorm(), "LightningDiT block: RMSNorm for the block, final and q/k norms");
+    field("use_swiglu", self.use_swiglu(), "LightningDiT block: SwiGLU feed-forward (hidden int(2/3 mlp_ratio D))");
+    field("use_rope", self.use_rope(), "LightningDiT block: 2-D rotary embedding of q and k (head dim a multiple of 4)");
+    field("use_qknorm", self.use_qknorm(), "LightningDiT block: normalise q and k per head");
   }
 };
 
@@ -72,6 +84,7 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
   TimestepEmbedder t_embedder{nullptr};
   LabelEmbedder y_embedder{nullptr};
   torch::Tensor pos_embed;  // (1, T, D), fixed (requires_grad = false)
+  VisionRotaryEmbeddingFast feat_rope{nullptr};  // with use_rope: the tables of every block
   torch::nn::ModuleList blocks{nullptr};
   FinalLayer final_layer{nullptr};
 };
