@@ -56,8 +56,9 @@ TEST_CASE("LightningDiT options: forward and parameter gradients match the autho
       if (!item.value().requires_grad()) continue;
       ++trained;
       INFO("parameter " << item.key());
-      REQUIRE(grads.contains(item.key()));
-      REQUIRE(item.value().grad().defined());
+      CHECK(grads.contains(item.key()));
+      CHECK(item.value().grad().defined());
+      if (!grads.contains(item.key()) || !item.value().grad().defined()) continue;
       const auto& expected = grads[item.key()];
       if (expected.norm().item<double>() < 1e-5) {
         // k_norm.bias without rope: it shifts every key alike, to which the softmax is blind, so
