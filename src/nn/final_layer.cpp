@@ -1,6 +1,6 @@
 #include <sit/nn/final_layer.h>
 #include "nn/fused_linear.h"
-#include "nn/layer_norm_modulate.h"
+#include "nn/adaln_norm.h"
 
 namespace sit::nn {
 
@@ -10,9 +10,8 @@ FinalLayerImpl::FinalLayerImpl(FinalLayerOptions options_) : options(std::move(o
 
 void FinalLayerImpl::reset() {
   int64_t D = options.hidden_size(), p = options.patch_size();
-  norm_final = register_module(
-      "norm_final",
-      torch::nn::LayerNorm(torch::nn::LayerNormOptions({D}).elementwise_affine(false).eps(1e-6)));
+  norm_final = adaln_norm(D, options.use_rmsnorm());
+  register_module("norm_final", norm_final.ptr());
   linear = register_module("linear", torch::nn::Linear(D, p * p * options.out_channels()));
   adaLN_modulation = register_module(
       "adaLN_modulation", torch::nn::Sequential(torch::nn::SiLU(), torch::nn::Linear(D, 2 * D)));
@@ -21,12 +20,12 @@ void FinalLayerImpl::reset() {
 void FinalLayerImpl::pretty_print(std::ostream& stream) const {
   stream << "sit::FinalLayer(hidden_size=" << options.hidden_size()
          << ", patch_size=" << options.patch_size() << ", out_channels=" << options.out_channels()
-         << ")";
+         << (options.use_rmsnorm() ? ", use_rmsnorm=true" : "") << ")";
 }
 
 torch::Tensor FinalLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& c) {
   auto mod = adaLN_modulation->forward(c).chunk(2, 1);  // shift, scale: (N, D)
-  return fused_linear(linear, layer_norm_modulate(x, mod[0], mod[1], norm_final->options.eps()));
+  return fused_linear(linear, norm_modulate(norm_final, x, mod[0], mod[1]));
 }
 
 }  // namespace sit::nn

@@ -16,10 +16,17 @@ void ModelConfig::validate() const {
                     "not a preset; expected " + config::choice_list(names) + ", or '' for the free dimensions");
   }
   config::check_ranges(*this);
+  const auto& a = architecture;
   if (model.empty()) {
-    const auto& a = architecture;
     config::require(a.hidden_size() % a.num_heads() == 0, "hidden_size", std::to_string(a.hidden_size()),
                     "must be a positive multiple of --num-heads " + std::to_string(a.num_heads()));
+  }
+  if (a.use_rope()) {
+    const auto dims = model.empty() ? a : sit_preset(model);
+    const int64_t head_dim = dims.hidden_size() / dims.num_heads();
+    config::require(head_dim % 4 == 0, "use_rope", "true",
+                    "needs a head dimension (hidden size / heads) divisible by 4, this model's is " +
+                        std::to_string(head_dim));
   }
 }
 

@@ -18,13 +18,24 @@ void SiTImpl::reset() {
       LabelEmbedder(LabelEmbedderOptions(options.num_classes(), D, options.class_dropout_prob())));
   pos_embed = register_parameter("pos_embed", torch::zeros({1, x_embedder->num_patches(), D}),
                                  /*requires_grad=*/false);
+  if (options.use_rope()) {
+    const int64_t head_dim = D / options.num_heads();
+    TORCH_CHECK(head_dim % 4 == 0, "SiT: use_rope needs a head dimension divisible by 4, but got ", head_dim);
+    feat_rope = register_module(
+        "feat_rope", VisionRotaryEmbeddingFast(VisionRotaryEmbeddingFastOptions(
+                         head_dim / 2, options.input_size() / options.patch_size())));
+  }
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.depth(); ++i) {
-    blocks->push_back(
-        SiTBlock(SiTBlockOptions(D, options.num_heads()).mlp_ratio(options.mlp_ratio())));
+    blocks->push_back(SiTBlock(SiTBlockOptions(D, options.num_heads())
+                                   .mlp_ratio(options.mlp_ratio())
+                                   .use_qknorm(options.use_qknorm())
+                                   .use_swiglu(options.use_swiglu())
+                                   .use_rmsnorm(options.use_rmsnorm())));
   }
   final_layer = register_module(
-      "final_layer", FinalLayer(FinalLayerOptions(D, options.patch_size(), out_channels())));
+      "final_layer",
+      FinalLayer(FinalLayerOptions(D, options.patch_size(), out_channels()).use_rmsnorm(options.use_rmsnorm())));
   initialize_weights();
 }
 
@@ -33,8 +44,13 @@ void SiTImpl::pretty_print(std::ostream& stream) const {
          << options.patch_size() << ", in_channels=" << options.in_channels()
          << ", hidden_size=" << options.hidden_size() << ", depth=" << options.depth()
          << ", num_heads=" << options.num_heads() << ", num_classes=" << options.num_classes()
-         << ", learn_sigma=" << (options.learn_sigma() ? "true" : "false")
-         << (options.meanflow() ? ", meanflow=true" : "") << ")";
+         << ", learn_sigma=" << (options.learn_sigma() ? "true" : "false");
+  for (auto [name, on] : {std::pair{"use_rmsnorm", options.use_rmsnorm()}, std::pair{"use_swiglu", options.use_swiglu()},
+                          std::pair{"use_rope", options.use_rope()}, std::pair{"use_qknorm", options.use_qknorm()},
+                          std::pair{"meanflow", options.meanflow()}}) {
+    if (on) stream << ", " << name << "=true";
+  }
+  stream << ")";
 }
 
 int64_t SiTImpl::out_channels() const {
@@ -97,7 +113,7 @@ torch::Tensor SiTImpl::forward_keeping(const torch::Tensor& x, const torch::Tens
   c = c + y_embedder->forward(y, is_training(), force_drop_ids);  // (N, D)
   int64_t depth = 0;
   for (const auto& block : *blocks) {
-    tokens = block->as<SiTBlock>()->forward(tokens, c);  // (N, T, D)
+    tokens = block->as<SiTBlock>()->forward(tokens, c, feat_rope);  // (N, T, D)
     if (++depth == hidden_depth) *hidden = tokens;
   }
   tokens = final_layer->forward(tokens, c);  // (N, T, p^2 out_channels)

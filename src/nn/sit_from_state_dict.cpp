@@ -1,5 +1,6 @@
 #include <sit/nn/sit_from_state_dict.h>
 #include <sit/error.h>
+#include <sit/nn/swiglu_ffn.h>
 
 #include <cmath>
 #include <stdexcept>
@@ -63,15 +64,34 @@ void require_shape(const StateDict& sd, const std::string& key, std::vector<int6
   }
 }
 
-// Blocks 0, 1, ... while block i's attention weights are present.
-int64_t count_blocks(const StateDict& sd, int64_t D, int64_t mlp_hidden, const std::string& source) {
+// Blocks 0, 1, ... while block i's attention weights are present. mlp_key: "mlp.fc1.weight"
+// (mlp_rows = int(mlp_ratio D)) or "mlp.w12.weight" (SwiGLU: 2 H).
+int64_t count_blocks(const StateDict& sd, int64_t D, const std::string& mlp_key, int64_t mlp_rows,
+                     const std::string& source) {
   int64_t depth = 0;
   for (;; ++depth) {
     const std::string block = "blocks." + std::to_string(depth) + ".";
     if (depth > 0 && !sd.contains(block + "attn.qkv.weight")) return depth;
     require_shape(sd, block + "attn.qkv.weight", {3 * D, D}, source);
-    require_shape(sd, block + "mlp.fc1.weight", {mlp_hidden, D}, source);
+    require_shape(sd, block + mlp_key, {mlp_rows, D}, source);
   }
+}
+
+// An mlp_ratio whose Mlp width int(mlp_ratio D) gives SwiGLU's hidden size H = int(2/3 width):
+// a width that D divides where one does (4 D for LightningDiT's), else the smallest.
+double swiglu_mlp_ratio(int64_t D, int64_t H, const std::string& source) {
+  std::optional<double> found;
+  for (int64_t width = (3 * H) / 2 - 1; width <= (3 * H) / 2 + 2; ++width) {
+    const double ratio = static_cast<double>(width) / static_cast<double>(D);
+    if (width <= 0 || swiglu_hidden_features(static_cast<int64_t>(static_cast<double>(D) * ratio)) != H) continue;
+    if (width % D == 0) return ratio;
+    if (!found) found = ratio;
+  }
+  if (!found) {
+    throw FileError(source, "blocks.0.mlp.w12.weight's SwiGLU width " + std::to_string(H) +
+                                 " is int(2/3 int(mlp_ratio " + std::to_string(D) + ")) for no mlp_ratio");
+  }
+  return *found;
 }
 
 }  // namespace
@@ -82,7 +102,11 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
   const auto& pos_embed = require(sd, "pos_embed", 3, source);           // (1, T, D)
   const auto& table = require(sd, "y_embedder.embedding_table.weight", 2, source);
   const auto& linear = require(sd, "final_layer.linear.weight", 2, source);  // (p^2 out, D)
-  const auto& fc1 = require(sd, "blocks.0.mlp.fc1.weight", 2, source);       // (ratio D, D)
+  // LightningDiT's block options show in the keys: SwiGLU's w12, RMSNorm's weights, the q/k
+  // norms, the rotary tables.
+  const bool use_swiglu = sd.contains("blocks.0.mlp.w12.weight");
+  const std::string mlp_key = use_swiglu ? "blocks.0.mlp.w12.weight" : "blocks.0.mlp.fc1.weight";
+  const auto& fc1 = require(sd, mlp_key, 2, source);  // (ratio D, D), or SwiGLU's (2 H, D)
   int64_t D = proj.size(0), C = proj.size(1), p = proj.size(2);
   if (D == 0 || C == 0 || p == 0 || proj.size(3) != p) {
     throw FileError(source, "x_embedder.proj.weight has shape " + shape_text(proj.sizes()) +
@@ -91,7 +115,7 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
   require_shape(sd, "pos_embed", {1, -1, D}, source);
   require_shape(sd, "y_embedder.embedding_table.weight", {-1, D}, source);
   require_shape(sd, "final_layer.linear.weight", {-1, D}, source);
-  const int64_t depth = count_blocks(sd, D, fc1.size(0), source);
+  const int64_t depth = count_blocks(sd, D, mlp_key.substr(std::string("blocks.0.").size()), fc1.size(0), source);
   auto grid = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(pos_embed.size(1)))));
   if (grid * grid != pos_embed.size(1)) {
     throw FileError(source, "pos_embed has " + std::to_string(pos_embed.size(1)) +
@@ -104,10 +128,16 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
                              std::to_string(p * p * C) + " or " + std::to_string(2 * p * p * C));
   }
   int64_t num_heads = hints.num_heads().value_or(preset_num_heads(D));
+  if (sd.contains("feat_rope.freqs_cos") && !hints.num_heads()) {
+    const int64_t head_dim = require(sd, "feat_rope.freqs_cos", 2, source).size(1);  // (T, head_dim)
+    if (head_dim > 0 && D % head_dim == 0) num_heads = D / head_dim;
+  }
   if (num_heads == 0) {
     throw FileError(source, "hidden size " + std::to_string(D) +
                              " is not a preset's; give the number of heads (--num-heads)");
   }
+  const double mlp_ratio = use_swiglu ? swiglu_mlp_ratio(D, fc1.size(0) / 2, source)
+                                      : static_cast<double>(fc1.size(0)) / static_cast<double>(D);
   int64_t rows = table.size(0);
   if (rows == 0) throw FileError(source, "y_embedder.embedding_table.weight has no rows");
   bool null_row = hints.num_classes().has_value() ? rows == *hints.num_classes() + 1 : true;
@@ -125,11 +155,15 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
       .hidden_size(D)
       .depth(depth)
       .num_heads(num_heads)
-      .mlp_ratio(static_cast<double>(fc1.size(0)) / static_cast<double>(D))
+      .mlp_ratio(mlp_ratio)
       .class_dropout_prob(null_row ? hints.class_dropout_prob() : 0.0)
       .num_classes(num_classes)
       .learn_sigma(out_channels == 2 * C)
-      .meanflow(sd.contains("h_embedder.mlp.0.weight"));
+      .meanflow(sd.contains("h_embedder.mlp.0.weight"))
+      .use_rmsnorm(sd.contains("blocks.0.norm1.weight"))
+      .use_swiglu(use_swiglu)
+      .use_rope(sd.contains("feat_rope.freqs_cos"))
+      .use_qknorm(sd.contains("blocks.0.attn.q_norm.weight"));
 }
 
 StateDict without_projectors(const StateDict& state_dict) {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <tuple>
 
 #include "pipeline/sample_draws.h"
 
@@ -72,6 +73,22 @@ transport::TransportOptions resolve_transport(const GeneratorOptions& o, const t
   return t;
 }
 
+// The LightningDiT block options the weights show (weights) are those saved with them.
+void check_block_options(const nn::SiTOptions& weights, const nn::SiTOptions& saved, const std::string& ckpt,
+                         const std::string& origin) {
+  const std::tuple<const char*, bool, bool> options[] = {
+      {"use_rmsnorm", weights.use_rmsnorm(), saved.use_rmsnorm()},
+      {"use_swiglu", weights.use_swiglu(), saved.use_swiglu()},
+      {"use_rope", weights.use_rope(), saved.use_rope()},
+      {"use_qknorm", weights.use_qknorm(), saved.use_qknorm()}};
+  for (const auto& [key, shown, said] : options) {
+    if (shown != said) {
+      throw ConfigError(ckpt + ": its weights are of " + config::flag(key) + " " + (shown ? "true" : "false") +
+                        ", but " + origin + " says " + (said ? "true" : "false"));
+    }
+  }
+}
+
 // The SiT of the checkpoint, its architecture from what the checkpoint holds and the options
 // checked against it.
 nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const Checkpoint& checkpoint,
@@ -117,6 +134,7 @@ nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const Che
                         (latent(options) ? "latents" : "inputs") + " mean " + std::to_string(expected));
     }
   }
+  if (saved.architecture) check_block_options(options, *saved.architecture, ckpt, saved.origin);
   nn::SiT model(options);
   load_state_dict(*model, nn::without_projectors(checkpoint.state_dict), ckpt);
   model->eval();
@@ -149,6 +167,7 @@ nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const
                       config::enum_name(saved.transport->prediction()) + ", the model samples " +
                       config::enum_name(t.path_type()) + " " + config::enum_name(t.prediction()));
   }
+  if (saved.architecture) check_block_options(options, *saved.architecture, ckpt, saved.origin);
   nn::SiT guide(options);
   load_state_dict(*guide, nn::without_projectors(checkpoint.state_dict), ckpt);
   guide->eval();

@@ -24,6 +24,7 @@ CheckpointSettings from_train_config(const TrainConfig& c) {
   }
   if (c.data.num_classes > 0) settings.num_classes = c.data.num_classes;
   settings.transport = c.transport;
+  settings.architecture = c.model.architecture;
   return settings;
 }
 

@@ -4,7 +4,9 @@
 #include "support/catch_torch.h"
 #include <sit/config/error.h>
 #include <sit/pipeline/generator.h>
+#include <sit/train/checkpoint_settings.h>
 
+#include "support/files.h"
 #include "support/fixture_case.h"
 
 namespace {
@@ -100,4 +102,26 @@ TEST_CASE("Generator: a fork's train.py model name takes the weights' architectu
   CHECK_NOTHROW(sit::Generator(fork, sit::GeneratorOptions(options).model("SiT-T/2")));
   CHECK_THROWS_WITH(sit::Generator(fork, sit::GeneratorOptions(options).model("SiT-S/2")),
                     Catch::Contains("--model SiT-S/2 (depth 12, hidden 384, patch 2) contradicts"));
+}
+
+TEST_CASE("Generator: LightningDiT block options saved by sit-train must be those the weights show", "[pipeline]") {
+  // The authors' model with RMSNorm (tests/data/lightning/rmsnorm), saved as sit-train's
+  // ema.safetensors with a configuration that says it was trained with or without the rotary embedding.
+  sit::test::TempDir dir;
+  auto weights = sit::read_state_dict(std::string(SIT_TEST_DATA_DIR) + "/lightning/rmsnorm/ckpt.pt");
+  sit::train::TrainConfig config;
+  config.model.model = "";
+  config.model.architecture.hidden_size(64).num_heads(4).depth(1).patch_size(2).use_rmsnorm(true);
+  config.data.num_classes = 10;
+  const auto agreeing = dir.file("agreeing.safetensors"), contradicting = dir.file("contradicting.safetensors");
+  sit::save_state_dict(weights, agreeing, {{sit::train::kConfigMetadataKey, config.to_json()}});
+  config.model.architecture.use_rope(true);
+  sit::save_state_dict(weights, contradicting, {{sit::train::kConfigMetadataKey, config.to_json()}});
+  auto options = few_steps(sit::transport::SamplerMode::ODE, 1.0).num_heads(std::nullopt);
+  const sit::Generator generator(agreeing, options);
+  CHECK(generator.architecture().use_rmsnorm());
+  CHECK(torch::isfinite(generator.generate(torch::tensor({3, 4}), sit::Draws().seed(0)).samples).all().item<bool>());
+  CHECK_THROWS_AS(sit::Generator(contradicting, options), sit::config::ConfigError);
+  CHECK_THROWS_WITH(sit::Generator(contradicting, options),
+                    contradicting + ": its weights are of --use-rope false, but sit-train's configuration says true");
 }

@@ -1,5 +1,6 @@
 #pragma once
-// FinalLayer: modulated layer norm and the linear map from tokens to patch pixels.
+// FinalLayer: modulated layer norm (or LightningDiT's RMSNorm) and the linear map from tokens to
+// patch pixels.
 
 #include <torch/torch.h>
 
@@ -11,6 +12,7 @@ struct FinalLayerOptions {
   TORCH_ARG(int64_t, hidden_size);
   TORCH_ARG(int64_t, patch_size);
   TORCH_ARG(int64_t, out_channels);
+  TORCH_ARG(bool, use_rmsnorm) = false;  // LightningDiT's FinalLayer: norm_final an RMSNorm
 };
 
 class FinalLayerImpl : public torch::nn::Cloneable<FinalLayerImpl> {
@@ -23,7 +25,7 @@ class FinalLayerImpl : public torch::nn::Cloneable<FinalLayerImpl> {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& c);
 
   FinalLayerOptions options;
-  torch::nn::LayerNorm norm_final{nullptr};
+  torch::nn::AnyModule norm_final;  // LayerNorm without affine parameters, or RMSNorm
   torch::nn::Linear linear{nullptr};
   torch::nn::Sequential adaLN_modulation{nullptr};  // SiLU, Linear(D, 2 D)
 };

@@ -5,6 +5,7 @@
 #include <sit/nn/final_layer.h>
 #include <sit/nn/label_embedder.h>
 #include <sit/nn/patch_embed.h>
+#include <sit/nn/rotary_embedding.h>
 #include <sit/nn/sit_block.h>
 #include <sit/nn/timestep_embedder.h>
 
@@ -25,6 +26,13 @@ struct SiTOptions {
   /// MeanFlow's average-velocity network u(z_t, t, h, y) (Geng et al. 2025): a second timestep
   /// embedder, h_embedder, for the interval h, c = t_embedder(t) + h_embedder(h) + y_embedder(y).
   TORCH_ARG(bool, meanflow) = false;
+  /// LightningDiT's block options (hustvl/LightningDiT, models/lightningdit.py), each off by
+  /// default: RMSNorm for norm1, norm2, norm_final (and the q/k norms); SwiGLU feed-forward;
+  /// 2-D rotary embedding of q and k (the sin-cos pos_embed kept); q/k norm.
+  TORCH_ARG(bool, use_rmsnorm) = false;
+  TORCH_ARG(bool, use_swiglu) = false;
+  TORCH_ARG(bool, use_rope) = false;
+  TORCH_ARG(bool, use_qknorm) = false;
 
  public:
   /// The settings a run chooses (train.py's and the programs' flags); the data give input_size,
@@ -42,6 +50,10 @@ struct SiTOptions {
     field("meanflow", self.meanflow(),
           "MeanFlow: an average-velocity model u(z, t, h) with a second timestep embedder for the interval h, "
           "trained by the MeanFlow loss (docs/meanflow.md)");
+    field("use_rmsnorm", self.use_rmsnorm(), "LightningDiT block: RMSNorm for the block, final and q/k norms");
+    field("use_swiglu", self.use_swiglu(), "LightningDiT block: SwiGLU feed-forward (hidden int(2/3 mlp_ratio D))");
+    field("use_rope", self.use_rope(), "LightningDiT block: 2-D rotary embedding of q and k (head dim a multiple of 4)");
+    field("use_qknorm", self.use_qknorm(), "LightningDiT block: normalise q and k per head");
   }
 };
 
@@ -90,6 +102,7 @@ class SiTImpl : public torch::nn::Cloneable<SiTImpl> {
   TimestepEmbedder h_embedder{nullptr};  // MeanFlow's interval embedder; null otherwise
   LabelEmbedder y_embedder{nullptr};
   torch::Tensor pos_embed;  // (1, T, D), fixed (requires_grad = false)
+  VisionRotaryEmbeddingFast feat_rope{nullptr};  // with use_rope: the tables of every block
   torch::nn::ModuleList blocks{nullptr};
   FinalLayer final_layer{nullptr};
 

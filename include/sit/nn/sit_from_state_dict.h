@@ -10,10 +10,11 @@
 namespace sit::nn {
 
 /// What the weights do not determine. The weights fix patch size, channels, hidden size, depth,
-/// input size, mlp_ratio, learn_sigma, meanflow (an h_embedder) and the label-table rows; the table holds either
+/// input size, mlp_ratio, learn_sigma, meanflow (an h_embedder), the LightningDiT block options and the label-table rows; the table holds either
 /// num_classes rows or num_classes + 1 with the null row of classifier-free guidance.
 struct ArchitectureHints {
-  /// Needed when the hidden size is not a preset's (1152, 1024, 768, 384 map to 16, 16, 12, 6).
+  /// Needed when the hidden size is not a preset's (1152, 1024, 768, 384 map to 16, 16, 12, 6)
+  /// and no rotary tables (use_rope: feat_rope.freqs_cos, (T, head_dim)) give the head size.
   TORCH_ARG(std::optional<int64_t>, num_heads) = std::nullopt;
   /// When given, the table has a null row iff its row count is num_classes + 1; when not, the
   /// last row is taken as the null row (as every official checkpoint, trained with label dropout).

@@ -26,6 +26,9 @@ struct CheckpointSettings {
   std::optional<int64_t> num_classes;
   std::optional<int64_t> image_size;  // train.py: pixels, the latents being image_size / 8
   std::optional<transport::TransportOptions> transport;
+  /// sit-train's model settings, whose LightningDiT block options (use_rmsnorm, ...) the weights
+  /// must show.
+  std::optional<nn::SiTOptions> architecture;
 };
 
 /// The metadata key under which sit-train stores its configuration (TrainConfig::to_json) in the
