@@ -19,6 +19,7 @@
 
 #include "support/exceptions.h"
 #include "support/files.h"
+#include "support/tensor_lists.h"
 #include "train/tiny_config.h"
 
 namespace {
@@ -188,18 +189,8 @@ sit::train::TrainConfig repa_config(const sit::test::TempDir& dir) {
   return config;
 }
 
-std::vector<torch::Tensor> weights(const torch::nn::Module& module) {
-  std::vector<torch::Tensor> copied;
-  for (const auto& p : module.parameters()) copied.push_back(p.detach().clone());
-  return copied;
-}
-
-bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return a.size() == b.size();
-}
+// A copy of the module's parameters.
+std::vector<torch::Tensor> weights(const torch::nn::Module& module) { return sit::test::copies(module.parameters()); }
 
 }  // namespace
 
@@ -213,15 +204,15 @@ TEST_CASE("REPA at weight 0 trains the SiT as without REPA, and at 0.5 it change
   sit::train::Trainer weight0(config, data);
   config.repa.proj_coeff(0.5);
   sit::train::Trainer repa(config, data);
-  CHECK(all_equal(weights(*plain.model()), weights(*repa.model())));  // the same initial SiT
+  CHECK(sit::test::all_equal(weights(*plain.model()), weights(*repa.model())));  // the same initial SiT
   double plain_loss = 0, repa_loss = 0;
   for (int i = 0; i < 3; ++i) {
     plain_loss = plain.train_step();
     CHECK(weight0.train_step() == plain_loss);
     repa_loss = repa.train_step();
   }
-  CHECK(all_equal(weights(*plain.model()), weights(*weight0.model())));
-  CHECK_FALSE(all_equal(weights(*plain.model()), weights(*repa.model())));
+  CHECK(sit::test::all_equal(weights(*plain.model()), weights(*weight0.model())));
+  CHECK_FALSE(sit::test::all_equal(weights(*plain.model()), weights(*repa.model())));
   // The step's loss is the flow loss plus 0.5 times the alignment loss, a mean of -cos.
   CHECK(repa.repa_loss() >= -1);
   CHECK(repa.repa_loss() <= 1);
@@ -245,8 +236,8 @@ TEST_CASE("a REPA run resumes exactly, its projector and moments in the checkpoi
   sit::train::Trainer resumed(config, data);
   resumed.resume(checkpoint);
   for (int i = 3; i < 6; ++i) CHECK(resumed.train_step() == expected[i]);
-  CHECK(all_equal(weights(*resumed.model()), weights(*uninterrupted.model())));
-  CHECK(all_equal(weights(*resumed.projector()), weights(*uninterrupted.projector())));
+  CHECK(sit::test::all_equal(weights(*resumed.model()), weights(*uninterrupted.model())));
+  CHECK(sit::test::all_equal(weights(*resumed.projector()), weights(*uninterrupted.projector())));
 
   auto root = sit::io::torch_load(checkpoint);
   const auto model = sit::state_dict_from_value(*root.to_dict().find("model"), "model");

@@ -17,6 +17,7 @@
 #include "support/files.h"
 #include "support/machine.h"
 #include "support/skip.h"
+#include "support/tensor_lists.h"
 #include "train/tiny_config.h"
 
 namespace {
@@ -53,18 +54,8 @@ class NonFiniteDataset : public TinyDataset {
   std::set<size_t> bad_;
 };
 
-std::vector<torch::Tensor> copies(const std::vector<torch::Tensor>& tensors) {
-  std::vector<torch::Tensor> copied;
-  for (const auto& t : tensors) copied.push_back(t.detach().clone());
-  return copied;
-}
-
-bool all_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!torch::equal(a[i], b[i])) return false;
-  }
-  return a.size() == b.size();
-}
+using sit::test::all_equal;
+using sit::test::copies;
 
 }  // namespace
 
