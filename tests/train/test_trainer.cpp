@@ -395,10 +395,11 @@ TEST_CASE("LightningDiT block options: the loss falls, and the checkpoint sample
   std::vector<double> losses;
   for (int i = 0; i < 60; ++i) losses.push_back(trainer.train_step());
   for (double loss : losses) REQUIRE(std::isfinite(loss));
-  // The mean of 10 steps' losses: 1.40 for the first ten, 1.15 for the last on a 2-core x86-64.
+  // The mean of 10 steps' losses: 1.40 for the first ten, 1.15 (0.82 of it) for the last on a
+  // 2-core x86-64; 0.9 leaves room for other CPUs' kernels and still fails a model that learns nothing.
   auto mean = [&](size_t begin) { return std::accumulate(losses.begin() + begin, losses.begin() + begin + 10, 0.0) / 10; };
   INFO("first 10 steps " << mean(0) << ", last 10 " << mean(50));
-  CHECK(mean(50) < 0.85 * mean(0));
+  CHECK(mean(50) < 0.9 * mean(0));
   auto checkpoint = dir.file("ckpt.pt");
   trainer.save_checkpoint(checkpoint);
 
