@@ -26,7 +26,7 @@ int run(const sit::train::PhemaReconstructionConfig& c) {
   for (const auto& out : sit::train::reconstruct_phema(snapshots, c.sigma_rel, step)) {
     const auto path = sit::train::phema_reconstruction_path(c.out_dir, out.t, out.sigma_rel);
     std::filesystem::create_directories(c.out_dir);
-    sit::save_state_dict(out.state_dict, path, out.metadata);
+    sit::io::save_state_dict(out.state_dict, path, out.metadata);
     fmt::print("sigma_rel {} at step {}: {}\n", out.sigma_rel, out.t, path);
   }
   return 0;

@@ -347,7 +347,7 @@ int run(const CLI::App& app, TrainParams p) {
     if (last_checkpoint.empty() || trainer.train_steps() % config.run.ckpt_every != 0) {
       save_checkpoint(trainer, results / "checkpoints", log);
     }
-    sit::save_state_dict(sit::state_dict(*trainer.ema()), (results / "ema.safetensors").string(),
+    sit::io::save_state_dict(sit::io::state_dict(*trainer.ema()), (results / "ema.safetensors").string(),
                          {{sit::train::kConfigMetadataKey, trainer.config().to_json()}});
     log("Done: {} steps; EMA weights in {}", trainer.train_steps(), (results / "ema.safetensors").string());
   }

@@ -145,7 +145,7 @@ int64_t& option_field(ClassifierOptions& options, const std::string& key) {
 void save_classifier(Classifier& classifier, const std::string& path, std::map<std::string, std::string> metadata) {
   metadata["format"] = "sit.eval.Classifier";
   for (const char* key : kOptionKeys) metadata[key] = std::to_string(option_field(classifier->options, key));
-  io::write_safetensors(path, sit::state_dict(*classifier), metadata);
+  io::write_safetensors(path, sit::io::state_dict(*classifier), metadata);
 }
 
 Classifier load_classifier(const std::string& path) {
@@ -166,7 +166,7 @@ Classifier load_classifier(const std::string& path) {
     }
   }
   Classifier classifier(options);
-  load_state_dict(*classifier, file.tensors, path);
+  io::load_state_dict(*classifier, file.tensors, path);
   classifier->eval();
   return classifier;
 }

@@ -69,7 +69,7 @@ FidInceptionV3 load_fid_inception(const std::string& path) {
                                 kFidInceptionUrl);
   }
   FidInceptionV3 network;
-  sit::load_state_dict(*network, sit::read_state_dict(path), path);
+  sit::io::load_state_dict(*network, sit::io::read_state_dict(path), path);
   network->eval();
   return network;
 }

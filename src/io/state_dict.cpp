@@ -9,7 +9,7 @@
 #include "io/byte_reader.h"
 #include "io/file.h"
 
-namespace sit {
+namespace sit::io {
 namespace {
 
 using io::detail::fail;
@@ -182,4 +182,4 @@ void save_state_dict(const StateDict& state_dict, const std::string& path,
   }
 }
 
-}  // namespace sit
+}  // namespace sit::io

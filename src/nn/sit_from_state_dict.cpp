@@ -9,7 +9,7 @@ namespace sit::nn {
 
 namespace {
 
-const torch::Tensor& require(const StateDict& sd, const std::string& key, int64_t dim,
+const torch::Tensor& require(const io::StateDict& sd, const std::string& key, int64_t dim,
                              const std::string& source) {
   const torch::Tensor* tensor = sd.find(key);
   if (tensor == nullptr) {
@@ -50,7 +50,7 @@ std::string shape_text(torch::IntArrayRef sizes) {
 // weights, the label table and the output layer must have the shapes the hidden size D implies.
 // Each parameter the model allocates is then at most twice one of these tensors (256 x D for the
 // timestep MLP's first layer), and their elements are in the checkpoint's own storages.
-void require_shape(const StateDict& sd, const std::string& key, std::vector<int64_t> expected,
+void require_shape(const io::StateDict& sd, const std::string& key, std::vector<int64_t> expected,
                    const std::string& source) {
   const torch::Tensor& tensor = require(sd, key, static_cast<int64_t>(expected.size()), source);
   for (size_t i = 0; i < expected.size(); ++i) {
@@ -66,7 +66,7 @@ void require_shape(const StateDict& sd, const std::string& key, std::vector<int6
 
 // Blocks 0, 1, ... while block i's attention weights are present. mlp_key: "mlp.fc1.weight"
 // (mlp_rows = int(mlp_ratio D)) or "mlp.w12.weight" (SwiGLU: 2 H).
-int64_t count_blocks(const StateDict& sd, int64_t D, const std::string& mlp_key, int64_t mlp_rows,
+int64_t count_blocks(const io::StateDict& sd, int64_t D, const std::string& mlp_key, int64_t mlp_rows,
                      const std::string& source) {
   int64_t depth = 0;
   for (;; ++depth) {
@@ -96,7 +96,7 @@ double swiglu_mlp_ratio(int64_t D, int64_t H, const std::string& source) {
 
 }  // namespace
 
-SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints,
+SiTOptions infer_sit_options(const io::StateDict& sd, const ArchitectureHints& hints,
                              const std::string& source) {
   const auto& proj = require(sd, "x_embedder.proj.weight", 4, source);  // (D, C, p, p)
   const auto& pos_embed = require(sd, "pos_embed", 3, source);           // (1, T, D)
@@ -166,8 +166,8 @@ SiTOptions infer_sit_options(const StateDict& sd, const ArchitectureHints& hints
       .use_qknorm(sd.contains("blocks.0.attn.q_norm.weight"));
 }
 
-StateDict without_projectors(const StateDict& state_dict) {
-  StateDict sit;
+io::StateDict without_projectors(const io::StateDict& state_dict) {
+  io::StateDict sit;
   for (const auto& item : state_dict) {
     if (item.key().rfind("projectors.", 0) != 0) sit.insert(item.key(), item.value());
   }
@@ -175,10 +175,10 @@ StateDict without_projectors(const StateDict& state_dict) {
 }
 
 SiT load_sit(const std::string& path, const ArchitectureHints& hints,
-             const ReadOptions& read_options) {
-  auto sd = without_projectors(read_state_dict(path, read_options));
+             const io::ReadOptions& read_options) {
+  auto sd = without_projectors(io::read_state_dict(path, read_options));
   SiT model(infer_sit_options(sd, hints, path));
-  load_state_dict(*model, sd, path);
+  io::load_state_dict(*model, sd, path);
   model->eval();
   return model;
 }

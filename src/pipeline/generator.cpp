@@ -91,7 +91,7 @@ void check_block_options(const nn::SiTOptions& weights, const nn::SiTOptions& sa
 
 // The SiT of the checkpoint, its architecture from what the checkpoint holds and the options
 // checked against it.
-nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const Checkpoint& checkpoint,
+nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const io::Checkpoint& checkpoint,
                    const train::CheckpointSettings& saved) {
   auto claimed = o.model();
   if (claimed && saved.fork_model && *claimed == *saved.fork_model) claimed.reset();  // the fork's own name
@@ -136,7 +136,7 @@ nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const Che
   }
   if (saved.architecture) check_block_options(options, *saved.architecture, ckpt, saved.origin);
   nn::SiT model(options);
-  load_state_dict(*model, nn::without_projectors(checkpoint.state_dict), ckpt);
+  io::load_state_dict(*model, nn::without_projectors(checkpoint.state_dict), ckpt);
   model->eval();
   return model;
 }
@@ -146,7 +146,7 @@ nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const Che
 // (channels, size, classes) with the same transport.
 nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const transport::TransportOptions& t) {
   const auto& ckpt = o.guide_ckpt();
-  const auto checkpoint = read_checkpoint(ckpt, ReadOptions().entry(o.ckpt_entry()));
+  const auto checkpoint = io::read_checkpoint(ckpt, io::ReadOptions().entry(o.ckpt_entry()));
   const auto saved = train::checkpoint_settings(checkpoint, ckpt);
   auto options = nn::infer_sit_options(
       checkpoint.state_dict,
@@ -169,7 +169,7 @@ nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const
   }
   if (saved.architecture) check_block_options(options, *saved.architecture, ckpt, saved.origin);
   nn::SiT guide(options);
-  load_state_dict(*guide, nn::without_projectors(checkpoint.state_dict), ckpt);
+  io::load_state_dict(*guide, nn::without_projectors(checkpoint.state_dict), ckpt);
   guide->eval();
   return guide;
 }
@@ -224,7 +224,7 @@ transport::LabelledForward labelled_forward(const nn::SiT& model) {
 Generator::Generator(const std::string& ckpt, GeneratorOptions options) : options_(std::move(options)) {
   options_.sampler().validate();
   options_.guidance().validate();
-  const auto checkpoint = read_checkpoint(ckpt, ReadOptions().entry(options_.ckpt_entry()));
+  const auto checkpoint = io::read_checkpoint(ckpt, io::ReadOptions().entry(options_.ckpt_entry()));
   const auto saved = train::checkpoint_settings(checkpoint, ckpt);
   transport_ = resolve_transport(options_, saved, ckpt);
   options_.guidance().validate_for(transport_.prediction());

@@ -110,7 +110,7 @@ Dinov2 load_dinov2(const std::string& path, const std::string& size) {
   if (!std::filesystem::exists(path)) {
     throw FileError(path, "no such file (DINOv2's weights, published by its authors at " + dinov2_url(size) + ")");
   }
-  auto state_dict = read_state_dict(path);
+  auto state_dict = io::read_state_dict(path);
   auto options = dinov2_preset(size);
   const auto* pos_embed = state_dict.find("pos_embed");
   if (pos_embed != nullptr && pos_embed->dim() == 3) {  // the file's positions (518 / 14 = 37 per side for hub's)
@@ -118,7 +118,7 @@ Dinov2 load_dinov2(const std::string& path, const std::string& size) {
     options.img_size(grid * options.patch_size());
   }
   Dinov2 model(options);
-  load_state_dict(*model, state_dict, path);
+  io::load_state_dict(*model, state_dict, path);
   model->eval();
   for (auto& p : model->parameters()) p.requires_grad_(false);
   return model;

@@ -73,7 +73,7 @@ CheckpointSettings from_namespace(const io::Dict& args, const std::string& sourc
 
 }  // namespace
 
-std::optional<TrainConfig> saved_train_config(const Checkpoint& checkpoint, const std::string& source) {
+std::optional<TrainConfig> saved_train_config(const io::Checkpoint& checkpoint, const std::string& source) {
   if (auto it = checkpoint.metadata.find(kConfigMetadataKey); it != checkpoint.metadata.end()) {
     return TrainConfig::from_json(it->second);
   }
@@ -81,7 +81,7 @@ std::optional<TrainConfig> saved_train_config(const Checkpoint& checkpoint, cons
   return config_from_args(checkpoint.args.to_dict(), source);
 }
 
-CheckpointSettings checkpoint_settings(const Checkpoint& checkpoint, const std::string& source) {
+CheckpointSettings checkpoint_settings(const io::Checkpoint& checkpoint, const std::string& source) {
   if (auto config = saved_train_config(checkpoint, source)) return from_train_config(*config);
   if (checkpoint.args.is(Kind::Object)) {
     const auto& object = checkpoint.args.to_object();

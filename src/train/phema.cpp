@@ -87,7 +87,7 @@ io::Value PowerFunctionEma::state_value() const {
   io::List stds, emas;
   for (size_t i = 0; i < emas_.size(); ++i) {
     stds.push_back(io::Value::floating(sigma_rels_[i]));
-    emas.push_back(state_dict_value(state_dict(*emas_[i])));
+    emas.push_back(io::state_dict_value(io::state_dict(*emas_[i])));
   }
   auto value = io::Value::dict();
   value.to_dict().set("stds", io::Value::list(stds));
@@ -112,7 +112,7 @@ void PowerFunctionEma::load_state_value(const io::Value& value, const std::strin
   }
   for (size_t i = 0; i < emas_.size(); ++i) {
     const std::string source = path + " [phema.emas." + std::to_string(i) + "]";
-    load_state_dict(*emas_[i], state_dict_from_value(emas->items()[i], source), path);
+    io::load_state_dict(*emas_[i], io::state_dict_from_value(emas->items()[i], source), path);
   }
 }
 
@@ -127,14 +127,14 @@ std::vector<std::string> save_phema_snapshots(const PowerFunctionEma& phema, int
   fs::create_directories(dir);
   std::vector<std::string> paths;
   for (size_t i = 0; i < phema.emas().size(); ++i) {
-    StateDict weights;  // float32 on the CPU: a reconstruction sums many of them with large coefficients of both signs
-    for (const auto& item : state_dict(*phema.emas()[i])) {
+    io::StateDict weights;  // float32 on the CPU: a reconstruction sums many of them with large coefficients of both signs
+    for (const auto& item : io::state_dict(*phema.emas()[i])) {
       const auto& w = item.value();
       weights.insert(item.key(), w.is_floating_point() ? w.to(torch::kCPU, torch::kFloat32) : w.cpu());
     }
     const double sigma_rel = phema.sigma_rels()[i];
     paths.push_back((fs::path(dir) / phema_snapshot_name(t, sigma_rel)).string());
-    save_state_dict(weights, paths.back(),
+    io::save_state_dict(weights, paths.back(),
                     {{kConfigMetadataKey, config.to_json()},
                      {kPhemaStepKey, std::to_string(t)},
                      {kPhemaSigmaRelKey, nlohmann::json(sigma_rel).dump()}});  // shortest exact text
@@ -168,7 +168,7 @@ std::string run_identity(const std::map<std::string, std::string>& metadata, con
 
 // sum += coefficient snapshot in float32, for each floating-point tensor; the others are the
 // snapshot's (EDM2 copies each input's buffers in turn: the newest's stay). An empty sum starts at 0.
-void add_weighted(StateDict& sum, const StateDict& snapshot, double coefficient, const std::string& path,
+void add_weighted(io::StateDict& sum, const io::StateDict& snapshot, double coefficient, const std::string& path,
                   const std::string& first_path) {
   if (sum.is_empty()) {
     for (const auto& item : snapshot) sum.insert(item.key(), torch::zeros_like(item.value(), torch::kFloat32));
@@ -241,7 +241,7 @@ std::vector<PhemaReconstruction> reconstruct_phema(const std::vector<PhemaSnapsh
   std::string identity;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const auto& path = inputs[i].path;
-    auto checkpoint = read_checkpoint(path);
+    auto checkpoint = io::read_checkpoint(path);
     const auto this_identity = run_identity(checkpoint.metadata, path);
     if (i == 0) identity = this_identity;
     if (this_identity != identity) {

@@ -77,15 +77,15 @@ bool gradients_finite(const std::vector<torch::Tensor>& parameters) {
 // MeanFlow model may start from a flow-matching checkpoint: its h_embedder's output layer is then
 // zeroed, so that the model starts as u(z, t, h) = v(z, t) for every h.
 void initialize_from(nn::SiTImpl& model, const std::string& path) {
-  auto weights = read_state_dict(path);
+  auto weights = io::read_state_dict(path);
   if (model.h_embedder && !weights.contains("h_embedder.mlp.0.weight")) {
     torch::NoGradGuard no_grad;
     auto output = model.h_embedder->mlp[2]->as<torch::nn::Linear>();
     output->weight.zero_();
     output->bias.zero_();
-    for (const auto& item : state_dict(*model.h_embedder)) weights.insert("h_embedder." + item.key(), item.value());
+    for (const auto& item : io::state_dict(*model.h_embedder)) weights.insert("h_embedder." + item.key(), item.value());
   }
-  load_state_dict(model, weights, path);
+  io::load_state_dict(model, weights, path);
 }
 
 }  // namespace
@@ -298,12 +298,12 @@ void Trainer::save_checkpoint(const std::string& path) const {
   }
 
   auto root = io::Value::dict();
-  auto model_state = state_dict(*model_);
+  auto model_state = io::state_dict(*model_);
   if (projector_) {
-    for (const auto& item : state_dict(*projector_)) model_state.insert(repa::kProjectorPrefix + item.key(), item.value());
+    for (const auto& item : io::state_dict(*projector_)) model_state.insert(repa::kProjectorPrefix + item.key(), item.value());
   }
-  root.to_dict().set("model", state_dict_value(model_state));
-  root.to_dict().set("ema", state_dict_value(state_dict(*ema_)));
+  root.to_dict().set("model", io::state_dict_value(model_state));
+  root.to_dict().set("ema", io::state_dict_value(io::state_dict(*ema_)));
   if (phema_) root.to_dict().set("phema", phema_->state_value());
   root.to_dict().set("opt", opt);
   root.to_dict().set("args", config_args(config_));
@@ -314,9 +314,9 @@ void Trainer::save_checkpoint(const std::string& path) const {
 void Trainer::resume(const std::string& path) {
   using Kind = io::Value::Kind;
   auto root = io::torch_load(path);
-  auto model_state = state_dict_from_value(entry(root, "model", "", path, Kind::Dict), path + " [model]");
+  auto model_state = io::state_dict_from_value(entry(root, "model", "", path, Kind::Dict), path + " [model]");
   if (projector_) {  // "model" holds REPA's projector under projectors.0.
-    StateDict sit, projector;
+    io::StateDict sit, projector;
     const std::string prefix = repa::kProjectorPrefix;
     for (const auto& item : model_state) {
       if (item.key().rfind(prefix, 0) == 0) {
@@ -325,11 +325,11 @@ void Trainer::resume(const std::string& path) {
         sit.insert(item.key(), item.value());
       }
     }
-    load_state_dict(*projector_, projector, path + " [model, REPA's " + prefix + "*]");
+    io::load_state_dict(*projector_, projector, path + " [model, REPA's " + prefix + "*]");
     model_state = std::move(sit);
   }
-  load_state_dict(*model_, model_state, path);
-  load_state_dict(*ema_, state_dict_from_value(entry(root, "ema", "", path, Kind::Dict), path + " [ema]"), path);
+  io::load_state_dict(*model_, model_state, path);
+  io::load_state_dict(*ema_, io::state_dict_from_value(entry(root, "ema", "", path, Kind::Dict), path + " [ema]"), path);
   if (phema_) phema_->load_state_value(entry(root, "phema", "", path, Kind::Dict), path);
 
   const auto& state = entry(entry(root, "opt", "", path, Kind::Dict), "state", "opt", path, Kind::Dict).to_dict();
@@ -374,7 +374,7 @@ void Trainer::resume(const std::string& path) {
 }
 
 TrainConfig read_checkpoint_config(const std::string& path) {
-  const auto checkpoint = read_checkpoint(path);
+  const auto checkpoint = io::read_checkpoint(path);
   if (checkpoint.metadata.count(kConfigMetadataKey) != 0) {
     throw std::runtime_error(path + ": holds the weights only (sit-train's safetensors); a resume needs a checkpoint "
                                     "with the optimizer state, <results>/checkpoints/<step>.pt");

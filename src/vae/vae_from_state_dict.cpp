@@ -43,8 +43,8 @@ bool is_attention_projection_weight(const std::string& key) {
 
 }  // namespace
 
-StateDict convert_legacy_attention_names(const StateDict& state_dict) {
-  StateDict converted;
+io::StateDict convert_legacy_attention_names(const io::StateDict& state_dict) {
+  io::StateDict converted;
   for (const auto& item : state_dict) {
     std::string key = current_name(item.key());
     torch::Tensor value = item.value();
@@ -90,13 +90,13 @@ VaeFiles find_vae_files(const std::string& path, const std::string& config) {
 AutoencoderKL load_vae(const std::string& path, const std::string& config) {
   auto files = find_vae_files(path, config);
   auto options = files.config.empty() ? AutoencoderKLOptions() : read_vae_config(files.config);
-  auto state_dict = convert_legacy_attention_names(read_state_dict(files.weights));
+  auto state_dict = convert_legacy_attention_names(io::read_state_dict(files.weights));
   if (state_dict.contains("encoder.mid.attn_1.q.weight")) {
     throw std::runtime_error(files.weights + ": holds the original CompVis/ldm VAE layout, not diffusers' "
                              "AutoencoderKL (convert it with diffusers first)");
   }
   AutoencoderKL vae(options);
-  load_state_dict(*vae, state_dict, files.weights);
+  io::load_state_dict(*vae, state_dict, files.weights);
   vae->eval();
   return vae;
 }

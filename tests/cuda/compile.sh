@@ -89,7 +89,7 @@ echo "configured in $(elapsed $t)"
 
 t=$SECONDS
 # -k 0: one target that fails to compile does not hide the others' errors.
-targets=(sit sit-train sit-sample sit-bench sit-eval sit-vae sit-extract-latents test_cuda readme_example)
+targets=(sit sit-train sit-sample sit-bench sit-eval sit-vae sit-phema sit-extract-latents test_cuda readme_example_compile)
 if ! cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" -- -k 0 > "$build/build.txt" 2>&1; then
   grep -m 40 -E "error|FAILED" "$build/build.txt"
   fail "build (log: $build/build.txt)"

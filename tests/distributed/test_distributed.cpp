@@ -89,14 +89,14 @@ std::string train_args(const std::string& data, const std::string& results, int6
          " --dist-timeout 20";
 }
 
-sit::StateDict final_weights(const std::string& results, int64_t steps) {
+sit::io::StateDict final_weights(const std::string& results, int64_t steps) {
   auto path = results + "/checkpoints/" + std::string(7 - std::to_string(steps).size(), '0') +
               std::to_string(steps) + ".pt";
   auto root = sit::io::torch_load(path);
-  return sit::state_dict_from_value(*root.to_dict().find("model"), path);
+  return sit::io::state_dict_from_value(*root.to_dict().find("model"), path);
 }
 
-double max_difference(const sit::StateDict& a, const sit::StateDict& b) {
+double max_difference(const sit::io::StateDict& a, const sit::io::StateDict& b) {
   double worst = 0;
   for (const auto& item : a) {
     worst = std::max(worst, (item.value() - b[item.key()]).abs().max().item<double>());
@@ -295,9 +295,9 @@ std::vector<int> run_ranks(const TempDir& tmp, const std::string& args, int worl
   return statuses;
 }
 
-sit::StateDict saved_entry(const std::string& path, const std::string& entry) {
+sit::io::StateDict saved_entry(const std::string& path, const std::string& entry) {
   auto root = sit::io::torch_load(path);
-  return sit::state_dict_from_value(*root.to_dict().find(entry), path);
+  return sit::io::state_dict_from_value(*root.to_dict().find(entry), path);
 }
 
 // The steps that rank 0's log says were skipped.

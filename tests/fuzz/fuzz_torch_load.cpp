@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   sit::fuzz::write_bytes(path, data, size);
   sit::fuzz::expect_clean([&] {
     const sit::io::Value root = sit::io::torch_load(path);
-    for (const auto& item : sit::state_dict_from_value(root, path)) {
+    for (const auto& item : sit::io::state_dict_from_value(root, path)) {
       const torch::Tensor& tensor = item.value();
       if (static_cast<size_t>(tensor.numel()) * tensor.element_size() <= tensor.storage().nbytes()) tensor.sum();
     }

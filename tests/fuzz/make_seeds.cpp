@@ -23,8 +23,8 @@ int main(int argc, char** argv) {
                          .num_heads(1)
                          .mlp_ratio(1.0)
                          .num_classes(2));
-  const sit::StateDict weights = sit::state_dict(*model);
-  sit::save_state_dict(weights, (out / "tiny_sit.pt").string());
-  sit::save_state_dict(weights, (out / "tiny_sit.safetensors").string());
+  const sit::io::StateDict weights = sit::io::state_dict(*model);
+  sit::io::save_state_dict(weights, (out / "tiny_sit.pt").string());
+  sit::io::save_state_dict(weights, (out / "tiny_sit.safetensors").string());
   return 0;
 }

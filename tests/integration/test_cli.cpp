@@ -114,7 +114,7 @@ std::map<int64_t, std::string> losses_by_step(const std::string& log) {
 }
 
 // The largest |a - b| over every tensor, relative to the largest |b|; the key sets must agree.
-double max_relative_difference(const sit::StateDict& a, const sit::StateDict& b) {
+double max_relative_difference(const sit::io::StateDict& a, const sit::io::StateDict& b) {
   REQUIRE(a.keys() == b.keys());
   double diff = 0, scale = 0;
   for (const auto& item : b) {
@@ -305,10 +305,10 @@ TEST_CASE("sit-train resumes exactly where a straight run would be", "[cli]") {
   const auto straight = runs.checkpoint(runs.straight, 6), resumed = runs.checkpoint(runs.resumed, 6);
   for (const std::string entry : {"ema", "model"}) {
     INFO("entry " << entry);
-    auto a = sit::read_state_dict(straight, sit::ReadOptions().entry(entry));
-    CHECK(max_relative_difference(sit::read_state_dict(resumed, sit::ReadOptions().entry(entry)), a) <= 1e-6);
+    auto a = sit::io::read_state_dict(straight, sit::io::ReadOptions().entry(entry));
+    CHECK(max_relative_difference(sit::io::read_state_dict(resumed, sit::io::ReadOptions().entry(entry)), a) <= 1e-6);
     // The comparison can fail: two more steps move the weights well past that.
-    auto at4 = sit::read_state_dict(runs.checkpoint(runs.straight, 4), sit::ReadOptions().entry(entry));
+    auto at4 = sit::io::read_state_dict(runs.checkpoint(runs.straight, 4), sit::io::ReadOptions().entry(entry));
     CHECK(max_relative_difference(at4, a) > 1e-4);
   }
   auto a = losses_by_step(runs.straight + "/log.txt"), b = losses_by_step(runs.resumed + "/log.txt");
@@ -422,7 +422,7 @@ TEST_CASE("sit-sample autoguidance, CFG-Zero* and rescale: --guide-ckpt, --cfg-z
   sit::nn::SiT other(sit::nn::SiTOptions().input_size(16).patch_size(4).in_channels(4).hidden_size(384).depth(1)
                          .num_heads(6).num_classes(4));
   const auto other_ckpt = r.tmp.file("other.pt");
-  sit::save_state_dict(sit::state_dict(*other), other_ckpt);
+  sit::io::save_state_dict(sit::io::state_dict(*other), other_ckpt);
   check_error(run(sample + " --cfg-scale 4 --guide-ckpt " + other_ckpt + out("bad.npy"), r.tmp), "sit-sample",
               {"--guide-ckpt " + other_ckpt + ": its model takes 4x16x16 inputs in 4 classes, the model 4x8x8"});
   check_error(run(sample + " --cfg-scale 1 --guide-ckpt " + early + out("bad.npy"), r.tmp), "sit-sample",

@@ -43,8 +43,8 @@ TEST_CASE("sit-train snapshots power-function EMAs, sit-phema reconstructs one, 
   const auto file = sit::train::phema_reconstruction_path(out, 5, 0.07);
   REQUIRE(std::filesystem::exists(file));
   // The tracked 0.1 at the last step is the last snapshot (up to the float64 solve's rounding).
-  auto tracked = sit::read_state_dict(snapshots.back().path);
-  auto same = sit::read_state_dict(sit::train::phema_reconstruction_path(out, 5, 0.1));
+  auto tracked = sit::io::read_state_dict(snapshots.back().path);
+  auto same = sit::io::read_state_dict(sit::train::phema_reconstruction_path(out, 5, 0.1));
   for (const auto& item : tracked) {
     INFO(item.key());
     CHECK((same[item.key()] - item.value()).abs().max().item<double>() <= 1e-6);

@@ -62,17 +62,17 @@ int64_t newest_step(const std::string& results) {
 
 // The model and EMA weights of a checkpoint, and its step.
 struct Saved {
-  sit::StateDict model, ema;
+  sit::io::StateDict model, ema;
   int64_t step;
 };
 Saved load(const std::string& path) {
   auto root = sit::io::torch_load(path);
   const auto& dict = root.to_dict();
-  return {sit::state_dict_from_value(*dict.find("model"), path), sit::state_dict_from_value(*dict.find("ema"), path),
+  return {sit::io::state_dict_from_value(*dict.find("model"), path), sit::io::state_dict_from_value(*dict.find("ema"), path),
           dict.find("train_state")->to_dict().find("train_steps")->to_int()};
 }
 
-void check_equal(const sit::StateDict& a, const sit::StateDict& b) {
+void check_equal(const sit::io::StateDict& a, const sit::io::StateDict& b) {
   REQUIRE(a.size() == b.size());
   for (const auto& item : a) {
     INFO(item.key());

@@ -155,7 +155,7 @@ TEST_CASE("sit-extract-latents then sit-train on the latents, and sit-train --va
   CHECK(train_vae.status == 0);
   CHECK(fs::exists(tmp.file("run_vae/checkpoints/0000002.pt")));
   CHECK(fs::exists(tmp.file("run_vae/samples/0000002.png")));  // decoded by the VAE
-  auto ema = sit::read_state_dict(tmp.file("run_vae/ema.safetensors"));
+  auto ema = sit::io::read_state_dict(tmp.file("run_vae/ema.safetensors"));
   CHECK(ema["x_embedder.proj.weight"].size(1) == 4);  // the SiT sees 4-channel 8x8 latents
   CHECK(ema["pos_embed"].size(1) == 16);
 }

@@ -63,7 +63,7 @@ TEST_CASE("the doubled guidance is the official forward_with_cfg: batch [z; z], 
 
 TEST_CASE("the fixture checkpoints hold exactly the official keys and pos_embed", "[nn][parity]") {
   auto dir = fixture_dir("ode_linear_velocity_euler");
-  auto sd = sit::read_state_dict(dir + "/ckpt.pt");
+  auto sd = sit::io::read_state_dict(dir + "/ckpt.pt");
   sit::nn::SiT fresh(sit::nn::infer_sit_options(sd, sit::nn::ArchitectureHints().num_heads(4)));
   auto ours = fresh->named_parameters();
   CHECK(ours.size() == sd.size());
@@ -78,8 +78,8 @@ TEST_CASE("the fixture checkpoints hold exactly the official keys and pos_embed"
 
 TEST_CASE("a checkpoint with a wrong-shaped tensor is a one-line error naming key and shapes",
           "[nn][parity]") {
-  auto sd = sit::read_state_dict(fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt");
-  sit::StateDict broken;
+  auto sd = sit::io::read_state_dict(fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt");
+  sit::io::StateDict broken;
   for (const auto& item : sd) {
     auto value = item.value();
     if (item.key() == "blocks.1.attn.qkv.weight") value = value.slice(1, 0, 48).contiguous();
@@ -87,7 +87,7 @@ TEST_CASE("a checkpoint with a wrong-shaped tensor is a one-line error naming ke
   }
   TempDir tmp;
   const auto path = tmp.file("wrong_shape.pt");
-  sit::save_state_dict(broken, path);
+  sit::io::save_state_dict(broken, path);
   try {
     sit::nn::load_sit(path, sit::nn::ArchitectureHints().num_heads(4));
     FAIL("loading a wrong-shaped checkpoint did not throw");
@@ -100,9 +100,9 @@ TEST_CASE("a checkpoint with a wrong-shaped tensor is a one-line error naming ke
 }
 
 TEST_CASE("infer_sit_options checks the shapes that size the model before it is built", "[nn][parity]") {
-  auto sd = sit::read_state_dict(fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt");
+  auto sd = sit::io::read_state_dict(fixture_dir("ode_linear_velocity_euler") + "/ckpt.pt");
   const auto with = [&](const std::string& key, torch::Tensor value) {
-    sit::StateDict changed;
+    sit::io::StateDict changed;
     for (const auto& item : sd) changed.insert(item.key(), item.key() == key ? value : item.value());
     return changed;
   };

@@ -77,9 +77,9 @@ TEST_CASE("LightningDiT options: a fresh model has the authors' keys, shapes and
   for (const auto& name : kCases) {
     INFO("case " << name);
     const auto dir = case_dir(name);
-    auto file = sit::read_state_dict(dir + "/ckpt.pt");
+    auto file = sit::io::read_state_dict(dir + "/ckpt.pt");
     sit::nn::SiT fresh(sit::nn::infer_sit_options(file, sit::nn::ArchitectureHints().num_heads(4)));
-    auto ours = sit::state_dict(*fresh);
+    auto ours = sit::io::state_dict(*fresh);
     CHECK(ours.size() == file.size());
     for (const auto& item : file) {
       INFO("key " << item.key());
@@ -97,9 +97,9 @@ TEST_CASE("LightningDiT options: a fresh model has the authors' keys, shapes and
 }
 
 TEST_CASE("LightningDiT options: the rope tables give the heads of a bare state dict", "[nn]") {
-  auto file = sit::read_state_dict(case_dir("all") + "/ckpt.pt");  // hidden 64: no preset's width
+  auto file = sit::io::read_state_dict(case_dir("all") + "/ckpt.pt");  // hidden 64: no preset's width
   CHECK(sit::nn::infer_sit_options(file).num_heads() == 4);
-  CHECK_THROWS_WITH(sit::nn::infer_sit_options(sit::read_state_dict(case_dir("swiglu") + "/ckpt.pt")),
+  CHECK_THROWS_WITH(sit::nn::infer_sit_options(sit::io::read_state_dict(case_dir("swiglu") + "/ckpt.pt")),
                     Catch::Contains("give the number of heads"));
 }
 

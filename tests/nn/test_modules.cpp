@@ -181,7 +181,7 @@ TEST_CASE("a MeanFlow SiT: h_embedder in its state dict, read back from the weig
   auto names = model->named_parameters();
   CHECK(names.contains("h_embedder.mlp.0.weight"));
   CHECK(names.contains("h_embedder.mlp.2.bias"));
-  sit::StateDict sd;
+  sit::io::StateDict sd;
   for (const auto& item : names) sd.insert(item.key(), item.value());
   CHECK(sit::nn::infer_sit_options(sd, sit::nn::ArchitectureHints().num_heads(4)).meanflow());
 

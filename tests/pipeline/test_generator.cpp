@@ -108,15 +108,15 @@ TEST_CASE("Generator: LightningDiT block options saved by sit-train must be thos
   // The authors' model with RMSNorm (tests/data/lightning/rmsnorm), saved as sit-train's
   // ema.safetensors with a configuration that says it was trained with or without the rotary embedding.
   sit::test::TempDir dir;
-  auto weights = sit::read_state_dict(std::string(SIT_TEST_DATA_DIR) + "/lightning/rmsnorm/ckpt.pt");
+  auto weights = sit::io::read_state_dict(std::string(SIT_TEST_DATA_DIR) + "/lightning/rmsnorm/ckpt.pt");
   sit::train::TrainConfig config;
   config.model.model = "";
   config.model.architecture.hidden_size(64).num_heads(4).depth(1).patch_size(2).use_rmsnorm(true);
   config.data.num_classes = 10;
   const auto agreeing = dir.file("agreeing.safetensors"), contradicting = dir.file("contradicting.safetensors");
-  sit::save_state_dict(weights, agreeing, {{sit::train::kConfigMetadataKey, config.to_json()}});
+  sit::io::save_state_dict(weights, agreeing, {{sit::train::kConfigMetadataKey, config.to_json()}});
   config.model.architecture.use_rope(true);
-  sit::save_state_dict(weights, contradicting, {{sit::train::kConfigMetadataKey, config.to_json()}});
+  sit::io::save_state_dict(weights, contradicting, {{sit::train::kConfigMetadataKey, config.to_json()}});
   auto options = few_steps(sit::transport::SamplerMode::ODE, 1.0).num_heads(std::nullopt);
   const sit::Generator generator(agreeing, options);
   CHECK(generator.architecture().use_rmsnorm());

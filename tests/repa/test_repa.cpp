@@ -31,8 +31,8 @@ double max_abs(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 // The state dict's entries under `prefix`, without it.
-sit::StateDict under(const sit::StateDict& state_dict, const std::string& prefix) {
-  sit::StateDict part;
+sit::io::StateDict under(const sit::io::StateDict& state_dict, const std::string& prefix) {
+  sit::io::StateDict part;
   for (const auto& item : state_dict) {
     if (item.key().rfind(prefix, 0) == 0) part.insert(item.key().substr(prefix.size()), item.value());
   }
@@ -42,7 +42,7 @@ sit::StateDict under(const sit::StateDict& state_dict, const std::string& prefix
 }  // namespace
 
 TEST_CASE("REPA's hidden tokens, projector and projection loss match models/sit.py and loss.py", "[repa]") {
-  auto sd = sit::read_state_dict(repa_data("repa_sit.pt"));
+  auto sd = sit::io::read_state_dict(repa_data("repa_sit.pt"));
   auto ref = sit::io::read_npz(repa_data("repa_reference.npz"));
   sit::nn::SiT model(sit::nn::SiTOptions()
                          .input_size(8)
@@ -55,9 +55,9 @@ TEST_CASE("REPA's hidden tokens, projector and projection loss match models/sit.
                          .class_dropout_prob(0.1)
                          .num_classes(10)
                          .learn_sigma(false));
-  sit::load_state_dict(*model, sit::nn::without_projectors(sd), "repa_sit.pt");
+  sit::io::load_state_dict(*model, sit::nn::without_projectors(sd), "repa_sit.pt");
   auto projector = sit::repa::build_projector(32, 32, 24);
-  sit::load_state_dict(*projector, under(sd, sit::repa::kProjectorPrefix), "repa_sit.pt [projectors.0.]");
+  sit::io::load_state_dict(*projector, under(sd, sit::repa::kProjectorPrefix), "repa_sit.pt [projectors.0.]");
   model->eval();
   torch::NoGradGuard no_grad;
 
@@ -75,7 +75,7 @@ TEST_CASE("REPA's hidden tokens, projector and projection loss match models/sit.
 
 TEST_CASE("REPA's projector has REPA's layers and a depth beyond the model's is a one-line error", "[repa]") {
   auto projector = sit::repa::build_projector(16, 8, 4);
-  auto keys = sit::state_dict(*projector).keys();
+  auto keys = sit::io::state_dict(*projector).keys();
   CHECK(keys == std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"});
   CHECK(sit::repa::build_projector(16, 8, 4)->forward(torch::zeros({2, 5, 16})).sizes() == torch::IntArrayRef{2, 5, 4});
 
@@ -134,7 +134,7 @@ TEST_CASE("the classifier teacher averages its spatial features over the token g
 TEST_CASE("DINOv2 as REPA runs it matches dinov2's forward_features, resampled pos_embed and preprocessing", "[repa]") {
   auto ref = sit::io::read_npz(repa_data("dinov2_reference.npz"));
   sit::repa::Dinov2 model(sit::repa::Dinov2Options().embed_dim(32).depth(2).num_heads(2));
-  sit::load_state_dict(*model, sit::read_state_dict(repa_data("dinov2_random.pth")), "dinov2_random.pth");
+  sit::io::load_state_dict(*model, sit::io::read_state_dict(repa_data("dinov2_random.pth")), "dinov2_random.pth");
   model->eval();
   model->resample_pos_embed(16);  // 37x37 -> 16x16 patch positions
   CHECK(model->options.img_size() == 224);
@@ -240,8 +240,8 @@ TEST_CASE("a REPA run resumes exactly, its projector and moments in the checkpoi
   CHECK(sit::test::all_equal(weights(*resumed.projector()), weights(*uninterrupted.projector())));
 
   auto root = sit::io::torch_load(checkpoint);
-  const auto model = sit::state_dict_from_value(*root.to_dict().find("model"), "model");
-  const auto ema = sit::state_dict_from_value(*root.to_dict().find("ema"), "ema");
+  const auto model = sit::io::state_dict_from_value(*root.to_dict().find("model"), "model");
+  const auto ema = sit::io::state_dict_from_value(*root.to_dict().find("ema"), "ema");
   CHECK(model.contains("projectors.0.0.weight"));
   CHECK(model.contains("projectors.0.4.bias"));
   CHECK_FALSE(ema.contains("projectors.0.0.weight"));

@@ -13,7 +13,7 @@ std::string io_fixture(const std::string& name) { return std::string(SIT_TEST_DA
 TEST_CASE("checkpoint_settings reads train.py's args Namespace", "[train]") {
   // train.py's flags around the tiny fixture model; its args have no "model" (no preset fits it).
   auto path = io_fixture("train_py_checkpoint.pt");
-  auto settings = sit::train::checkpoint_settings(sit::read_checkpoint(path), path);
+  auto settings = sit::train::checkpoint_settings(sit::io::read_checkpoint(path), path);
   CHECK(settings.origin == "train.py's args");
   CHECK_FALSE(settings.model.has_value());
   CHECK_FALSE(settings.num_heads.has_value());
@@ -28,13 +28,13 @@ TEST_CASE("checkpoint_settings reads train.py's args Namespace", "[train]") {
   CHECK_FALSE(settings.transport->train_eps().has_value());
   CHECK_FALSE(settings.transport->sample_eps().has_value());
   // A Namespace is not sit-train's configuration.
-  CHECK_FALSE(sit::train::saved_train_config(sit::read_checkpoint(path), path).has_value());
+  CHECK_FALSE(sit::train::saved_train_config(sit::io::read_checkpoint(path), path).has_value());
 }
 
 TEST_CASE("checkpoint_settings: a train.py model that is no preset is kept as a fork's model", "[train]") {
   // train_checkpoint.pt's args say model="SiT-XS/2", which models.py does not define (a fork may).
   auto path = io_fixture("train_checkpoint.pt");
-  auto settings = sit::train::checkpoint_settings(sit::read_checkpoint(path), path);
+  auto settings = sit::train::checkpoint_settings(sit::io::read_checkpoint(path), path);
   CHECK_FALSE(settings.model.has_value());
   CHECK_FALSE(settings.num_heads.has_value());
   CHECK(settings.fork_model == std::optional<std::string>("SiT-XS/2"));
@@ -48,7 +48,7 @@ TEST_CASE("checkpoint_settings reads sit-train's configuration from safetensors 
   config.transport.path_type(sit::transport::PathType::VP);
   config.transport.prediction(sit::transport::ModelType::Noise);
   config.transport.sample_eps(0.002);
-  sit::Checkpoint checkpoint;
+  sit::io::Checkpoint checkpoint;
   checkpoint.metadata[sit::train::kConfigMetadataKey] = config.to_json();
   auto settings = sit::train::checkpoint_settings(checkpoint, "ema.safetensors");
   CHECK(settings.origin == "sit-train's configuration");
@@ -69,7 +69,7 @@ TEST_CASE("checkpoint_settings reads sit-train's configuration from safetensors 
 
 TEST_CASE("checkpoint_settings of a bare state dict says nothing", "[train]") {
   auto path = io_fixture("ckpt.pt");
-  auto settings = sit::train::checkpoint_settings(sit::read_checkpoint(path), path);
+  auto settings = sit::train::checkpoint_settings(sit::io::read_checkpoint(path), path);
   CHECK(settings.origin.empty());
   CHECK_FALSE(settings.model.has_value());
   CHECK_FALSE(settings.num_heads.has_value());

@@ -40,10 +40,10 @@ torch::Tensor tensor_of(const Json& values) {
 // Writes snapshot `index` of the reference as sit-train would: float32 tensors, run settings, t, sigma_rel.
 std::string write_snapshot(const std::string& dir, int64_t t, double sigma_rel, const Json& tensors,
                            const sit::train::TrainConfig& config = {}) {
-  sit::StateDict state_dict;
+  sit::io::StateDict state_dict;
   for (const auto& [name, values] : tensors.items()) state_dict.insert(name, tensor_of(values).to(torch::kFloat32));
   const auto path = dir + "/" + sit::train::phema_snapshot_name(t, sigma_rel);
-  sit::save_state_dict(state_dict, path,
+  sit::io::save_state_dict(state_dict, path,
                        {{sit::train::kConfigMetadataKey, config.to_json()},
                         {sit::train::kPhemaStepKey, std::to_string(t)},
                         {sit::train::kPhemaSigmaRelKey, Json(sigma_rel).dump()}});
@@ -171,7 +171,7 @@ TEST_CASE("phema: clear errors for bad settings and snapshots", "[train]") {
                Catch::Contains(sit::train::phema_snapshot_name(900, 0.05)) && Catch::Contains("'a' has another shape"));
   }
   SECTION("a snapshot without its step") {
-    sit::io::write_safetensors(folder + "/" + sit::train::phema_snapshot_name(900, 0.05), sit::StateDict());
+    sit::io::write_safetensors(folder + "/" + sit::train::phema_snapshot_name(900, 0.05), sit::io::StateDict());
     CHECK_THAT(message_of([&] { sit::train::list_phema_snapshots(folder); }),
                Catch::Contains(sit::train::phema_snapshot_name(900, 0.05)) && Catch::Contains("phema_step"));
   }

@@ -130,7 +130,7 @@ TEST_CASE("power-function EMAs: tracked beside the run, a tracked one reconstruc
   CHECK((listed.front().t == 3 && listed.front().sigma_rel == 0.05));
   auto outputs = sit::train::reconstruct_phema(listed, {0.1, 0.07});
   REQUIRE(outputs.size() == 2);
-  auto tracked = sit::state_dict(*trainer.phema()->emas()[1]);
+  auto tracked = sit::io::state_dict(*trainer.phema()->emas()[1]);
   for (const auto& item : tracked) {
     INFO(item.key());
     CHECK((outputs[0].state_dict[item.key()] - item.value()).abs().max().item<double>() <= 1e-6);
@@ -138,7 +138,7 @@ TEST_CASE("power-function EMAs: tracked beside the run, a tracked one reconstruc
 
   // sit::Generator (sit-sample's pipeline) reads a reconstruction with the run's settings.
   const auto out = sit::train::phema_reconstruction_path(dir.path().string(), outputs[1].t, outputs[1].sigma_rel);
-  sit::save_state_dict(outputs[1].state_dict, out, outputs[1].metadata);
+  sit::io::save_state_dict(outputs[1].state_dict, out, outputs[1].metadata);
   sit::Generator generator(out);
   CHECK(generator.architecture().hidden_size() == 32);
   for (const auto& item : generator.model()->named_parameters()) {

@@ -73,7 +73,7 @@ TEST_CASE("config.json gives the small case's architecture", "[vae]") {
 TEST_CASE("the default options build the SD-VAE with exactly diffusers' keys and shapes", "[vae]") {
   auto reference = read_json(std::string(SIT_TEST_DATA_DIR) + "/vae/full_config_keys.json");
   sit::vae::AutoencoderKL vae;  // instantiated only: 84M parameters, never run
-  auto state = sit::state_dict(*vae);
+  auto state = sit::io::state_dict(*vae);
   REQUIRE(state.size() == reference["keys"].size());
   REQUIRE(state.size() == reference["num_tensors"].get<size_t>());
   size_t index = 0;
@@ -91,15 +91,15 @@ TEST_CASE("the default options build the SD-VAE with exactly diffusers' keys and
 }
 
 TEST_CASE("the three weight files load to the same weights", "[vae]") {
-  auto reference = sit::state_dict(*small_vae("vae.pt"));
+  auto reference = sit::io::state_dict(*small_vae("vae.pt"));
   for (const char* file : {"vae.safetensors", "vae_legacy_attn.safetensors"}) {
     INFO(file);
-    auto loaded = sit::state_dict(*small_vae(file));
+    auto loaded = sit::io::state_dict(*small_vae(file));
     REQUIRE(loaded.size() == reference.size());
     for (const auto& item : reference) CHECK(torch::equal(loaded[item.key()], item.value()));
   }
   // The legacy file really holds the old names, which the conversion maps.
-  auto legacy = sit::read_state_dict(kSmall + "/vae_legacy_attn.safetensors");
+  auto legacy = sit::io::read_state_dict(kSmall + "/vae_legacy_attn.safetensors");
   CHECK(legacy.contains("encoder.mid_block.attentions.0.query.weight"));
   CHECK(legacy.contains("decoder.mid_block.attentions.0.proj_attn.bias"));
   auto converted = sit::vae::convert_legacy_attention_names(legacy);
@@ -109,15 +109,15 @@ TEST_CASE("the three weight files load to the same weights", "[vae]") {
 }
 
 TEST_CASE("1x1-conv-shaped legacy attention weights are reshaped", "[vae]") {
-  auto state = sit::read_state_dict(kSmall + "/vae_legacy_attn.safetensors");
-  sit::StateDict conv_shaped;
+  auto state = sit::io::read_state_dict(kSmall + "/vae_legacy_attn.safetensors");
+  sit::io::StateDict conv_shaped;
   for (const auto& item : state) {
     bool projection = item.key().find(".attentions.0.") != std::string::npos && item.value().dim() == 2;
     conv_shaped.insert(item.key(), projection ? item.value().unsqueeze(-1).unsqueeze(-1) : item.value());
   }
   CHECK(conv_shaped["encoder.mid_block.attentions.0.key.weight"].dim() == 4);
   sit::test::TempDir tmp;
-  sit::save_state_dict(conv_shaped, tmp.file("conv.safetensors"));
+  sit::io::save_state_dict(conv_shaped, tmp.file("conv.safetensors"));
   auto loaded = sit::vae::load_vae(tmp.file("conv.safetensors"), kSmall + "/config.json");
   auto reference = small_vae("vae.pt");
   CHECK(torch::equal(loaded->decoder->mid_block->attentions[0]->as<sit::vae::AttentionImpl>()->to_k->weight,
@@ -195,15 +195,15 @@ TEST_CASE("a diffusers folder loads with its config", "[vae]") {
 
 TEST_CASE("a wrong key or shape is a one-line error naming it", "[vae]") {
   sit::test::TempDir tmp;
-  auto state = sit::read_state_dict(kSmall + "/vae.safetensors");
-  sit::StateDict renamed, reshaped;
+  auto state = sit::io::read_state_dict(kSmall + "/vae.safetensors");
+  sit::io::StateDict renamed, reshaped;
   for (const auto& item : state) {
     bool target = item.key() == "decoder.up_blocks.0.resnets.1.conv2.weight";
     renamed.insert(target ? "decoder.up_blocks.0.resnets.1.conv3.weight" : item.key(), item.value());
     reshaped.insert(item.key(), target ? item.value().narrow(0, 0, 8) : item.value());
   }
-  sit::save_state_dict(renamed, tmp.file("renamed.safetensors"));
-  sit::save_state_dict(reshaped, tmp.file("reshaped.safetensors"));
+  sit::io::save_state_dict(renamed, tmp.file("renamed.safetensors"));
+  sit::io::save_state_dict(reshaped, tmp.file("reshaped.safetensors"));
   auto config = kSmall + "/config.json";
   auto key_error = message_of([&] { sit::vae::load_vae(tmp.file("renamed.safetensors"), config); });
   CHECK_THAT(key_error, Catch::Contains("renamed.safetensors") &&

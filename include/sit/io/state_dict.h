@@ -10,7 +10,7 @@
 
 #include <sit/io/value.h>
 
-namespace sit {
+namespace sit::io {
 
 using StateDict = torch::OrderedDict<std::string, torch::Tensor>;
 
@@ -61,4 +61,4 @@ io::Value state_dict_value(const StateDict& state_dict);
 void save_state_dict(const StateDict& state_dict, const std::string& path,
                      const std::map<std::string, std::string>& metadata = {});
 
-}  // namespace sit
+}  // namespace sit::io

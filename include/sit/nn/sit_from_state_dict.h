@@ -24,16 +24,16 @@ struct ArchitectureHints {
 };
 
 /// Options of the SiT whose state dict is `state_dict`; `source` names it in error messages.
-SiTOptions infer_sit_options(const StateDict& state_dict, const ArchitectureHints& hints = {},
+SiTOptions infer_sit_options(const io::StateDict& state_dict, const ArchitectureHints& hints = {},
                              const std::string& source = "checkpoint");
 
 /// The SiT's own entries of `state_dict`: REPA's projector ("projectors.*", training-only, which
 /// sit-train's REPA checkpoints hold in "model" and REPA's own in "model" and "ema") left out.
-StateDict without_projectors(const StateDict& state_dict);
+io::StateDict without_projectors(const io::StateDict& state_dict);
 
-/// Reads a checkpoint (torch.save or safetensors, see read_state_dict), infers the architecture
+/// Reads a checkpoint (torch.save or safetensors, see io::read_state_dict), infers the architecture
 /// and returns the model with the weights loaded, in eval mode.
 SiT load_sit(const std::string& path, const ArchitectureHints& hints = {},
-             const ReadOptions& read_options = {});
+             const io::ReadOptions& read_options = {});
 
 }  // namespace sit::nn

@@ -37,9 +37,9 @@ inline constexpr const char* kConfigMetadataKey = "sit_config";
 
 /// sit-train's configuration saved in a checkpoint (its "args" dict, or the safetensors metadata),
 /// or nullopt when it holds none.
-std::optional<TrainConfig> saved_train_config(const Checkpoint& checkpoint, const std::string& source);
+std::optional<TrainConfig> saved_train_config(const io::Checkpoint& checkpoint, const std::string& source);
 
 /// Throws ConfigError when the settings are there but malformed (naming `source` and the entry).
-CheckpointSettings checkpoint_settings(const Checkpoint& checkpoint, const std::string& source);
+CheckpointSettings checkpoint_settings(const io::Checkpoint& checkpoint, const std::string& source);
 
 }  // namespace sit::train

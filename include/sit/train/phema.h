@@ -103,11 +103,11 @@ struct PhemaSnapshot {
 std::vector<PhemaSnapshot> list_phema_snapshots(const std::string& dir);
 
 /// One reconstructed EMA: the state dict (float32) and its metadata (the run's configuration, t,
-/// sigma_rel), ready for save_state_dict.
+/// sigma_rel), ready for io::save_state_dict.
 struct PhemaReconstruction {
   int64_t t = 0;
   double sigma_rel = 0;
-  StateDict state_dict;
+  io::StateDict state_dict;
   std::map<std::string, std::string> metadata;
 };
 

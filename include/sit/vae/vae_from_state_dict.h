@@ -15,7 +15,7 @@ namespace sit::vae {
 /// checkpoints (sd-vae-ft-*) `<attention>.query / key / value / proj_attn` become
 /// `to_q / to_k / to_v / to_out.0`, and 1x1-conv-shaped attention weights (C, C, 1, 1) become
 /// (C, C), as diffusers' _convert_deprecated_attention_blocks does. Other keys are kept.
-StateDict convert_legacy_attention_names(const StateDict& state_dict);
+io::StateDict convert_legacy_attention_names(const io::StateDict& state_dict);
 
 /// Where a VAE's weights and config are.
 struct VaeFiles {
