@@ -160,20 +160,6 @@ TEST_CASE("DINOv2 as REPA runs it matches dinov2's forward_features, resampled p
 
 namespace {
 
-// 64 examples of (1, 8, 8) in [-1, 1], 4 classes, each a deterministic function of its index.
-class TinyImages : public sit::data::Dataset {
- public:
-  size_t size() const override { return 64; }
-  sit::data::Example get(size_t index, std::mt19937_64&) const override {
-    auto i = static_cast<double>(index);
-    auto grid = torch::linspace(-1, 1, 8);
-    auto x = torch::sin(grid.unsqueeze(1) * (1 + i / 16) + grid.unsqueeze(0) * i / 8).unsqueeze(0);
-    return {x.to(torch::kFloat32), static_cast<int64_t>(index % 4)};
-  }
-  int64_t num_classes() const override { return 4; }
-  std::array<int64_t, 3> shape() const override { return {1, 8, 8}; }
-};
-
 // The tiny run (depth 1, patch 4: a 2x2 token grid) with REPA's classifier teacher on a random
 // 1x8x8 classifier written to `dir`.
 sit::train::TrainConfig repa_config(const sit::test::TempDir& dir) {
@@ -197,7 +183,7 @@ std::vector<torch::Tensor> weights(const torch::nn::Module& module) { return sit
 TEST_CASE("REPA at weight 0 trains the SiT as without REPA, and at 0.5 it changes the training", "[repa][train]") {
   torch::set_num_threads(1);
   sit::test::TempDir dir;
-  auto data = std::make_shared<TinyImages>();
+  auto data = std::make_shared<sit::test::TinyDataset>();
   sit::train::Trainer plain(sit::test::tiny_config(dir.path().string()), data);
   auto config = repa_config(dir);
   config.repa.proj_coeff(0);
@@ -223,7 +209,7 @@ TEST_CASE("REPA at weight 0 trains the SiT as without REPA, and at 0.5 it change
 TEST_CASE("a REPA run resumes exactly, its projector and moments in the checkpoint's model and opt", "[repa][train]") {
   torch::set_num_threads(1);
   sit::test::TempDir dir;
-  auto data = std::make_shared<TinyImages>();
+  auto data = std::make_shared<sit::test::TinyDataset>();
   auto config = repa_config(dir);
   sit::train::Trainer uninterrupted(config, data);
   std::vector<double> expected;

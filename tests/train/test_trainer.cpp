@@ -23,20 +23,7 @@
 namespace {
 
 using sit::test::tiny_config;
-
-// 64 examples of (1, 8, 8) in 4 classes, each a deterministic function of its index.
-class TinyDataset : public sit::data::Dataset {
- public:
-  size_t size() const override { return 64; }
-  sit::data::Example get(size_t index, std::mt19937_64&) const override {
-    auto i = static_cast<double>(index);
-    auto grid = torch::linspace(-1, 1, 8);
-    auto x = torch::sin(grid.unsqueeze(1) * (1 + i / 16) + grid.unsqueeze(0) * i / 8).unsqueeze(0);
-    return {x.to(torch::kFloat32), static_cast<int64_t>(index % 4)};
-  }
-  int64_t num_classes() const override { return 4; }
-  std::array<int64_t, 3> shape() const override { return {1, 8, 8}; }
-};
+using sit::test::TinyDataset;
 
 std::shared_ptr<const sit::data::Dataset> tiny_data() { return std::make_shared<TinyDataset>(); }
 
