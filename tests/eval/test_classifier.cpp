@@ -92,3 +92,17 @@ TEST_CASE("Classifier learns Fashion-MNIST", "[eval][classifier]") {
                                      ClassifierTrainOptions().epochs(1));
   CHECK(accuracy(classify(classifier, test.images()).logits, test.labels()) > 0.80);
 }
+
+TEST_CASE("The committed quick-start classifier scores the test split as its metadata records", "[eval][classifier]") {
+  if (!sit::test::fashion_mnist_installed()) SIT_SKIP("Debian's dataset-fashion-mnist is not installed");
+  // examples/fashion-mnist-classifier.safetensors, made by `sit-eval train-classifier --seed 0 --epochs 3
+  // --threads 1` (docs/evaluation.md): what examples/quickstart.sh and the recipe tables score with.
+  const std::string path = SIT_TEST_DATA_DIR "/../../examples/fashion-mnist-classifier.safetensors";
+  auto classifier = load_classifier(path);
+  const sit::data::FashionMNIST test(sit::data::FashionMNISTOptions().train(false));
+  const double recorded = std::stod(sit::io::read_safetensors_metadata(path).at("test_accuracy"));
+  // Another CPU's kernels may flip the arg max of an image or two: 5 of 10,000 allowed (another
+  // seed's weights, 91.08%, differ by 7).
+  CHECK(recorded == Approx(0.9101).margin(1e-9));
+  CHECK(accuracy(classify(classifier, test.images()).logits, test.labels()) == Approx(recorded).margin(5e-4));
+}
