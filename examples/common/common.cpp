@@ -183,9 +183,14 @@ int run_main(const std::string& program, CLI::App& app, int argc, char** argv, c
     std::replace(message.begin(), message.end(), '\n', ' ');
     fmt::print(stderr, "{}: error: {}\n", program, message);
     return 1;
+  } catch (const config::ConfigError& e) {  // from a flag's parse function
+    fmt::print(stderr, "{}: error: {}\n", program, e.flag_message());
+    return 1;
   }
   try {
     return body();
+  } catch (const config::ConfigError& e) {  // the library names the setting, a program its flag
+    fmt::print(stderr, "{}: error: {}\n", program, first_line(e.flag_message()));
   } catch (const c10::Error& e) {
     fmt::print(stderr, "{}: error: {}\n", program, first_line(e.what_without_backtrace()));
   } catch (const std::exception& e) {

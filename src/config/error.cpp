@@ -7,6 +7,35 @@
 
 namespace sit::config {
 
+namespace {
+
+// setting(key) marks a key in a message between these two control characters, which no message
+// holds otherwise.
+constexpr char kSettingStart = '\x1e';
+constexpr char kSettingEnd = '\x1f';
+
+// The message with every marked key replaced by name(key).
+template <typename Name>
+std::string render(const std::string& message, Name name) {
+  std::string out;
+  size_t at = 0;
+  while (true) {
+    const size_t start = message.find(kSettingStart, at);
+    const size_t end = start == std::string::npos ? start : message.find(kSettingEnd, start);
+    if (end == std::string::npos) return out + message.substr(at);
+    out += message.substr(at, start - at) + name(message.substr(start + 1, end - start - 1));
+    at = end + 1;
+  }
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const std::string& message)
+    : Error(render(message, [](const std::string& key) { return key; })),
+      flag_message_(render(message, flag)) {}
+
+std::string setting(const std::string& key) { return kSettingStart + key + kSettingEnd; }
+
 std::string flag(const std::string& key) {
   std::string name = "--" + key;
   std::replace(name.begin(), name.end(), '_', '-');
@@ -26,7 +55,7 @@ std::string text(const std::vector<double>& values) {
 }
 
 void require(bool ok, const std::string& key, const std::string& value, const std::string& problem) {
-  if (!ok) throw ConfigError(flag(key) + (value.empty() ? "" : " " + value) + ": " + problem);
+  if (!ok) throw ConfigError(setting(key) + (value.empty() ? "" : " " + value) + ": " + problem);
 }
 
 std::string Range::problem() const {

@@ -1,4 +1,5 @@
 #include <sit/eval/inception.h>
+#include <sit/config/error.h>
 #include <sit/io/state_dict.h>
 
 #include <filesystem>
@@ -63,10 +64,10 @@ InceptionFeatures FidInceptionV3Impl::forward(const torch::Tensor& x) {
 
 FidInceptionV3 load_fid_inception(const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) {
-    throw std::invalid_argument("--inception " + path +
-                                ": no such file; the FID Inception weights are pytorch-fid's "
-                                "pt_inception-2015-12-05-6726825d.pth, published at " +
-                                kFidInceptionUrl);
+    throw config::ConfigError(config::setting("inception") + " " + path +
+                              ": no such file; the FID Inception weights are pytorch-fid's "
+                              "pt_inception-2015-12-05-6726825d.pth, published at " +
+                              kFidInceptionUrl);
   }
   FidInceptionV3 network;
   sit::io::load_state_dict(*network, sit::io::read_state_dict(path), path);

@@ -86,7 +86,7 @@ void require_input_mode(const InceptionStatistics& statistics, InputMode mode, c
   if (made == mode) return;
   throw config::ConfigError(source + ": its statistics were computed in input mode " + config::enum_name(made) +
                             (statistics.input_mode ? "" : " (an ADM reference batch, made by TensorFlow)") +
-                            ", but --input-mode is " + config::enum_name(mode));
+                            ", but " + config::setting("input_mode") + " is " + config::enum_name(mode));
 }
 
 }  // namespace sit::eval

@@ -19,7 +19,7 @@ void ModelConfig::validate() const {
   const auto& a = architecture;
   if (model.empty()) {
     config::require(a.hidden_size() % a.num_heads() == 0, "hidden_size", std::to_string(a.hidden_size()),
-                    "must be a positive multiple of --num-heads " + std::to_string(a.num_heads()));
+                    "must be a positive multiple of " + config::setting("num_heads") + " " + std::to_string(a.num_heads()));
   }
   if (a.use_rope()) {
     const auto dims = model.empty() ? a : sit_preset(model);

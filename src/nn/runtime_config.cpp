@@ -9,7 +9,7 @@ void RuntimeConfig::validate() const {
     torch::Device parsed(device);
     (void)parsed;
   } catch (const c10::Error&) {
-    throw config::ConfigError("--device " + device + ": expected cpu, cuda or cuda:N");
+    throw config::ConfigError(config::setting("device") + " " + device + ": expected cpu, cuda or cuda:N");
   }
   config::require(threads >= 0, "threads", std::to_string(threads), "must be 0 (every core) or more");
 }

@@ -34,7 +34,7 @@ template <typename T>
 std::optional<T> agree(const char* key, const std::optional<T>& given, const std::optional<T>& saved,
                        const std::string& ckpt, const std::string& origin) {
   if (given && saved && *given != *saved) {
-    throw ConfigError(config::flag(key) + " " + text(*given) + " contradicts " + ckpt + "; saved in " + origin + ": " +
+    throw ConfigError(config::setting(key) + " " + text(*given) + " contradicts " + ckpt + "; saved in " + origin + ": " +
                       text(*saved));
   }
   return given ? given : saved;
@@ -61,7 +61,7 @@ transport::TransportOptions resolve_transport(const GeneratorOptions& o, const t
   auto same = [&](const char* key, const auto& given, auto& value) {
     if (!given) return;
     if (saved.transport && *given != value) {
-      throw ConfigError(config::flag(key) + " " + config::enum_name(*given) + " contradicts " + ckpt + "; saved in " +
+      throw ConfigError(config::setting(key) + " " + config::enum_name(*given) + " contradicts " + ckpt + "; saved in " +
                         saved.origin + ": " + config::enum_name(value));
     }
     value = *given;
@@ -83,7 +83,7 @@ void check_block_options(const nn::SiTOptions& weights, const nn::SiTOptions& sa
       {"use_qknorm", weights.use_qknorm(), saved.use_qknorm()}};
   for (const auto& [key, shown, said] : options) {
     if (shown != said) {
-      throw ConfigError(ckpt + ": its weights are of " + config::flag(key) + " " + (shown ? "true" : "false") +
+      throw ConfigError(ckpt + ": its weights are of " + config::setting(key) + " " + (shown ? "true" : "false") +
                         ", but " + origin + " says " + (said ? "true" : "false"));
     }
   }
@@ -112,14 +112,14 @@ nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const io:
   } catch (const std::exception& e) {
     if (!saved.fork_model || num_heads) throw;
     throw ConfigError(ckpt + ": train.py's args.model '" + *saved.fork_model +
-                      "' is no SiT preset (a fork's model): give its heads with " + config::flag("num_heads") + " (" +
+                      "' is no SiT preset (a fork's model): give its heads with " + config::setting("num_heads") + " (" +
                       e.what() + ")");
   }
   if (model_name) {
     auto preset = nn::sit_preset(*model_name);
     if (preset.depth() != options.depth() || preset.hidden_size() != options.hidden_size() ||
         preset.patch_size() != options.patch_size()) {
-      throw ConfigError("--model " + *model_name + " (depth " + std::to_string(preset.depth()) + ", hidden " +
+      throw ConfigError(config::setting("model") + " " + *model_name + " (depth " + std::to_string(preset.depth()) + ", hidden " +
                         std::to_string(preset.hidden_size()) + ", patch " + std::to_string(preset.patch_size()) +
                         ") contradicts " + ckpt + ": its weights are depth " + std::to_string(options.depth()) +
                         ", hidden " + std::to_string(options.hidden_size()) + ", patch " +
@@ -129,7 +129,7 @@ nn::SiT load_model(const GeneratorOptions& o, const std::string& ckpt, const io:
   if (image_size) {
     const int64_t expected = latent(options) ? options.input_size() * 8 : options.input_size();
     if (*image_size != expected) {
-      throw ConfigError("--image-size " + std::to_string(*image_size) + " contradicts " + ckpt + ": its " +
+      throw ConfigError(config::setting("image_size") + " " + std::to_string(*image_size) + " contradicts " + ckpt + ": its " +
                         std::to_string(options.input_size()) + "x" + std::to_string(options.input_size()) + " " +
                         (latent(options) ? "latents" : "inputs") + " mean " + std::to_string(expected));
     }
@@ -158,12 +158,12 @@ nn::SiT load_guide(const GeneratorOptions& o, const nn::SiTOptions& model, const
   };
   if (options.in_channels() != model.in_channels() || options.input_size() != model.input_size() ||
       options.num_classes() != model.num_classes()) {
-    throw ConfigError("--guide-ckpt " + ckpt + ": its model takes " + data(options) + ", the model " + data(model) +
+    throw ConfigError(config::setting("guide_ckpt") + " " + ckpt + ": its model takes " + data(options) + ", the model " + data(model) +
                       "; a guide must model the same data");
   }
   if (saved.transport && (saved.transport->path_type() != t.path_type() || saved.transport->prediction() != t.prediction())) {
-    throw ConfigError("--guide-ckpt " + ckpt + ": trained with --path-type " +
-                      config::enum_name(saved.transport->path_type()) + " --prediction " +
+    throw ConfigError(config::setting("guide_ckpt") + " " + ckpt + ": trained with " + config::setting("path_type") + " " +
+                      config::enum_name(saved.transport->path_type()) + " " + config::setting("prediction") + " " +
                       config::enum_name(saved.transport->prediction()) + ", the model samples " +
                       config::enum_name(t.path_type()) + " " + config::enum_name(t.prediction()));
   }
@@ -181,15 +181,15 @@ vae::AutoencoderKL load_decoder(const GeneratorOptions& o, vae::VaeConfig vae, c
   if (path == "ema" || path == "mse") {
     auto folder = fs::path(models_dir(o)) / ("sd-vae-ft-" + path);
     if (!fs::exists(folder)) {
-      throw ConfigError("--vae " + path + ": " + folder.string() + " is missing; download stabilityai/sd-vae-ft-" +
-                        path + " (config.json and diffusion_pytorch_model.safetensors) into it, set --models-dir or "
-                        "SIT_MODELS_DIR, or write latents with --out-npy only");
+      throw ConfigError(config::setting("vae") + " " + path + ": " + folder.string() + " is missing; download stabilityai/sd-vae-ft-" +
+                        path + " (config.json and diffusion_pytorch_model.safetensors) into it, set " + config::setting("models_dir") + " or "
+                        "SIT_MODELS_DIR, or write latents with " + config::setting("out_npy") + " only");
     }
     path = folder.string();
   }
   auto decoder = vae.load();
   if (decoder->options.latent_channels() != arch.in_channels()) {
-    throw ConfigError("--vae " + path + ": its latents have " + std::to_string(decoder->options.latent_channels()) +
+    throw ConfigError(config::setting("vae") + " " + path + ": its latents have " + std::to_string(decoder->options.latent_channels()) +
                       " channels, the model's " + std::to_string(arch.in_channels()));
   }
   return decoder;
@@ -255,23 +255,23 @@ void Generator::check_settings() const {
   TORCH_CHECK(options_.batch_size() > 0, "Generator: batch_size must be positive, but got ", options_.batch_size());
   const auto& guidance = options_.guidance();
   if (!options_.guide_ckpt().empty() && !guidance.guided()) {
-    throw ConfigError("--guide-ckpt needs --cfg-scale > 1, the weight w of guide + w (model - guide); --cfg-scale " +
+    throw ConfigError(config::setting("guide_ckpt") + " needs " + config::setting("cfg_scale") + " > 1, the weight w of guide + w (model - guide); " + config::setting("cfg_scale") + " " +
                       config::text(guidance.cfg_scale()) + " would sample the model alone");
   }
   if (guidance.guided() && !guide_ && model_->options.class_dropout_prob() <= 0) {
-    throw ConfigError("--cfg-scale > 1 needs a label table with a null row; this model has none (give --cfg-scale 1, "
-                      "or a guide with --guide-ckpt)");
+    throw ConfigError(config::setting("cfg_scale") + " > 1 needs a label table with a null row; this model has none (give " + config::setting("cfg_scale") + " 1, "
+                      "or a guide with " + config::setting("guide_ckpt") + ")");
   }
   if (options_.sampler().likelihood() && guidance.guided()) {
-    throw ConfigError("--likelihood needs --cfg-scale 1 (guidance has no likelihood)");
+    throw ConfigError(config::setting("likelihood") + " needs " + config::setting("cfg_scale") + " 1 (guidance has no likelihood)");
   }
   if (mean_flow_sampler(options_.sampler())) {
     if (!model_->options.meanflow()) {
-      throw ConfigError("--sampling-method meanflow needs a MeanFlow model (trained with --meanflow: h_embedder "
+      throw ConfigError(config::setting("sampling_method") + " meanflow needs a MeanFlow model (trained with " + config::setting("meanflow") + ": h_embedder "
                         "weights); this checkpoint has none, sample it with an ODE or SDE solver");
     }
     if (guide_ || guidance.zero_init_calls() > 0) {
-      throw ConfigError("--sampling-method meanflow takes neither --guide-ckpt nor CFG-Zero*'s zero-init");
+      throw ConfigError(config::setting("sampling_method") + " meanflow takes neither " + config::setting("guide_ckpt") + " nor CFG-Zero*'s zero-init");
     }
   }
 }
@@ -297,7 +297,7 @@ Generation Generator::generate(const torch::Tensor& labels, const Draws& draws, 
   if (draws.noise().defined()) check_input(draws.noise(), n);
   const int64_t batch_size = options_.batch_size();
   if (draws.sde_noise().defined() && n > batch_size) {
-    throw ConfigError("--sde-noise replays one batch: give --batch-size >= " + std::to_string(n));
+    throw ConfigError(config::setting("sde_noise") + " replays one batch: give " + config::setting("batch_size") + " >= " + std::to_string(n));
   }
   const auto& s = options_.sampler();
   const auto& device = options_.device();

@@ -29,28 +29,28 @@ SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<in
     : config_(config.eval), device_(device), chunk_(chunk) {
   TORCH_CHECK(chunk > 0, "SampleEvaluator: chunk must be 1 or more, but got ", chunk);
   if (config.data.data == train::DataSource::Latents && !config.data.vae.given()) {
-    throw config::ConfigError("--eval-every: samples of a run on extracted latents need --vae to be decoded into images");
+    throw config::ConfigError(config::setting("eval_every") + ": samples of a run on extracted latents need " + config::setting("vae") + " to be decoded into images");
   }
   const bool latent = config.data.data == train::DataSource::Latents;
   const int64_t channels = latent ? 3 : shape[0];
   const int64_t side = latent ? shape[1] * 8 : shape[1];
   if (!config_.inception.inception.empty()) {
     if (channels != 1 && channels != 3) {
-      throw config::ConfigError("--inception: the Inception takes 1 or 3 channels; this run's images have " +
+      throw config::ConfigError(config::setting("inception") + ": the Inception takes 1 or 3 channels; this run's images have " +
                                 std::to_string(channels));
     }
     inception_ = eval::load_fid_inception(config_.inception.inception);
     (*inception_)->to(device_);
     reference_ = eval::read_statistics(config_.eval_ref);
     if (!reference_) {
-      throw config::ConfigError("--eval-ref " + config_.eval_ref +
+      throw config::ConfigError(config::setting("eval_ref") + " " + config_.eval_ref +
                                 ": holds no statistics (mu, sigma, mu_s, sigma_s); make them with sit-eval stats");
     }
-    eval::require_input_mode(*reference_, config_.inception.input_mode, "--eval-ref " + config_.eval_ref);
+    eval::require_input_mode(*reference_, config_.inception.input_mode, config::setting("eval_ref") + " " + config_.eval_ref);
   }
   if (!config_.eval_classifier.empty()) {
     if (config.data.data != train::DataSource::FashionMNIST) {
-      throw config::ConfigError("--eval-classifier " + config_.eval_classifier +
+      throw config::ConfigError(config::setting("eval_classifier") + " " + config_.eval_classifier +
                                 ": the classifier scores Fashion-MNIST runs (its reference is the test split)");
     }
     classifier_ = eval::load_classifier(config_.eval_classifier);
@@ -60,7 +60,7 @@ SampleEvaluator::SampleEvaluator(const train::TrainConfig& config, std::array<in
         return std::to_string(side) + "x" + std::to_string(side) + "x" + std::to_string(channels) + " images of " +
                std::to_string(classes) + " classes";
       };
-      throw config::ConfigError("--eval-classifier " + config_.eval_classifier + ": it takes " +
+      throw config::ConfigError(config::setting("eval_classifier") + " " + config_.eval_classifier + ": it takes " +
                                 describe(o.image_size(), o.in_channels(), o.num_classes()) + "; this run makes " +
                                 describe(side, channels, num_classes));
     }

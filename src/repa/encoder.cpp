@@ -25,13 +25,13 @@ class ClassifierEncoder : public Encoder {
       : classifier_(eval::load_classifier(path)) {
     const auto& o = classifier_->options;
     if (image_shape != std::array<int64_t, 3>{o.in_channels(), o.image_size(), o.image_size()}) {
-      throw config::ConfigError(config::flag("repa_encoder") + " classifier:" + path + ": the classifier takes " +
+      throw config::ConfigError(config::setting("repa_encoder") + " classifier:" + path + ": the classifier takes " +
                                 shape_text({o.in_channels(), o.image_size(), o.image_size()}) +
                                 " images, the data is " + shape_text(image_shape));
     }
     const int64_t side = o.image_size() / 2;
     if (side % grid != 0) {
-      throw config::ConfigError(config::flag("repa_encoder") + " classifier:" + path + ": its " + std::to_string(side) +
+      throw config::ConfigError(config::setting("repa_encoder") + " classifier:" + path + ": its " + std::to_string(side) +
                                 "x" + std::to_string(side) + " feature grid cannot be averaged to the SiT's " +
                                 std::to_string(grid) + "x" + std::to_string(grid) +
                                 " token grid (it needs a patch size whose grid divides " + std::to_string(side) + ")");
@@ -84,7 +84,7 @@ std::pair<std::string, std::string> kind_and_path(const std::string& spec) {
   const std::string kind = spec.substr(0, colon), path = colon == std::string::npos ? "" : spec.substr(colon + 1);
   const bool known = kind == "classifier" || kind == "dinov2-vit-s" || kind == "dinov2-vit-b" || kind == "dinov2-vit-l";
   if (!known || path.empty()) {
-    throw config::ConfigError(config::flag("repa_encoder") + " '" + spec +
+    throw config::ConfigError(config::setting("repa_encoder") + " '" + spec +
                               "': expected classifier:FILE, dinov2-vit-s:FILE, dinov2-vit-b:FILE or dinov2-vit-l:FILE");
   }
   return {kind, path};
@@ -98,7 +98,7 @@ void check_encoder_spec(const std::string& spec) {
   const std::string problem = kind == "classifier"
                                   ? "make it with sit-eval train-classifier --out " + path
                                   : "DINOv2's authors publish it at " + dinov2_url(kind.substr(kind.size() - 1));
-  throw config::ConfigError(config::flag("repa_encoder") + " " + spec + ": no such file (" + problem + ")");
+  throw config::ConfigError(config::setting("repa_encoder") + " " + spec + ": no such file (" + problem + ")");
 }
 
 std::unique_ptr<Encoder> load_encoder(const std::string& spec, std::array<int64_t, 3> image_shape, int64_t grid) {
@@ -106,7 +106,7 @@ std::unique_ptr<Encoder> load_encoder(const std::string& spec, std::array<int64_
   const auto [kind, path] = kind_and_path(spec);
   if (kind == "classifier") return std::make_unique<ClassifierEncoder>(path, image_shape, grid);
   if ((image_shape[0] != 3 && image_shape[0] != 1) || image_shape[1] != image_shape[2]) {
-    throw config::ConfigError(config::flag("repa_encoder") + " " + spec +
+    throw config::ConfigError(config::setting("repa_encoder") + " " + spec +
                               ": DINOv2 takes square RGB (or grey) images, the data is " + shape_text(image_shape));
   }
   return std::make_unique<Dinov2Encoder>(path, kind.substr(kind.size() - 1), grid);

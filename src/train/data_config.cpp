@@ -6,10 +6,10 @@ void DataConfig::validate() const {
   vae.validate();
   using config::require;
   require(data != DataSource::Folder || (!data_path.empty() && image_size > 0), "data", "folder",
-          "needs --data-path and --image-size");
-  require(data != DataSource::Latents || !data_path.empty(), "data", "latents", "needs --data-path");
+          "needs " + config::setting("data_path") + " and " + config::setting("image_size"));
+  require(data != DataSource::Latents || !data_path.empty(), "data", "latents", "needs " + config::setting("data_path"));
   require(data != DataSource::Latents || !vae.given(), "vae", vae.path,
-          "latent shards are already encoded; --vae applies to image data");
+          "latent shards are already encoded; " + config::setting("vae") + " applies to image data");
   require(image_size >= 0, "image_size", std::to_string(image_size), "must not be negative");
   require(!vae.given() || image_size % 8 == 0, "image_size", std::to_string(image_size),
           "must be a multiple of 8 for the VAE");

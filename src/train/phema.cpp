@@ -225,7 +225,7 @@ std::vector<PhemaReconstruction> reconstruct_phema(const std::vector<PhemaSnapsh
     if (s.t <= out_t) inputs.push_back(s);
   }
   if (std::none_of(inputs.begin(), inputs.end(), [&](const PhemaSnapshot& s) { return s.t == out_t; })) {
-    throw config::ConfigError(config::flag("step") + " " + std::to_string(out_t) +
+    throw config::ConfigError(config::setting("step") + " " + std::to_string(out_t) +
                               ": no snapshot was taken at that step (the newest is " + std::to_string(newest) + ")");
   }
   std::vector<int64_t> in_t;

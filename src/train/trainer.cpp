@@ -54,7 +54,7 @@ std::array<int64_t, 3> model_input_shape(const std::array<int64_t, 3>& data, con
   const auto& options = vae->options;
   int64_t f = options.downsample_factor();
   if (data[0] != options.in_channels() || data[1] % f != 0 || data[2] % f != 0) {
-    throw std::invalid_argument("--vae " + vae_path + " encodes (" + std::to_string(options.in_channels()) +
+    throw config::ConfigError(config::setting("vae") + " " + vae_path + " encodes (" + std::to_string(options.in_channels()) +
                                 ", H, W) images with H and W multiples of " + std::to_string(f) +
                                 ", but the data is (" + std::to_string(data[0]) + ", " + std::to_string(data[1]) +
                                 ", " + std::to_string(data[2]) + ")");

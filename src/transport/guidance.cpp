@@ -136,7 +136,7 @@ void GuidanceOptions::validate() const {
   const auto& interval = cfg_interval();
   config::require(interval.size() == 2 && 0 <= interval[0] && interval[0] < interval[1] && interval[1] <= 1,
                   "cfg_interval", config::text(interval), "expected lo,hi with 0 <= lo < hi <= 1");
-  const std::string unguided = "needs guidance, which --cfg-scale " + config::text(cfg_scale()) + " turns off (give > 1)";
+  const std::string unguided = "needs guidance, which " + config::setting("cfg_scale") + " " + config::text(cfg_scale()) + " turns off (give > 1)";
   config::require(!cfg_zero_star() || guided(), "cfg_zero_star", "", unguided);
   if (zero_init_steps() && *zero_init_steps() > 0) {
     config::require(guided(), "zero_init_steps", std::to_string(*zero_init_steps()), unguided);
@@ -149,7 +149,7 @@ void GuidanceOptions::validate_for(ModelType prediction) const {
   const std::string problem = "zero-init returns a zero velocity, but this model predicts " +
                               config::enum_name(prediction) + " (velocity models only)";
   if (zero_init_steps()) config::require(false, "zero_init_steps", std::to_string(*zero_init_steps()), problem);
-  config::require(false, "cfg_zero_star", "", problem + "; give --zero-init-steps 0 for the optimised scale alone");
+  config::require(false, "cfg_zero_star", "", problem + "; give " + config::setting("zero_init_steps") + " 0 for the optimised scale alone");
 }
 
 torch::Tensor ConditionedModel::initial_state(const torch::Tensor& z) const {

@@ -40,7 +40,7 @@ void SamplerOptions::validate() const {
               "needs a fixed-step solver (" + method + " chooses its own steps)");
     }
     require(!likelihood() || grid().is_uniform(), "likelihood", "",
-            "integrates on the uniform grid: drop --time-grid and --time-shift");
+            "integrates on the uniform grid: drop " + config::setting("time_grid") + " and " + config::setting("time_shift"));
     if (multistep) {
       require(!likelihood(), "likelihood", "", "needs one of torchdiffeq's solvers, not " + method);
       const bool adams = ode_method() == OdeMethod::Adams2 || ode_method() == OdeMethod::Adams3 ||
@@ -48,7 +48,7 @@ void SamplerOptions::validate() const {
       require(!reverse() || adams, "reverse", "",
               "needs an Adams or torchdiffeq solver (" + method + " steps on the data prediction)");
     }
-    require(!(reverse() && likelihood()), "reverse", "", "and --likelihood exclude each other");
+    require(!(reverse() && likelihood()), "reverse", "", "and " + config::setting("likelihood") + " exclude each other");
     if (mean_flow) {
       require(!likelihood(), "likelihood", "", "needs one of torchdiffeq's solvers, not meanflow");
       require(!reverse(), "reverse", "", "needs an ODE solver (meanflow steps from noise to data)");

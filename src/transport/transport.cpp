@@ -35,13 +35,13 @@ void TransportOptions::validate() const {
   if (time_sampling() != TimeSampling::LogitNormal) {
     const TransportOptions defaults;
     config::require(logit_mean() == defaults.logit_mean(), "logit_mean", config::text(logit_mean()),
-                    "needs --time-sampling logit-normal");
+                    "needs " + config::setting("time_sampling") + " logit-normal");
     config::require(logit_std() == defaults.logit_std(), "logit_std", config::text(logit_std()),
-                    "needs --time-sampling logit-normal");
+                    "needs " + config::setting("time_sampling") + " logit-normal");
   }
   config::require(cosine_loss_weight() == 0 || prediction() == ModelType::Velocity, "cosine_loss_weight",
                   config::text(cosine_loss_weight()),
-                  "compares velocities: it needs --prediction velocity, not " + config::enum_name(prediction()));
+                  "compares velocities: it needs " + config::setting("prediction") + " velocity, not " + config::enum_name(prediction()));
 }
 
 torch::Tensor cosine_loss(const torch::Tensor& pred, const torch::Tensor& target, CosineLossOver over,

@@ -2,6 +2,7 @@
 // choices; every group's validation names the setting it refuses; the field lists give each key
 // once; the groups turn into the options they stand for.
 #include "support/catch_torch.h"
+#include <sit/config/fields.h>
 #include <sit/eval/inception_config.h>
 #include <sit/nn/model_config.h>
 #include <sit/nn/runtime_config.h>
@@ -69,86 +70,103 @@ TEST_CASE("every enum has one name table: parse, print, choices", "[config]") {
   CHECK(sit::config::flag("cfg_interval") == "--cfg-interval");
 }
 
+TEST_CASE("a settings error names each setting by its key, and by its flag for the programs", "[config]") {
+  using sit::config::setting;
+  const sit::config::ConfigError error(setting("guide_ckpt") + " g.pt needs " + setting("cfg_scale") + " > 1");
+  CHECK(std::string(error.what()) == "guide_ckpt g.pt needs cfg_scale > 1");
+  CHECK(error.flag_message() == "--guide-ckpt g.pt needs --cfg-scale > 1");
+  try {
+    sit::config::check_range("num_sampling_steps", 0, sit::config::positive);
+    FAIL("check_range accepted 0 as positive");
+  } catch (const sit::config::ConfigError& e) {
+    CHECK(std::string(e.what()) == "num_sampling_steps 0: must be positive");
+    CHECK(e.flag_message() == "--num-sampling-steps 0: must be positive");
+  }
+  // A message without settings reads the same both ways.
+  const sit::config::ConfigError plain("training configuration: not a JSON object");
+  CHECK(plain.flag_message() == plain.what());
+}
+
 TEST_CASE("each group refuses bad settings naming them", "[config]") {
   sit::nn::ModelConfig model;
   model.model = "SiT-M/2";
-  check_refused(model, "--model 'SiT-M/2': not a preset");
+  check_refused(model, "model 'SiT-M/2': not a preset");
   model.model = "";
   model.architecture.hidden_size(100);
   model.architecture.num_heads(3);
-  check_refused(model, "--hidden-size 100: must be a positive multiple of --num-heads 3");
+  check_refused(model, "hidden_size 100: must be a positive multiple of num_heads 3");
   model.architecture.hidden_size(96);
   model.architecture.class_dropout_prob(1);
-  check_refused(model, "--class-dropout-prob 1");
+  check_refused(model, "class_dropout_prob 1");
 
   tr::TransportOptions transport;
   transport.sample_eps(-0.1);
-  check_refused(transport, "--sample-eps -0.1");
+  check_refused(transport, "sample_eps -0.1");
 
   tr::SamplerOptions sampler;
   sampler.num_steps(1);
-  check_refused(sampler, "--num-sampling-steps 1");
+  check_refused(sampler, "num_sampling_steps 1");
   sampler.num_steps(10);
   sampler.rtol(0);
-  check_refused(sampler, "--rtol 0");
+  check_refused(sampler, "rtol 0");
   sampler.mode(tr::SamplerMode::SDE);
   sampler.last_step_size(1.5);
-  check_refused(sampler, "--last-step-size 1.5");
+  check_refused(sampler, "last_step_size 1.5");
 
   tr::GuidanceOptions guidance;
   for (auto interval : {std::vector<double>{0.5, 0.2}, {0.0, 1.5}, {-0.1, 0.5}, {0.3}}) {
     guidance.cfg_interval(interval);
-    check_refused(guidance, "--cfg-interval");
+    check_refused(guidance, "cfg_interval");
   }
   guidance.cfg_interval({0.2, 0.6});
   CHECK_NOTHROW(guidance.validate());
 
   sit::train::OptimConfig optim;
   optim.lr = 0;
-  check_refused(optim, "--lr 0");
+  check_refused(optim, "lr 0");
   optim.lr = 1e-4;
   optim.ema_decay = 1.5;
-  check_refused(optim, "--ema-decay 1.5");
+  check_refused(optim, "ema_decay 1.5");
 
   sit::train::DataConfig data;
   data.data = sit::train::DataSource::Folder;
-  check_refused(data, "--data folder: needs --data-path and --image-size");
+  check_refused(data, "data folder: needs data_path and image_size");
 
   sit::train::RunConfig run;
   run.log_every = 0;
-  check_refused(run, "--log-every 0");
+  check_refused(run, "log_every 0");
 
   sit::nn::RuntimeConfig runtime;
   runtime.device = "gpu";
-  check_refused(runtime, "--device gpu");
+  check_refused(runtime, "device gpu");
 
   tr::MeanFlowOptions mean_flow;
   mean_flow.data_proportion(1.5);
-  check_refused(mean_flow, "--meanflow-data-proportion 1.5");
+  check_refused(mean_flow, "meanflow_data_proportion 1.5");
   sit::train::TrainConfig meanflow_run;
   meanflow_run.model.architecture.meanflow(true);
   CHECK_NOTHROW(meanflow_run.validate());
   meanflow_run.transport.path_type(tr::PathType::VP);
-  check_refused(meanflow_run, "--meanflow");
+  check_refused(meanflow_run, "meanflow: trains velocities on the Linear path: drop path_type and prediction");
   meanflow_run.transport.path_type(tr::PathType::Linear);
   meanflow_run.model.architecture.class_dropout_prob(0);
   meanflow_run.mean_flow.kappa(0.5);
-  check_refused(meanflow_run, "--meanflow-omega 1: guides toward the null label");
+  check_refused(meanflow_run, "meanflow_omega 1: guides toward the null label");
   // The flow-matching loss's options, and REPA, are not MeanFlow's.
   meanflow_run.model.architecture.class_dropout_prob(0.1);
   meanflow_run.transport.time_sampling(tr::TimeSampling::LogitNormal);
-  check_refused(meanflow_run, "--time-sampling logit-normal: is flow matching's");
+  check_refused(meanflow_run, "time_sampling logit-normal: is flow matching's");
   meanflow_run.transport.time_sampling(tr::TimeSampling::Uniform).cosine_loss_weight(1);
-  check_refused(meanflow_run, "--cosine-loss-weight 1: is flow matching's");
+  check_refused(meanflow_run, "cosine_loss_weight 1: is flow matching's");
   meanflow_run.transport.cosine_loss_weight(0);
   meanflow_run.repa.encoder("classifier:c.safetensors");
-  check_refused(meanflow_run, "REPA with --meanflow is not yet supported");
+  check_refused(meanflow_run, "REPA with meanflow is not yet supported");
   run.log_every = 1;
   run.sampler.ode_method(tr::OdeMethod::MeanFlow);
   run.sampler.num_steps(1);
   CHECK_NOTHROW(run.validate());
   run.sampler.num_steps(0);
-  check_refused(run, "--num-sampling-steps 0");
+  check_refused(run, "num_sampling_steps 0");
 }
 
 TEST_CASE("the groups become the options they stand for, with sample.py's defaults", "[config]") {
@@ -200,7 +218,7 @@ TEST_CASE("a training configuration lists each key once and round-trips through 
   CHECK(saved.run.sampler.ode_method() == sit::transport::OdeMethod::Euler);
   CHECK(saved.run.guidance.cfg_scale() == 2);
   CHECK_THROWS_WITH(sit::train::TrainConfig::from_json(R"({"num_sampling_steps": 1})").validate(),
-                    Catch::Contains("--num-sampling-steps 1"));
+                    Catch::Contains("num_sampling_steps 1"));
 }
 
 TEST_CASE("sit-train's Inception settings are sit-eval's group, saved under their keys", "[config]") {

@@ -90,7 +90,7 @@ TEST_CASE("Generator: a fork's train.py model name takes the weights' architectu
   CHECK_THROWS_AS(sit::Generator(fork, sit::GeneratorOptions(options).num_heads(std::nullopt)), sit::config::ConfigError);
   CHECK_THROWS_WITH(sit::Generator(fork, sit::GeneratorOptions(options).num_heads(std::nullopt)),
                     Catch::Contains(fork + ": train.py's args.model 'SiT-T/2' is no SiT preset (a fork's model): "
-                                           "give its heads with --num-heads"));
+                                           "give its heads with num_heads"));
   const sit::Generator generator(fork, options);
   CHECK(generator.architecture().num_heads() == 4);
   CHECK(generator.architecture().hidden_size() == 64);
@@ -101,7 +101,7 @@ TEST_CASE("Generator: a fork's train.py model name takes the weights' architectu
   // Its own name is no contradiction; a preset's is checked against the weights.
   CHECK_NOTHROW(sit::Generator(fork, sit::GeneratorOptions(options).model("SiT-T/2")));
   CHECK_THROWS_WITH(sit::Generator(fork, sit::GeneratorOptions(options).model("SiT-S/2")),
-                    Catch::Contains("--model SiT-S/2 (depth 12, hidden 384, patch 2) contradicts"));
+                    Catch::Contains("model SiT-S/2 (depth 12, hidden 384, patch 2) contradicts"));
 }
 
 TEST_CASE("Generator: LightningDiT block options saved by sit-train must be those the weights show", "[pipeline]") {
@@ -123,5 +123,5 @@ TEST_CASE("Generator: LightningDiT block options saved by sit-train must be thos
   CHECK(torch::isfinite(generator.generate(torch::tensor({3, 4}), sit::Draws().seed(0)).samples).all().item<bool>());
   CHECK_THROWS_AS(sit::Generator(contradicting, options), sit::config::ConfigError);
   CHECK_THROWS_WITH(sit::Generator(contradicting, options),
-                    contradicting + ": its weights are of --use-rope false, but sit-train's configuration says true");
+                    contradicting + ": its weights are of use_rope false, but sit-train's configuration says true");
 }

@@ -94,16 +94,16 @@ TEST_CASE("EvalConfig refuses what cannot be evaluated", "[train][eval][config]"
   sit::train::EvalConfig e;
   CHECK_NOTHROW(e.validate());  // off
   e.eval_every = -1;
-  CHECK_THROWS_WITH(e.validate(), Catch::Contains("--eval-every -1"));
+  CHECK_THROWS_WITH(e.validate(), Catch::Contains("eval_every -1"));
   e.eval_every = 10;
   CHECK_THROWS_WITH(e.validate(), Catch::Contains("needs a feature network"));
   e.inception.inception = "pt_inception.pth";
-  CHECK_THROWS_WITH(e.validate(), Catch::Contains("--inception pt_inception.pth: needs --eval-ref"));
+  CHECK_THROWS_WITH(e.validate(), Catch::Contains("inception pt_inception.pth: needs eval_ref"));
   e.eval_ref = "ref.npz";
   CHECK_NOTHROW(e.validate());
   e.eval_samples = 3;
-  CHECK_THROWS_WITH(e.validate(), Catch::Contains("--eval-samples 3: must be 4 or more"));
+  CHECK_THROWS_WITH(e.validate(), Catch::Contains("eval_samples 3: must be 4 or more"));
   e.eval_samples = 10;
   e.inception.inception.clear();
-  CHECK_THROWS_WITH(e.validate(), Catch::Contains("--eval-ref ref.npz: needs --inception"));
+  CHECK_THROWS_WITH(e.validate(), Catch::Contains("eval_ref ref.npz: needs inception"));
 }

@@ -83,11 +83,11 @@ TEST_CASE("REPA's projector has REPA's layers and a depth beyond the model's is 
   auto config = sit::test::tiny_config(dir.path().string());  // depth 1
   config.repa.encoder("classifier:" + dir.file("c.safetensors"));
   CHECK(sit::test::message_of([&] { config.validate(); }) ==
-        "--repa-encoder classifier:" + dir.file("c.safetensors") + ": no such file (make it with sit-eval "
+        "repa_encoder classifier:" + dir.file("c.safetensors") + ": no such file (make it with sit-eval "
         "train-classifier --out " + dir.file("c.safetensors") + ")");
   sit::eval::Classifier classifier(sit::eval::ClassifierOptions().image_size(8).channels(4).num_classes(4));
   sit::eval::save_classifier(classifier, dir.file("c.safetensors"));
-  CHECK(sit::test::message_of([&] { config.validate(); }) == "--repa-depth 8: must be at most the model's depth, 1");
+  CHECK(sit::test::message_of([&] { config.validate(); }) == "repa_depth 8: must be at most the model's depth, 1");
   config.repa.depth(1);
   CHECK_NOTHROW(config.validate());
   config.data.data = sit::train::DataSource::Latents;
@@ -120,13 +120,13 @@ TEST_CASE("the classifier teacher averages its spatial features over the token g
 
   using sit::test::message_of;
   CHECK(message_of([&] { sit::repa::load_encoder("classifier:" + path, {1, 8, 8}, 3); }) ==
-        "--repa-encoder classifier:" + path +
+        "repa_encoder classifier:" + path +
             ": its 4x4 feature grid cannot be averaged to the SiT's 3x3 token grid (it needs a patch size whose "
             "grid divides 4)");
   CHECK(message_of([&] { sit::repa::load_encoder("classifier:" + path, {3, 8, 8}, 2); }) ==
-        "--repa-encoder classifier:" + path + ": the classifier takes 1x8x8 images, the data is 3x8x8");
+        "repa_encoder classifier:" + path + ": the classifier takes 1x8x8 images, the data is 3x8x8");
   CHECK(message_of([&] { sit::repa::load_encoder("inception:x", {1, 8, 8}, 2); }) ==
-        "--repa-encoder 'inception:x': expected classifier:FILE, dinov2-vit-s:FILE, dinov2-vit-b:FILE or "
+        "repa_encoder 'inception:x': expected classifier:FILE, dinov2-vit-s:FILE, dinov2-vit-b:FILE or "
         "dinov2-vit-l:FILE");
   CHECK_THROWS_AS(sit::repa::load_encoder("classifier", {1, 8, 8}, 2), sit::config::ConfigError);
 }
@@ -149,12 +149,12 @@ TEST_CASE("DINOv2 as REPA runs it matches dinov2's forward_features, resampled p
   using sit::test::message_of;
   const auto missing = repa_data("dinov2_vitb14_pretrain.pth");
   CHECK(message_of([&] { sit::repa::load_encoder("dinov2-vit-b:" + missing, {3, 256, 256}, 16); }) ==
-        "--repa-encoder dinov2-vit-b:" + missing + ": no such file (DINOv2's authors publish it at "
+        "repa_encoder dinov2-vit-b:" + missing + ": no such file (DINOv2's authors publish it at "
         "https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth)");
   CHECK_THROWS_AS(sit::repa::load_encoder("dinov2-vit-s:" + repa_data("dinov2_random.pth"), {3, 256, 256}, 16),
                   sit::FileError);  // a width-32 ViT is not ViT-S/14
   CHECK(message_of([&] { sit::repa::load_encoder("dinov2-vit-b:" + repa_data("dinov2_random.pth"), {3, 256, 128}, 16); }) ==
-        "--repa-encoder dinov2-vit-b:" + repa_data("dinov2_random.pth") +
+        "repa_encoder dinov2-vit-b:" + repa_data("dinov2_random.pth") +
             ": DINOv2 takes square RGB (or grey) images, the data is 3x256x128");
 }
 

@@ -147,13 +147,13 @@ TEST_CASE("phema: clear errors for bad settings and snapshots", "[train]") {
   auto snapshots = sit::train::list_phema_snapshots(folder);
   CHECK_THROWS_AS(sit::train::reconstruct_phema(snapshots, {0.3}), sit::config::ConfigError);
   CHECK_THAT(message_of([&] { sit::train::reconstruct_phema(snapshots, {0.1, 0.3}); }),
-             Catch::Contains("--sigma-rel 0.1,0.3") && Catch::Contains("(0, 0.289)"));
+             Catch::Contains("sigma_rel 0.1,0.3") && Catch::Contains("(0, 0.289)"));
   CHECK_THAT(message_of([&] { sit::train::reconstruct_phema(snapshots, {0.1}, 450); }),
-             Catch::Contains("--step 450") && Catch::Contains("no snapshot"));
+             Catch::Contains("step 450") && Catch::Contains("no snapshot"));
 
   sit::train::TrainConfig config;
   config.optim.phema_sigma_rel = {0.05, 0.0};
-  CHECK_THAT(message_of([&] { config.validate(); }), Catch::Contains("--phema-sigma-rel 0.05,0"));
+  CHECK_THAT(message_of([&] { config.validate(); }), Catch::Contains("phema_sigma_rel 0.05,0"));
   config.optim.phema_sigma_rel = {0.05, 0.0501};
   CHECK_THAT(message_of([&] { config.validate(); }), Catch::Contains("same to 3 decimals"));
 

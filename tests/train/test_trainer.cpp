@@ -223,7 +223,7 @@ TEST_CASE("the successors' loss and optimiser settings reach the step, the check
   auto channel = config;
   channel.transport.cosine_loss_over(sit::transport::CosineLossOver::Channel);
   CHECK_THROWS_WITH(sit::train::Trainer(channel, tiny_data()),
-                    Catch::StartsWith("--cosine-loss-over channel: compares 1-channel vectors"));
+                    Catch::StartsWith("cosine_loss_over channel: compares 1-channel vectors"));
 }
 
 TEST_CASE("sample grids come from the EMA model and are finite", "[train]") {

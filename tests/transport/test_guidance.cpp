@@ -382,27 +382,27 @@ TEST_CASE("guidance settings: CFG-Zero*, zero-init and rescale checked naming th
   };
   GuidanceOptions bad;
   bad.zero_init_steps(-1);
-  refused(bad, "--zero-init-steps -1: must not be negative");
+  refused(bad, "zero_init_steps -1: must not be negative");
   bad = {};
   bad.guidance_rescale(1.5);
-  refused(bad, "--guidance-rescale 1.5: must be in [0, 1]");
+  refused(bad, "guidance_rescale 1.5: must be in [0, 1]");
   bad = {};
   bad.cfg_scale(1);
   bad.cfg_zero_star(true);
-  refused(bad, "--cfg-zero-star: needs guidance, which --cfg-scale 1 turns off");
+  refused(bad, "cfg_zero_star: needs guidance, which cfg_scale 1 turns off");
   bad = {};
   bad.cfg_scale(1);
   bad.guidance_rescale(0.5);
-  refused(bad, "--guidance-rescale 0.5: needs guidance");
+  refused(bad, "guidance_rescale 0.5: needs guidance");
 
   // Zero-init is a zero velocity: other predictions are refused, naming the flag that asked for it.
   GuidanceOptions star;
   star.cfg_zero_star(true);
   CHECK_NOTHROW(star.validate_for(ModelType::Velocity));
   CHECK_THROWS_WITH(star.validate_for(ModelType::Noise),
-                    Catch::StartsWith("--cfg-zero-star: zero-init returns a zero velocity, but this model predicts noise"));
+                    Catch::StartsWith("cfg_zero_star: zero-init returns a zero velocity, but this model predicts noise"));
   star.zero_init_steps(3);
-  CHECK_THROWS_WITH(star.validate_for(ModelType::Score), Catch::StartsWith("--zero-init-steps 3: zero-init"));
+  CHECK_THROWS_WITH(star.validate_for(ModelType::Score), Catch::StartsWith("zero_init_steps 3: zero-init"));
   star.zero_init_steps(0);
   CHECK_NOTHROW(star.validate_for(ModelType::Noise));  // the optimised scale alone
 }

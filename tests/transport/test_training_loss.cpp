@@ -129,14 +129,14 @@ TEST_CASE("the cosine loss's gradient: none where the prediction is parallel, no
 }
 
 TEST_CASE("time sampling and cosine loss settings: one-line errors naming the setting", "[transport][loss]") {
-  CHECK_THROWS_WITH(Transport(logit_normal(0.0, 0.0)), "--logit-std 0: must be positive");
+  CHECK_THROWS_WITH(Transport(logit_normal(0.0, 0.0)), "logit_std 0: must be positive");
   CHECK_THROWS_WITH(Transport(logit_normal(std::numeric_limits<double>::infinity(), 1.0)),
-                    Catch::Contains("--logit-mean") && Catch::Contains("must be finite"));
+                    Catch::Contains("logit_mean") && Catch::Contains("must be finite"));
   CHECK_THROWS_WITH(Transport(TransportOptions().logit_mean(0.4)),
-                    "--logit-mean 0.4: needs --time-sampling logit-normal");
-  CHECK_THROWS_WITH(Transport(TransportOptions().cosine_loss_weight(-1)), "--cosine-loss-weight -1: must not be negative");
+                    "logit_mean 0.4: needs time_sampling logit-normal");
+  CHECK_THROWS_WITH(Transport(TransportOptions().cosine_loss_weight(-1)), "cosine_loss_weight -1: must not be negative");
   CHECK_THROWS_WITH(Transport(TransportOptions().cosine_loss_weight(1).prediction(ModelType::Noise)),
-                    "--cosine-loss-weight 1: compares velocities: it needs --prediction velocity, not noise");
+                    "cosine_loss_weight 1: compares velocities: it needs prediction velocity, not noise");
   CHECK_NOTHROW(Transport(TransportOptions().prediction(ModelType::Noise)));  // weight 0: off
   CHECK_THROWS_WITH(sit::config::parse_enum<TimeSampling>("lognorm"),
                     Catch::Contains("'lognorm'") && Catch::Contains("uniform or logit-normal"));

@@ -56,7 +56,7 @@ constexpr Range closed(double lo, double hi) { return {lo, hi, false, false}; }
 constexpr Range half_open(double lo, double hi) { return {lo, hi, false, true}; }
 constexpr Range open(double lo, double hi) { return {lo, hi, true, true}; }
 
-/// Throws ConfigError("<flag(key)> <value>: <problem>") for a number (or a set optional number)
+/// Throws ConfigError("<setting(key)> <value>: <problem>") for a number (or a set optional number)
 /// outside `range`.
 void check_range(const char* key, double value, const Range& range);
 template <typename T>
