@@ -12,12 +12,14 @@ cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSIT_BUIL
 cmake --build "$root/build" -j"$(nproc)" --target sit-train sit-sample sit-eval
 
 # A 1.3M-parameter SiT (depth 4, width 128, patch 4 on 28x28: 49 tokens), AdamW at a constant 2e-3
-# and an EMA of 0.99, sampled by UniPC with 10 model evaluations at CFG 2: the best of the recipes
-# examples/sit-bench/quickstart_sweep.sh tried within the budget (docs/evaluation.md,
-# "Quick-start recipes").
+# and an EMA of 0.99, with SD3's logit-normal training times and LightningDiT's velocity-direction
+# (cosine) loss, sampled by UniPC with 10 model evaluations at CFG 2: the best of the recipes
+# examples/sit-bench/quickstart_sweep.sh tried at this training time (docs/recipes.md, "On the
+# quick start").
 "$root/build/examples/sit-train/sit-train" \
   --model '' --patch-size 4 --depth 4 --hidden-size 128 --num-heads 4 \
   --global-batch-size 64 --max-steps 1300 --lr 2e-3 --ema-decay 0.99 --log-every 100 \
+  --time-sampling logit-normal --cosine-loss-weight 1 --grad-clip 1 \
   --ckpt-every 650 --sample-every 650 --num-sampling-steps 10 --sampling-method unipc --cfg-scale 2 \
   --results-dir "$out"
 
