@@ -34,6 +34,10 @@ ConfigError::ConfigError(const std::string& message)
     : Error(render(message, [](const std::string& key) { return key; })),
       flag_message_(render(message, flag)) {}
 
+ConfigError::ConfigError(const std::string& context, const ConfigError& inner)
+    : Error(render(context, [](const std::string& key) { return key; }) + ": " + inner.what()),
+      flag_message_(render(context, flag) + ": " + inner.flag_message()) {}
+
 std::string setting(const std::string& key) { return kSettingStart + key + kSettingEnd; }
 
 std::string flag(const std::string& key) {

@@ -164,7 +164,7 @@ TrainConfig config_from_args(const io::Dict& args, const std::string& source) {
   try {
     return config_from_json(json);
   } catch (const config::ConfigError& e) {
-    throw config::ConfigError(source + ": " + e.what());
+    throw config::ConfigError(source, e);
   }
 }
 

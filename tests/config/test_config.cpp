@@ -82,6 +82,10 @@ TEST_CASE("a settings error names each setting by its key, and by its flag for t
     CHECK(std::string(e.what()) == "num_sampling_steps 0: must be positive");
     CHECK(e.flag_message() == "--num-sampling-steps 0: must be positive");
   }
+  // Wrapped in a context (a checkpoint's saved configuration), it still names them both ways.
+  const sit::config::ConfigError wrapped("ckpt.pt", error);
+  CHECK(std::string(wrapped.what()) == "ckpt.pt: guide_ckpt g.pt needs cfg_scale > 1");
+  CHECK(wrapped.flag_message() == "ckpt.pt: --guide-ckpt g.pt needs --cfg-scale > 1");
   // A message without settings reads the same both ways.
   const sit::config::ConfigError plain("training configuration: not a JSON object");
   CHECK(plain.flag_message() == plain.what());

@@ -16,6 +16,8 @@ class ConfigError : public Error {
   /// `message` names each setting by setting(key): "cfg_scale 0: must be positive" in what(),
   /// "--cfg-scale 0: must be positive" in flag_message().
   explicit ConfigError(const std::string& message);
+  /// "<context>: <inner's message>", inner's settings still named both ways.
+  ConfigError(const std::string& context, const ConfigError& inner);
 
   /// The message as a program says it, each setting by its command-line flag.
   const std::string& flag_message() const { return flag_message_; }
