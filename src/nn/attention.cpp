@@ -1,5 +1,6 @@
 #include <sit/nn/attention.h>
 #include <sit/nn/rms_norm.h>
+#include "nn/cpu_attention.h"
 #include "nn/forward_ad.h"
 #include "nn/fused_linear.h"
 
@@ -55,7 +56,13 @@ void AttentionImpl::pretty_print(std::ostream& stream) const {
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x, const VisionRotaryEmbeddingFast& rope) {
   int64_t N = x.size(0), T = x.size(1), D = x.size(2);
   int64_t H = options.num_heads(), head_dim = D / H;
-  auto qkv_heads = fused_linear(qkv, x).reshape({N, T, 3, H, head_dim}).permute({2, 0, 3, 1, 4});
+  auto qkv_out = fused_linear(qkv, x);  // (N, T, 3 D)
+#if TORCH_VERSION_MAJOR < 2
+  if (!options.qk_norm() && !rope && cpu_attention_applies(qkv_out)) {
+    return fused_linear(proj, cpu_attention(qkv_out, H));
+  }
+#endif
+  auto qkv_heads = qkv_out.reshape({N, T, 3, H, head_dim}).permute({2, 0, 3, 1, 4});
   auto q = qkv_heads[0], k = qkv_heads[1], v = qkv_heads[2];  // (N, H, T, head_dim)
   if (options.qk_norm()) {
     q = qk_normalised(q_norm, q);

@@ -1,5 +1,6 @@
 #include <sit/nn/mlp.h>
 #include "nn/fused_linear.h"
+#include "nn/gelu_tanh.h"
 
 #include <torch/version.h>
 
@@ -41,7 +42,7 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
     return fused_linear(fc2, hidden.view(shape));  // (N, T, D)
   }
 #endif
-  return fused_linear(fc2, torch::gelu(fused_linear(fc1, x), "tanh"));
+  return fused_linear(fc2, gelu_tanh(fused_linear(fc1, x)));
 }
 
 }  // namespace sit::nn

@@ -1,0 +1,140 @@
+#include "nn/cpu_attention.h"
+#include "nn/cpu_vector.h"
+#include "nn/forward_ad.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <dlfcn.h>
+#endif
+
+namespace sit::nn {
+
+namespace {
+
+// cblas_sgemm, looked up in the process rather than linked: the BLAS is the one LibTorch loaded.
+using Sgemm = void (*)(int layout, int transa, int transb, int m, int n, int k, float alpha, const float* a,
+                       int lda, const float* b, int ldb, float beta, float* c, int ldc);
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;  // CBLAS's enumerators
+
+Sgemm blas_sgemm() {
+#if defined(__unix__) || defined(__APPLE__)
+  static const auto sgemm = reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+  return sgemm;
+#else
+  return nullptr;
+#endif
+}
+
+// Each row of s (rows, cols) to its softmax, in place.
+SIT_CPU_CLONES void softmax_rows(float* s, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = s + i * cols;
+    float max = row[0];
+    for (int64_t j = 1; j < cols; ++j) max = std::max(max, row[j]);
+    float sum = 0;
+    for (int64_t j = 0; j < cols; ++j) {
+      row[j] = cpu::exp_of(row[j] - max);
+      sum += row[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t j = 0; j < cols; ++j) row[j] *= inv;
+  }
+}
+
+// dp (rows, cols), the gradient of the softmax p, to the gradient of its input:
+// ds_ij = p_ij (dp_ij - sum_j p_ij dp_ij), in place.
+SIT_CPU_CLONES void softmax_backward_rows(const float* p, float* dp, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* p_row = p + i * cols;
+    float* dp_row = dp + i * cols;
+    float dot = 0;
+    for (int64_t j = 0; j < cols; ++j) dot += p_row[j] * dp_row[j];
+    for (int64_t j = 0; j < cols; ++j) dp_row[j] = p_row[j] * (dp_row[j] - dot);
+  }
+}
+
+class CpuAttention : public torch::autograd::Function<CpuAttention> {
+ public:
+  // qkv (N, T, 3 D) contiguous float32.
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv, int64_t heads) {
+    const int64_t N = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / 3, hd = D / heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    auto probs = torch::empty({N, heads, T, T}, qkv.options());
+    auto out = torch::empty({N, T, D}, qkv.options());
+    const float* qkv_data = qkv.data_ptr<float>();
+    float *p_data = probs.data_ptr<float>(), *out_data = out.data_ptr<float>();
+    const auto sgemm = blas_sgemm();
+    const int t = static_cast<int>(T), d = static_cast<int>(hd), ld = static_cast<int>(3 * D);
+    at::parallel_for(0, N * heads, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t nh = begin; nh < end; ++nh) {
+        const int64_t n = nh / heads, h = nh % heads;
+        const float* q = qkv_data + n * T * 3 * D + h * hd;  // (T, hd), rows 3 D apart
+        const float *k = q + D, *v = q + 2 * D;
+        float* p = p_data + nh * T * T;  // (T, T)
+        sgemm(kRowMajor, kNoTrans, kTrans, t, t, d, scale, q, ld, k, ld, 0.0f, p, t);
+        softmax_rows(p, T, T);
+        sgemm(kRowMajor, kNoTrans, kNoTrans, t, d, t, 1.0f, p, t, v, ld, 0.0f, out_data + n * T * D + h * hd,
+              static_cast<int>(D));
+      }
+    });
+    ctx->save_for_backward({qkv, probs});
+    ctx->saved_data["heads"] = heads;
+    return out;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &qkv = saved[0], &probs = saved[1];
+    const int64_t heads = ctx->saved_data["heads"].toInt();
+    const int64_t N = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / 3, hd = D / heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const auto dout = grad_outputs[0].contiguous();  // (N, T, D)
+    auto dqkv = torch::empty_like(qkv);
+    const float *qkv_data = qkv.data_ptr<float>(), *p_data = probs.data_ptr<float>(),
+                *dout_data = dout.data_ptr<float>();
+    float* dqkv_data = dqkv.data_ptr<float>();
+    const auto sgemm = blas_sgemm();
+    const int t = static_cast<int>(T), d = static_cast<int>(hd), ld = static_cast<int>(3 * D),
+              ld_out = static_cast<int>(D);
+    at::parallel_for(0, N * heads, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> ds(static_cast<size_t>(T * T));
+      for (int64_t nh = begin; nh < end; ++nh) {
+        const int64_t n = nh / heads, h = nh % heads;
+        const int64_t offset = n * T * 3 * D + h * hd;
+        const float *q = qkv_data + offset, *k = q + D, *v = q + 2 * D;
+        float *dq = dqkv_data + offset, *dk = dq + D, *dv = dq + 2 * D;
+        const float* p = p_data + nh * T * T;
+        const float* dy = dout_data + n * T * D + h * hd;  // (T, hd), rows D apart
+        sgemm(kRowMajor, kTrans, kNoTrans, t, d, t, 1.0f, p, t, dy, ld_out, 0.0f, dv, ld);          // p^T dy
+        sgemm(kRowMajor, kNoTrans, kTrans, t, t, d, 1.0f, dy, ld_out, v, ld, 0.0f, ds.data(), t);  // dy v^T
+        softmax_backward_rows(p, ds.data(), T, T);
+        sgemm(kRowMajor, kNoTrans, kNoTrans, t, d, t, scale, ds.data(), t, k, ld, 0.0f, dq, ld);  // ds k
+        sgemm(kRowMajor, kTrans, kNoTrans, t, d, t, scale, ds.data(), t, q, ld, 0.0f, dk, ld);    // ds^T q
+      }
+    });
+    return {dqkv, torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool cpu_attention_applies(const torch::Tensor& qkv) {
+  return qkv.is_cpu() && qkv.scalar_type() == torch::kFloat32 && !has_tangent(qkv) && blas_sgemm() != nullptr;
+}
+
+torch::Tensor cpu_attention(const torch::Tensor& qkv, int64_t num_heads) {
+  TORCH_CHECK(qkv.dim() == 3 && qkv.size(2) % (3 * num_heads) == 0,
+              "cpu_attention expects qkv (N, T, 3 D) with D divisible by num_heads ", num_heads, ", but got ",
+              qkv.sizes());
+  TORCH_CHECK(cpu_attention_applies(qkv), "cpu_attention takes a float32 CPU qkv without a tangent, in a "
+              "process whose BLAS has cblas_sgemm");
+  return CpuAttention::apply(qkv.contiguous(), num_heads);
+}
+
+}  // namespace sit::nn
