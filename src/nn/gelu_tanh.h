@@ -1,9 +1,9 @@
 #pragma once
 // GELU with the tanh approximation (timm's Mlp in SiT: nn.GELU(approximate="tanh")) on the CPU.
 //
-// LibTorch's CPU gelu(x, "tanh") spent a tenth to a quarter of a training step (the quick start's
-// model in bf16: forward and backward 54 of 197 ms; ATen's bf16 kernel is slower than its float
-// one). gelu_tanh(x) = x sigmoid(2 u), u = sqrt(2 / pi) (x + 0.044715 x^3), the same function as
+// LibTorch 1.13's CPU gelu(x, "tanh") took a tenth to a quarter of a training step's profiled
+// time (a quarter for the quick start's model in bf16: ATen's bf16 kernel is slower than its
+// float one; docs/performance.md). gelu_tanh(x) = x sigmoid(2 u), u = sqrt(2 / pi) (x + 0.044715 x^3), the same function as
 // 0.5 x (1 + tanh u), with e^(-2u) from a polynomial the compiler vectorises, in one pass forward
 // and one backward.
 
