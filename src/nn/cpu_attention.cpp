@@ -17,13 +17,21 @@ namespace sit::nn {
 namespace {
 
 // cblas_sgemm, looked up in the process rather than linked: the BLAS is the one LibTorch loaded.
+// None where that is OpenBLAS built on pthreads (openblas_get_parallel() == 1), which warns and
+// may hang when called inside an OpenMP loop, as the per-head sgemms are; its OpenMP and serial
+// builds (Debian's libopenblas0-openmp, which cmake/install-deps.sh installs) run there on one
+// thread.
 using Sgemm = void (*)(int layout, int transa, int transb, int m, int n, int k, float alpha, const float* a,
                        int lda, const float* b, int ldb, float beta, float* c, int ldc);
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;  // CBLAS's enumerators
 
 Sgemm blas_sgemm() {
 #if defined(__unix__) || defined(__APPLE__)
-  static const auto sgemm = reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+  static const auto sgemm = []() -> Sgemm {
+    void* parallel = dlsym(RTLD_DEFAULT, "openblas_get_parallel");
+    if (parallel != nullptr && reinterpret_cast<int (*)()>(parallel)() == 1) return nullptr;
+    return reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
+  }();
   return sgemm;
 #else
   return nullptr;

@@ -15,7 +15,8 @@
 namespace sit::nn {
 
 /// Whether cpu_attention takes qkv: a float32 CPU tensor without a forward-mode tangent, in a
-/// process whose BLAS exports cblas_sgemm (looked up, as OpenBLAS and MKL do).
+/// process whose BLAS exports cblas_sgemm (looked up, as OpenBLAS and MKL do) and may be called
+/// from OpenMP threads (not OpenBLAS's pthreads build).
 bool cpu_attention_applies(const torch::Tensor& qkv);
 
 /// qkv (N, T, 3 D), laid out as timm's Attention reshapes it ((3, heads, head_dim) per token) ->
