@@ -4,16 +4,12 @@
 // the CUDA test.
 
 #include "support/catch_torch.h"
+#include "support/scaled_error.h"
 
 #include "nn/layer_norm_modulate.h"
 #include "nn/modulate.h"
 
 namespace sit::test {
-
-// The largest error relative to the reference's largest magnitude.
-inline double scaled_error(const torch::Tensor& value, const torch::Tensor& reference) {
-  return ((value.to(torch::kDouble).cpu() - reference).abs().max() / reference.abs().max()).item<double>();
-}
 
 inline void check_layer_norm_modulate(torch::Device device, int64_t N, int64_t T, int64_t D) {
   torch::manual_seed(0);

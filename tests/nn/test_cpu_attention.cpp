@@ -1,6 +1,7 @@
 // cpu_attention against softmax(q k^T / sqrt(head_dim)) v composed from ATen ops in float64,
 // forward and the gradient of the qkv projection.
 #include "support/catch_torch.h"
+#include "support/scaled_error.h"
 
 #include "nn/cpu_attention.h"
 
@@ -30,11 +31,8 @@ void check(int64_t N, int64_t T, int64_t heads, int64_t hd) {
   auto out = sit::nn::cpu_attention(input, heads);
   out.backward(dy.to(torch::kFloat32));
   REQUIRE(out.sizes() == reference.sizes());
-  auto error = [](const torch::Tensor& value, const torch::Tensor& expected) {
-    return ((value.to(torch::kDouble) - expected).abs().max() / expected.abs().max()).item<double>();
-  };
-  CHECK(error(out.detach(), reference.detach()) < 1e-5);  // float32 sums over T and head_dim terms
-  CHECK(error(input.grad(), reference_input.grad()) < 1e-5);
+  CHECK(sit::test::scaled_error(out.detach(), reference.detach()) < 1e-5);  // float32 sums over T, head_dim
+  CHECK(sit::test::scaled_error(input.grad(), reference_input.grad()) < 1e-5);
 }
 
 TEST_CASE("cpu_attention matches the composed attention and its gradient in float64", "[nn]") {
@@ -46,7 +44,8 @@ TEST_CASE("cpu_attention matches the composed attention and its gradient in floa
 TEST_CASE("cpu_attention names the projection it cannot take", "[nn]") {
   CHECK_FALSE(sit::nn::cpu_attention_applies(torch::zeros({1, 2, 6}, torch::kDouble)));
   CHECK_THROWS_WITH(sit::nn::cpu_attention(torch::zeros({2, 4, 16}), 2),
-                    Catch::Contains("qkv (N, T, 3 D) with D divisible by num_heads 2") && Catch::Contains("[2, 4, 16]"));
+                    Catch::Contains("qkv (N, T, 3 D) with D divisible by num_heads 2") &&
+                        Catch::Contains("[2, 4, 16]"));
 }
 
 }  // namespace cpu_attention_test
