@@ -65,28 +65,42 @@ SIT_CPU_CLONES void softmax_backward_rows(const float* p, float* dp, int64_t row
   }
 }
 
+// Where sample n's head h lives: q, k and v (T, hd) with rows 3 D apart in the (N, T, 3 D)
+// projection (k and v D and 2 D after q), its output and output gradient (T, hd) with rows D apart
+// in (N, T, D), its softmax (T, T) at index n heads + h of the saved (N, heads, T, T).
+struct HeadLayout {
+  int64_t N, T, D, hd, heads;
+  float scale;  // 1 / sqrt(hd)
+  int t, d, ld_qkv, ld_out;  // the BLAS's ints
+
+  HeadLayout(const torch::Tensor& qkv, int64_t num_heads)
+      : N(qkv.size(0)), T(qkv.size(1)), D(qkv.size(2) / 3), hd(D / num_heads), heads(num_heads),
+        scale(1.0f / std::sqrt(static_cast<float>(hd))), t(static_cast<int>(T)), d(static_cast<int>(hd)),
+        ld_qkv(static_cast<int>(3 * D)), ld_out(static_cast<int>(D)) {}
+
+  int64_t qkv_offset(int64_t nh) const { return nh / heads * T * 3 * D + nh % heads * hd; }
+  int64_t out_offset(int64_t nh) const { return nh / heads * T * D + nh % heads * hd; }
+};
+
 class CpuAttention : public torch::autograd::Function<CpuAttention> {
  public:
   // qkv (N, T, 3 D) contiguous float32.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& qkv, int64_t heads) {
-    const int64_t N = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / 3, hd = D / heads;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    auto probs = torch::empty({N, heads, T, T}, qkv.options());
-    auto out = torch::empty({N, T, D}, qkv.options());
+    const HeadLayout l(qkv, heads);
+    auto probs = torch::empty({l.N, heads, l.T, l.T}, qkv.options());
+    auto out = torch::empty({l.N, l.T, l.D}, qkv.options());
     const float* qkv_data = qkv.data_ptr<float>();
     float *p_data = probs.data_ptr<float>(), *out_data = out.data_ptr<float>();
     const auto sgemm = blas_sgemm();
-    const int t = static_cast<int>(T), d = static_cast<int>(hd), ld = static_cast<int>(3 * D);
-    at::parallel_for(0, N * heads, 1, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, l.N * heads, 1, [&](int64_t begin, int64_t end) {
       for (int64_t nh = begin; nh < end; ++nh) {
-        const int64_t n = nh / heads, h = nh % heads;
-        const float* q = qkv_data + n * T * 3 * D + h * hd;  // (T, hd), rows 3 D apart
-        const float *k = q + D, *v = q + 2 * D;
-        float* p = p_data + nh * T * T;  // (T, T)
-        sgemm(kRowMajor, kNoTrans, kTrans, t, t, d, scale, q, ld, k, ld, 0.0f, p, t);
-        softmax_rows(p, T, T);
-        sgemm(kRowMajor, kNoTrans, kNoTrans, t, d, t, 1.0f, p, t, v, ld, 0.0f, out_data + n * T * D + h * hd,
-              static_cast<int>(D));
+        const float* q = qkv_data + l.qkv_offset(nh);
+        const float *k = q + l.D, *v = q + 2 * l.D;
+        float* p = p_data + nh * l.T * l.T;
+        sgemm(kRowMajor, kNoTrans, kTrans, l.t, l.t, l.d, l.scale, q, l.ld_qkv, k, l.ld_qkv, 0.0f, p, l.t);
+        softmax_rows(p, l.T, l.T);
+        sgemm(kRowMajor, kNoTrans, kNoTrans, l.t, l.d, l.t, 1.0f, p, l.t, v, l.ld_qkv, 0.0f,
+              out_data + l.out_offset(nh), l.ld_out);
       }
     });
     ctx->save_for_backward({qkv, probs});
@@ -98,31 +112,26 @@ class CpuAttention : public torch::autograd::Function<CpuAttention> {
                                                  torch::autograd::variable_list grad_outputs) {
     const auto saved = ctx->get_saved_variables();
     const auto &qkv = saved[0], &probs = saved[1];
-    const int64_t heads = ctx->saved_data["heads"].toInt();
-    const int64_t N = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / 3, hd = D / heads;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+    const HeadLayout l(qkv, ctx->saved_data["heads"].toInt());
     const auto dout = grad_outputs[0].contiguous();  // (N, T, D)
     auto dqkv = torch::empty_like(qkv);
     const float *qkv_data = qkv.data_ptr<float>(), *p_data = probs.data_ptr<float>(),
                 *dout_data = dout.data_ptr<float>();
     float* dqkv_data = dqkv.data_ptr<float>();
     const auto sgemm = blas_sgemm();
-    const int t = static_cast<int>(T), d = static_cast<int>(hd), ld = static_cast<int>(3 * D),
-              ld_out = static_cast<int>(D);
-    at::parallel_for(0, N * heads, 1, [&](int64_t begin, int64_t end) {
-      std::vector<float> ds(static_cast<size_t>(T * T));
+    at::parallel_for(0, l.N * l.heads, 1, [&](int64_t begin, int64_t end) {
+      std::vector<float> ds(static_cast<size_t>(l.T * l.T));
       for (int64_t nh = begin; nh < end; ++nh) {
-        const int64_t n = nh / heads, h = nh % heads;
-        const int64_t offset = n * T * 3 * D + h * hd;
-        const float *q = qkv_data + offset, *k = q + D, *v = q + 2 * D;
-        float *dq = dqkv_data + offset, *dk = dq + D, *dv = dq + 2 * D;
-        const float* p = p_data + nh * T * T;
-        const float* dy = dout_data + n * T * D + h * hd;  // (T, hd), rows D apart
+        const float *q = qkv_data + l.qkv_offset(nh), *k = q + l.D, *v = q + 2 * l.D;
+        float *dq = dqkv_data + l.qkv_offset(nh), *dk = dq + l.D, *dv = dq + 2 * l.D;
+        const float* p = p_data + nh * l.T * l.T;
+        const float* dy = dout_data + l.out_offset(nh);
+        const int t = l.t, d = l.d, ld = l.ld_qkv, ld_out = l.ld_out;
         sgemm(kRowMajor, kTrans, kNoTrans, t, d, t, 1.0f, p, t, dy, ld_out, 0.0f, dv, ld);          // p^T dy
         sgemm(kRowMajor, kNoTrans, kTrans, t, t, d, 1.0f, dy, ld_out, v, ld, 0.0f, ds.data(), t);  // dy v^T
-        softmax_backward_rows(p, ds.data(), T, T);
-        sgemm(kRowMajor, kNoTrans, kNoTrans, t, d, t, scale, ds.data(), t, k, ld, 0.0f, dq, ld);  // ds k
-        sgemm(kRowMajor, kTrans, kNoTrans, t, d, t, scale, ds.data(), t, q, ld, 0.0f, dk, ld);    // ds^T q
+        softmax_backward_rows(p, ds.data(), l.T, l.T);
+        sgemm(kRowMajor, kNoTrans, kNoTrans, t, d, t, l.scale, ds.data(), t, k, ld, 0.0f, dq, ld);  // ds k
+        sgemm(kRowMajor, kTrans, kNoTrans, t, d, t, l.scale, ds.data(), t, q, ld, 0.0f, dk, ld);    // ds^T q
       }
     });
     return {dqkv, torch::Tensor()};

@@ -6,9 +6,10 @@
 // LibTorch 1.13's CPU bmm on a BLAS other than MKL (Debian's OpenBLAS) loops over its N x heads
 // small matrices with a select and an mm for each, and attention's reshapes copy q, k, v and the
 // output; the loop and its calls took 15% of the 28x28 fp32 training step's profiled time, a
-// third of the quick start's (docs/performance.md). Here q, k and v are read in place from the (N, T, 3 D) projection (rows 3 D apart),
-// the output is written as (N, T, D) for the proj layer, and the backward writes the gradient of
-// the projection directly. LibTorch 2.x takes scaled_dot_product_attention instead.
+// third of the quick start's (docs/performance.md). Here q, k and v are read in place from the
+// (N, T, 3 D) projection (rows 3 D apart), the output is written as (N, T, D) for the proj layer,
+// and the backward writes the gradient of the projection directly. LibTorch 2.x takes
+// scaled_dot_product_attention instead.
 
 #include <torch/types.h>
 
